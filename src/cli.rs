@@ -1,0 +1,85 @@
+//! Command-line arguments. clap types stay here; `main.rs` turns them into
+//! calls into the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// The ops desk for a self-hosted docker compose stack: Prometheus metrics for
+/// backups and checks, and the operator's chores.
+#[derive(Debug, Parser)]
+#[command(
+    name = "ops-gen",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 a check found problems, 2 usage or config error, 3 runtime failure."
+)]
+pub struct Cli {
+    /// Config file [default: ops-gen.yml in the current folder; built-in defaults when it does not exist]
+    #[arg(long, global = true, env = "OPS_GEN_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Print machine-readable JSON instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// More log output (-v debug, -vv trace)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only errors in the log output
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// No colours (also when NO_COLOR is set)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check and show the config
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Serve /metrics, health and readiness endpoints and the landing page
+    Serve(ServeArgs),
+    /// Run checks once and print the results; exit 1 if any fails
+    Probe(ProbeArgs),
+    /// Print shell completions
+    Completions(CompletionsArgs),
+    /// Print the man page (roff)
+    Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Load and validate the config; print it resolved, with secrets masked
+    Check,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: `listen` from the config, 127.0.0.1:9743]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// Only these targets or checks [default: all]
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}

@@ -1,0 +1,94 @@
+//! Human durations in config: `30s`, `5m`, `26h`, `1h 30m`.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A [`Duration`] that reads and prints the way people write it.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HumanDuration(pub Duration);
+
+impl HumanDuration {
+    #[must_use]
+    pub const fn from_secs(secs: u64) -> Self {
+        Self(Duration::from_secs(secs))
+    }
+
+    #[must_use]
+    pub const fn from_millis(millis: u64) -> Self {
+        Self(Duration::from_millis(millis))
+    }
+
+    #[must_use]
+    pub const fn get(self) -> Duration {
+        self.0
+    }
+}
+
+impl fmt::Debug for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for HumanDuration {
+    /// Whole hours, minutes or seconds print as `26h`, `5m`, `30s` (the way
+    /// people write them in config); anything else as humantime does.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        let secs = d.as_secs();
+        if d.subsec_nanos() != 0 || secs == 0 {
+            write!(f, "{}", humantime::format_duration(d))
+        } else if secs % 3600 == 0 {
+            write!(f, "{}h", secs / 3600)
+        } else if secs % 60 == 0 {
+            write!(f, "{}m", secs / 60)
+        } else {
+            write!(f, "{secs}s")
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        humantime::parse_duration(raw.trim())
+            .map(Self)
+            .map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "`{raw}` is not a duration ({e}); write it like `30s`, `5m` or `26h`"
+                ))
+            })
+    }
+}
+
+impl Serialize for HumanDuration {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints_round_trip() {
+        let d: HumanDuration = serde_json::from_str("\"26h\"").unwrap();
+        assert_eq!(d.get(), Duration::from_secs(26 * 3600));
+        assert_eq!(serde_json::to_string(&d).unwrap(), "\"26h\"");
+        assert_eq!(HumanDuration::from_secs(90).to_string(), "90s");
+        assert_eq!(HumanDuration::from_secs(300).to_string(), "5m");
+        let ms: HumanDuration = serde_json::from_str("\"250ms\"").unwrap();
+        assert_eq!(ms.get(), Duration::from_millis(250));
+    }
+
+    #[test]
+    fn rejects_bare_numbers_with_a_hint() {
+        let err = serde_json::from_str::<HumanDuration>("\"30\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("write it like `30s`"), "{err}");
+    }
+}

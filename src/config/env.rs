@@ -1,0 +1,180 @@
+//! `${ENV}` references in config values, and the [`Secret`] type they feed.
+//!
+//! Secrets never live in `ops-gen.yml`: the file says `${OPS_GEN_TOKEN}` and
+//! the value is read from the environment once, at load. The syntax is the
+//! subset of Compose interpolation people already know: `${VAR}`,
+//! `${VAR:-default}` (default when unset or empty), `${VAR-default}` (default
+//! when unset) and `$$` for a literal dollar. A bare `$` is left alone.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The value shown wherever a secret would be printed.
+pub const MASK: &str = "***";
+
+/// Expands every `${…}` reference in `raw`.
+///
+/// The error is a sentence that names the variable and the fix; it never
+/// contains a value read from the environment.
+pub fn expand(raw: &str) -> Result<String, String> {
+    expand_with(raw, |name| std::env::var(name).ok())
+}
+
+fn expand_with(raw: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(pos) = rest.find('$') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(body) = after.strip_prefix('{') {
+            let end = body.find('}').ok_or_else(|| {
+                format!(
+                    "unclosed `${{` in {raw:?}; write `${{NAME}}`, or `$$` for a literal dollar"
+                )
+            })?;
+            out.push_str(&resolve(&body[..end], &lookup)?);
+            rest = &body[end + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn resolve(reference: &str, lookup: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let (name, default, empty_is_unset) = if let Some((name, default)) = reference.split_once(":-")
+    {
+        (name, Some(default), true)
+    } else if let Some((name, default)) = reference.split_once('-') {
+        (name, Some(default), false)
+    } else {
+        (reference, None, false)
+    };
+    let valid_name = !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid_name {
+        return Err(format!(
+            "`${{{reference}}}` is not a valid reference; use `${{NAME}}` or `${{NAME:-default}}` with NAME made of letters, digits and `_`"
+        ));
+    }
+    match (lookup(name), default) {
+        (Some(value), Some(default)) if empty_is_unset && value.is_empty() => {
+            Ok(default.to_owned())
+        }
+        (Some(value), _) => Ok(value),
+        (None, Some(default)) => Ok(default.to_owned()),
+        (None, None) => Err(format!(
+            "environment variable `{name}` is not set (export {name}=… before starting ops-gen, or write `${{{name}:-default}}`)"
+        )),
+    }
+}
+
+/// `deserialize_with` for plain strings that may hold `${ENV}` references.
+pub fn string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let raw = String::deserialize(deserializer)?;
+    expand(&raw).map_err(serde::de::Error::custom)
+}
+
+/// A value that must never be shown: a token, a password, a header value.
+///
+/// `Debug`, `Display` and `Serialize` all print [`MASK`]; the only way to the
+/// value is [`Secret::expose`], which makes every use greppable.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(MASK)
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(MASK)
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        string(deserializer).map(Secret)
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(MASK)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "SET" => Some("value".into()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn expands_references_and_defaults() {
+        assert_eq!(expand_with("a ${SET} b", env).unwrap(), "a value b");
+        assert_eq!(expand_with("${UNSET:-dflt}", env).unwrap(), "dflt");
+        assert_eq!(expand_with("${EMPTY:-dflt}", env).unwrap(), "dflt");
+        assert_eq!(expand_with("${EMPTY-dflt}", env).unwrap(), "");
+        assert_eq!(expand_with("${UNSET-dflt}", env).unwrap(), "dflt");
+        assert_eq!(
+            expand_with("cost $$5 and $HOME", env).unwrap(),
+            "cost $5 and $HOME"
+        );
+    }
+
+    #[test]
+    fn unset_variable_names_itself_and_the_fix() {
+        let err = expand_with("postgres://${UNSET}", env).unwrap_err();
+        assert!(err.contains("`UNSET` is not set"), "{err}");
+        assert!(err.contains("export UNSET="), "{err}");
+    }
+
+    #[test]
+    fn malformed_references_are_errors() {
+        assert!(expand_with("${SET", env).unwrap_err().contains("unclosed"));
+        assert!(
+            expand_with("${1X}", env)
+                .unwrap_err()
+                .contains("not a valid reference")
+        );
+        assert!(
+            expand_with("${}", env)
+                .unwrap_err()
+                .contains("not a valid reference")
+        );
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s} {s:?}"), "*** ***");
+        assert_eq!(serde_json::to_string(&s).unwrap(), "\"***\"");
+    }
+}

@@ -1,0 +1,548 @@
+//! The `ops-gen.yml` config: its shape, its defaults, and loading it.
+//!
+//! Loading is strict and happens once, before any work starts: unknown keys,
+//! wrong types, bad URLs and unset `${ENV}` references are all refused here
+//! with an error that names the file, the key and the fix ([`ConfigError`]).
+//! A running exporter never discovers a bad value at scrape time.
+//!
+//! Parsing is two-phase. The document is read into [`RawConfig`], where each
+//! `targets`/`checks` entry is still a YAML value; each entry is then turned
+//! into its kind's spec by [`Spec::from_yaml`], which dispatches on `kind` and
+//! tracks the path of every field, so an error says `targets.db.url` rather
+//! than just `targets.db`.
+//!
+//! Without a config file the built-in defaults apply ([`Config::default`]):
+//! the exporter serves its own metrics and watches the default backup folder.
+
+mod duration;
+mod env;
+mod error;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use duration::HumanDuration;
+pub use env::{MASK, Secret, expand, string as env_string};
+pub use error::{ConfigError, Location};
+
+use crate::probe::{Kind, Spec};
+
+/// The config file read when neither `--config` nor `OPS_GEN_CONFIG` is given.
+pub const DEFAULT_PATH: &str = "ops-gen.yml";
+
+/// Every default value, in one place.
+pub mod defaults {
+    use std::net::{Ipv4Addr, SocketAddr};
+
+    use super::HumanDuration;
+
+    /// Loopback only: the exporter is reachable from elsewhere only on purpose.
+    pub const LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 9743);
+    /// The scrape deadline when Prometheus does not send one (its own default).
+    pub const SCRAPE_TIMEOUT: HumanDuration = HumanDuration::from_secs(10);
+    /// Results younger than this are served again instead of re-running a check.
+    pub const MIN_INTERVAL: HumanDuration = HumanDuration::from_secs(5);
+    /// Kept free before the scrape deadline to encode and send the answer.
+    pub const DEADLINE_MARGIN: HumanDuration = HumanDuration::from_millis(250);
+    /// A single check's own time limit.
+    pub const CHECK_TIMEOUT: HumanDuration = HumanDuration::from_secs(5);
+    /// Where `ops-gen backup` writes its sets.
+    pub const BACKUP_DIR: &str = "output/backups";
+    /// A nightly backup plus two hours of slack.
+    pub const BACKUP_MAX_AGE: HumanDuration = HumanDuration::from_secs(26 * 3600);
+    /// The name of the built-in backup-folder check.
+    pub const BACKUP_CHECK: &str = "backups";
+}
+
+/// A loaded, validated config.
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    /// Address `ops-gen serve` listens on.
+    pub listen: SocketAddr,
+    pub scrape: Scrape,
+    /// Data stores of the stack (PostgreSQL, Redis), by name.
+    pub targets: BTreeMap<String, Spec>,
+    /// Smoke and freshness checks, by name.
+    pub checks: BTreeMap<String, Spec>,
+}
+
+/// How scrapes run checks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scrape {
+    /// The deadline when Prometheus does not send `X-Prometheus-Scrape-Timeout-Seconds`.
+    #[serde(default = "Scrape::default_timeout")]
+    pub timeout: HumanDuration,
+    /// A result younger than this is reused by the next scrape.
+    #[serde(default = "Scrape::default_min_interval")]
+    pub min_interval: HumanDuration,
+    /// Time kept free before the deadline to send the answer.
+    #[serde(default = "Scrape::default_margin")]
+    pub margin: HumanDuration,
+}
+
+impl Scrape {
+    fn default_timeout() -> HumanDuration {
+        defaults::SCRAPE_TIMEOUT
+    }
+    fn default_min_interval() -> HumanDuration {
+        defaults::MIN_INTERVAL
+    }
+    fn default_margin() -> HumanDuration {
+        defaults::DEADLINE_MARGIN
+    }
+}
+
+impl Default for Scrape {
+    fn default() -> Self {
+        Self {
+            timeout: defaults::SCRAPE_TIMEOUT,
+            min_interval: defaults::MIN_INTERVAL,
+            margin: defaults::DEADLINE_MARGIN,
+        }
+    }
+}
+
+impl Default for Config {
+    /// The embedded default: no targets, and one check that watches the
+    /// default backup folder for a fresh, complete backup set.
+    fn default() -> Self {
+        let backups =
+            crate::probe::file_freshness::Spec::backup_folder(Path::new(defaults::BACKUP_DIR));
+        Self {
+            listen: defaults::LISTEN,
+            scrape: Scrape::default(),
+            targets: BTreeMap::new(),
+            checks: BTreeMap::from([(
+                defaults::BACKUP_CHECK.to_owned(),
+                Spec::FileFreshness(backups),
+            )]),
+        }
+    }
+}
+
+/// The document as written, before each entry is typed by its `kind`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default = "RawConfig::default_listen")]
+    listen: String,
+    #[serde(default)]
+    scrape: Scrape,
+    #[serde(default)]
+    targets: BTreeMap<String, serde_norway::Value>,
+    #[serde(default)]
+    checks: BTreeMap<String, serde_norway::Value>,
+}
+
+impl RawConfig {
+    fn default_listen() -> String {
+        defaults::LISTEN.to_string()
+    }
+}
+
+/// Where a config came from, for messages and for reloading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    File(PathBuf),
+    Defaults,
+}
+
+impl Source {
+    /// How messages name this source.
+    #[must_use]
+    pub fn label(&self) -> String {
+        match self {
+            Self::File(path) => path.display().to_string(),
+            Self::Defaults => "<built-in defaults>".to_owned(),
+        }
+    }
+}
+
+/// A config together with where it was read from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub source: Source,
+}
+
+impl Loaded {
+    /// Loads `path`, or `ops-gen.yml` in the current folder, or the built-in
+    /// defaults when `path` is `None` and that file does not exist.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let explicit = path.is_some();
+        let path = path.unwrap_or_else(|| Path::new(DEFAULT_PATH));
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let config = Config::parse(&text, &path.display().to_string())?;
+                Ok(Self {
+                    config,
+                    source: Source::File(path.to_owned()),
+                })
+            }
+            Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => Ok(Self {
+                config: Config::default(),
+                source: Source::Defaults,
+            }),
+            Err(source) => Err(ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    /// Reads the same source again (used by reload).
+    pub fn reload(&self) -> Result<Self, ConfigError> {
+        match &self.source {
+            Source::File(path) => Self::load(Some(path)),
+            Source::Defaults => Self::load(None),
+        }
+    }
+}
+
+impl Config {
+    /// Parses and validates a config document; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Self, ConfigError> {
+        // A file holding only comments is a valid, empty config.
+        let text = if text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+        {
+            "{}"
+        } else {
+            text
+        };
+        let raw: RawConfig =
+            serde_path_to_error::deserialize(serde_norway::Deserializer::from_str(text))
+                .map_err(|e| yaml_error(file, "", &e.path().to_string(), e.inner()))?;
+
+        let listen = raw.listen.parse::<SocketAddr>().map_err(|_| {
+            ConfigError::invalid(
+                file,
+                "listen",
+                format!("`{}` is not an address with a port", raw.listen),
+                Some(
+                    "write it as `127.0.0.1:9743` (or `0.0.0.0:9743` to listen on every interface)"
+                        .to_owned(),
+                ),
+            )
+        })?;
+        let targets = typed_entries(file, "targets", raw.targets)?;
+        let checks = typed_entries(file, "checks", raw.checks)?;
+        let config = Self {
+            listen,
+            scrape: raw.scrape,
+            targets,
+            checks,
+        };
+        config.validate(file)?;
+        Ok(config)
+    }
+
+    fn validate(&self, file: &str) -> Result<(), ConfigError> {
+        let positive = |key: &str, d: HumanDuration| {
+            if d.get().is_zero() {
+                Err(ConfigError::invalid(
+                    file,
+                    key,
+                    "must be longer than zero",
+                    Some("write a duration such as `10s`".to_owned()),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        positive("scrape.timeout", self.scrape.timeout)?;
+        if self.scrape.margin >= self.scrape.timeout {
+            return Err(ConfigError::invalid(
+                file,
+                "scrape.margin",
+                format!(
+                    "{} leaves no time for checks within scrape.timeout {}",
+                    self.scrape.margin, self.scrape.timeout
+                ),
+                Some("keep the margin well under the timeout, e.g. `250ms`".to_owned()),
+            ));
+        }
+        for (section, entries, wants_target) in [
+            ("targets", &self.targets, true),
+            ("checks", &self.checks, false),
+        ] {
+            for (name, spec) in entries {
+                let key = format!("{section}.{name}");
+                validate_name(file, &key, name)?;
+                if spec.kind().is_target() != wants_target {
+                    let other = if wants_target { "checks" } else { "targets" };
+                    return Err(ConfigError::invalid(
+                        file,
+                        format!("{key}.kind"),
+                        format!("`{}` does not belong under `{section}`", spec.kind()),
+                        Some(format!("move `{name}` under `{other}`")),
+                    ));
+                }
+                if let Some(other) = (section == "checks")
+                    .then(|| self.targets.get(name))
+                    .flatten()
+                {
+                    return Err(ConfigError::invalid(
+                        file,
+                        key,
+                        format!("the name is already used by a {} target", other.kind()),
+                        Some("give every target and check its own name".to_owned()),
+                    ));
+                }
+                if let Some(timeout) = spec.common().timeout {
+                    positive(&format!("{key}.timeout"), timeout)?;
+                }
+                if let Some(interval) = spec.common().interval {
+                    positive(&format!("{key}.interval"), interval)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every target and check, as one list in a stable order (targets first).
+    pub fn probes(&self) -> impl Iterator<Item = (&str, &Spec)> {
+        self.targets
+            .iter()
+            .chain(&self.checks)
+            .map(|(name, spec)| (name.as_str(), spec))
+    }
+}
+
+/// Names become label values and file names: keep them to a small alphabet.
+fn validate_name(file: &str, key: &str, name: &str) -> Result<(), ConfigError> {
+    let ok = (1..=63).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            file,
+            key,
+            format!("`{name}` is not a valid name"),
+            Some("use 1 to 63 lowercase letters, digits, `-` or `_`, starting with a letter or digit".to_owned()),
+        ))
+    }
+}
+
+fn typed_entries(
+    file: &str,
+    section: &str,
+    raw: BTreeMap<String, serde_norway::Value>,
+) -> Result<BTreeMap<String, Spec>, ConfigError> {
+    raw.into_iter()
+        .map(|(name, value)| {
+            let key = format!("{section}.{name}");
+            Spec::from_yaml(value)
+                .map(|spec| (name, spec))
+                .map_err(|e| match e {
+                    EntryError::Kind { message, fix } => {
+                        ConfigError::invalid(file, format!("{key}.kind"), message, Some(fix))
+                    }
+                    EntryError::Field(e) => {
+                        yaml_error(file, &key, &e.path().to_string(), e.inner())
+                    }
+                })
+        })
+        .collect()
+}
+
+/// Why one `targets`/`checks` entry could not be typed.
+#[derive(Debug)]
+pub enum EntryError {
+    /// `kind` is missing or names no known kind.
+    Kind { message: String, fix: String },
+    /// A field of the kind's spec is wrong.
+    Field(serde_path_to_error::Error<serde_norway::Error>),
+}
+
+impl EntryError {
+    pub(crate) fn missing_kind() -> Self {
+        Self::Kind {
+            message: "missing `kind`".to_owned(),
+            fix: format!("add `kind:` with one of {}", Kind::list()),
+        }
+    }
+
+    pub(crate) fn unknown_kind(found: &str) -> Self {
+        let fix = match nearest(found, Kind::ALL.iter().map(|k| k.as_str())) {
+            Some(near) => format!("did you mean `{near}`? (kinds: {})", Kind::list()),
+            None => format!("use one of {}", Kind::list()),
+        };
+        Self::Kind {
+            message: format!("unknown kind `{found}`"),
+            fix,
+        }
+    }
+}
+
+/// Turns a YAML/serde error into a [`ConfigError`] naming the full key, with
+/// a suggestion for misspelt keys and variants.
+fn yaml_error(file: &str, prefix: &str, path: &str, err: &serde_norway::Error) -> ConfigError {
+    let location = err.location().map(|l| Location {
+        line: l.line(),
+        column: l.column(),
+    });
+    // serde_norway prefixes its own partial path and appends the position;
+    // we print both from structured data, so keep only the sentence itself.
+    let mut message = err.to_string();
+    if let Some(loc) = &location {
+        let suffix = format!(" at line {} column {}", loc.line, loc.column);
+        if let Some(stripped) = message.strip_suffix(&suffix) {
+            message = stripped.to_owned();
+        }
+    }
+    if let Some((head, tail)) = message.split_once(": ")
+        && !head.contains(' ')
+        && !head.is_empty()
+    {
+        message = tail.to_owned();
+    }
+
+    let mut key = [prefix, path]
+        .iter()
+        .filter(|s| !s.is_empty() && **s != ".")
+        .copied()
+        .collect::<Vec<_>>()
+        .join(".");
+    let mut fix = None;
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        if key.is_empty() {
+            field.clone_into(&mut key);
+        } else if !key.ends_with(field) {
+            key = format!("{key}.{field}");
+        }
+        let candidates = backticked(expected);
+        fix = Some(match nearest(field, candidates.iter().copied()) {
+            Some(near) => format!(
+                "did you mean `{near}`? (valid keys here: {})",
+                candidates.join(", ")
+            ),
+            None => format!("remove it (valid keys here: {})", candidates.join(", ")),
+        });
+        message = format!("unknown key `{field}`");
+    } else if let Some(rest) = message.strip_prefix("unknown variant `") {
+        let (variant, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let candidates = backticked(expected);
+        fix = Some(match nearest(variant, candidates.iter().copied()) {
+            Some(near) => format!("did you mean `{near}`?"),
+            None => format!("use one of {}", candidates.join(", ")),
+        });
+    } else if message.starts_with("missing field `") {
+        fix = Some("add it".to_owned());
+    }
+    ConfigError::Invalid {
+        file: file.to_owned(),
+        key,
+        message,
+        location,
+        fix,
+    }
+}
+
+/// The words in backticks of a serde "expected `a`, `b` or `c`" list.
+fn backticked(text: &str) -> Vec<&str> {
+    text.split('`').skip(1).step_by(2).collect()
+}
+
+/// The candidate closest to `word`, if any is close enough to be a typo.
+pub(crate) fn nearest<'a>(
+    word: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .map(|c| (strsim::damerau_levenshtein(word, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        Config::parse(text, "ops-gen.yml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn empty_and_comment_only_files_are_valid() {
+        assert!(Config::parse("", "f").unwrap().checks.is_empty());
+        assert!(
+            Config::parse("# nothing yet\n", "f")
+                .unwrap()
+                .targets
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn unknown_top_level_key_suggests_the_nearest() {
+        let e = err("listn: 127.0.0.1:1\n");
+        assert!(e.contains("at `listn`"), "{e}");
+        assert!(e.contains("did you mean `listen`?"), "{e}");
+        assert!(e.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_inside_an_entry_names_the_full_path() {
+        let e = err("targets:\n  db:\n    kind: postgres\n    urll: postgres://x@localhost/db\n");
+        assert!(e.contains("at `targets.db.urll`"), "{e}");
+        assert!(e.contains("did you mean `url`?"), "{e}");
+    }
+
+    #[test]
+    fn misspelt_kind_is_suggested() {
+        let e = err("targets:\n  db:\n    kind: postgress\n    url: postgres://x@localhost/db\n");
+        assert!(e.contains("at `targets.db.kind`"), "{e}");
+        assert!(e.contains("did you mean `postgres`?"), "{e}");
+    }
+
+    #[test]
+    fn kind_in_the_wrong_section_says_where_it_goes() {
+        let e = err("targets:\n  home:\n    kind: http\n    url: http://localhost/\n");
+        assert!(e.contains("move `home` under `checks`"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let e = err("scrape:\n  timeout: 10\n");
+        assert!(e.contains("at `scrape.timeout`"), "{e}");
+    }
+
+    #[test]
+    fn names_are_restricted() {
+        let e = err(
+            "checks:\n  Bad Name:\n    kind: file_freshness\n    path: /tmp/*.dump\n    max_age: 1h\n",
+        );
+        assert!(e.contains("not a valid name"), "{e}");
+    }
+
+    #[test]
+    fn bad_listen_address_has_a_fix() {
+        let e = err("listen: localhost\n");
+        assert!(
+            e.contains("at `listen`") && e.contains("127.0.0.1:9743"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn defaults_watch_the_backup_folder() {
+        let c = Config::default();
+        assert_eq!(c.listen, defaults::LISTEN);
+        assert!(matches!(
+            c.checks.get(defaults::BACKUP_CHECK),
+            Some(Spec::FileFreshness(_))
+        ));
+    }
+}

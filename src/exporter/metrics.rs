@@ -1,0 +1,421 @@
+//! The `/metrics` exposition: every series of a [`Snapshot`], encoded with
+//! prometheus-client as OpenMetrics, or as Prometheus text 0.0.4 for clients
+//! that ask only for that.
+//!
+//! Series are produced fresh for every scrape from the snapshot by a
+//! [`Collector`], so a check removed by a reload disappears, while every
+//! configured check always has its success, duration and last-run series
+//! (zero when it never ran), so alerts can fire on "never succeeded".
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+
+use crate::probe::Details;
+use crate::probe::runner::{Check, Completed, FailureLedger, Snapshot};
+
+/// `Content-Type` of the OpenMetrics answer.
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// `Content-Type` of the classic text answer.
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The exposition format a client gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    OpenMetrics,
+    Text,
+}
+
+impl Format {
+    /// Picks the format from an `Accept` header: OpenMetrics when the client
+    /// accepts it at least as much as plain text, text otherwise (also when
+    /// there is no header, as curl and old clients expect).
+    #[must_use]
+    pub fn negotiate(accept: Option<&str>) -> Self {
+        let Some(accept) = accept else {
+            return Self::Text;
+        };
+        let mut openmetrics = 0.0_f32;
+        let mut text = 0.0_f32;
+        for range in accept.split(',') {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next().unwrap_or("").to_ascii_lowercase();
+            let q = parts
+                .find_map(|p| p.strip_prefix("q=").and_then(|v| v.parse::<f32>().ok()))
+                .unwrap_or(1.0);
+            match media.as_str() {
+                "application/openmetrics-text" => openmetrics = openmetrics.max(q),
+                "text/plain" | "text/*" | "*/*" => text = text.max(q),
+                _ => {}
+            }
+        }
+        if openmetrics > 0.0 && openmetrics >= text {
+            Self::OpenMetrics
+        } else {
+            Self::Text
+        }
+    }
+
+    #[must_use]
+    pub const fn content_type(self) -> &'static str {
+        match self {
+            Self::OpenMetrics => OPENMETRICS_CONTENT_TYPE,
+            Self::Text => TEXT_CONTENT_TYPE,
+        }
+    }
+}
+
+/// Facts about the process itself.
+#[derive(Debug, Clone)]
+pub struct SelfState {
+    pub version: &'static str,
+    pub revision: &'static str,
+    pub config_last_reload_success: bool,
+    pub config_last_reload_timestamp_seconds: f64,
+}
+
+/// Encodes everything for one scrape.
+#[must_use]
+pub fn encode(
+    snapshot: Arc<Snapshot>,
+    ledger: Arc<FailureLedger>,
+    me: SelfState,
+    format: Format,
+) -> String {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(Exposition {
+        snapshot,
+        ledger,
+        me,
+    }));
+    let mut out = String::with_capacity(4096);
+    // Writing into a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+    match format {
+        Format::OpenMetrics => out,
+        Format::Text => openmetrics_to_text(&out),
+    }
+}
+
+#[derive(Debug)]
+struct Exposition {
+    snapshot: Arc<Snapshot>,
+    ledger: Arc<FailureLedger>,
+    me: SelfState,
+}
+
+fn unix_seconds(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn bool_gauge(b: bool) -> i64 {
+    i64::from(b)
+}
+
+type Entry<'a> = (&'a Check, Option<&'a Completed>);
+
+/// Name, help and value of one backup series.
+type FreshnessFamily = (
+    &'static str,
+    &'static str,
+    fn(&crate::probe::file_freshness::Freshness) -> f64,
+);
+
+impl Exposition {
+    fn entries(&self) -> impl Iterator<Item = Entry<'_>> {
+        self.snapshot
+            .entries
+            .iter()
+            .map(|(c, r)| (c.as_ref(), r.as_deref()))
+    }
+
+    /// One gauge family over every check, labelled `check` and `kind`.
+    fn check_gauge(
+        &self,
+        enc: &mut DescriptorEncoder,
+        name: &str,
+        help: &str,
+        value: impl Fn(Option<&Completed>) -> f64,
+    ) -> std::fmt::Result {
+        let mut family = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
+        for (check, result) in self.entries() {
+            let labels = [
+                ("check", check.name.as_str()),
+                ("kind", check.kind().as_str()),
+            ];
+            family
+                .encode_family(&labels)?
+                .encode_gauge(&value(result))?;
+        }
+        Ok(())
+    }
+
+    /// One gauge family over the checks whose details yield a value,
+    /// labelled `target`.
+    fn target_gauge(
+        &self,
+        enc: &mut DescriptorEncoder,
+        name: &str,
+        help: &str,
+        value: impl Fn(&Details) -> Option<f64>,
+    ) -> std::fmt::Result {
+        let values: Vec<(&str, f64)> = self
+            .entries()
+            .filter_map(|(check, result)| {
+                result
+                    .and_then(|r| value(&r.outcome.details))
+                    .map(|v| (check.name.as_str(), v))
+            })
+            .collect();
+        if values.is_empty() {
+            return Ok(());
+        }
+        let mut family = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
+        for (target, v) in values {
+            family
+                .encode_family(&[("target", target)])?
+                .encode_gauge(&v)?;
+        }
+        Ok(())
+    }
+
+    fn freshness_series(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
+        use crate::probe::file_freshness::Freshness;
+        // File checks always report, also before their first run, so
+        // "backup never succeeded" can alert from the first scrape.
+        let values: Vec<(&str, Freshness)> = self
+            .entries()
+            .filter_map(|(check, result)| {
+                let crate::probe::Spec::FileFreshness(spec) = &check.spec else {
+                    return None;
+                };
+                let found = match result.map(|r| &r.outcome.details) {
+                    Some(Details::Freshness(f)) => f.clone(),
+                    _ => Freshness {
+                        last_success_timestamp_seconds: 0.0,
+                        size_bytes: 0,
+                        max_age_seconds: spec.max_age.get().as_secs_f64(),
+                    },
+                };
+                Some((check.name.as_str(), found))
+            })
+            .collect();
+        if values.is_empty() {
+            return Ok(());
+        }
+        let families: [FreshnessFamily; 3] = [
+            (
+                "opsgen_backup_last_success_timestamp_seconds",
+                "Modification time of the newest backup file or set, in Unix seconds; 0 when there is none.",
+                |f| f.last_success_timestamp_seconds,
+            ),
+            (
+                "opsgen_backup_max_age_seconds",
+                "The configured freshness threshold of the backup, so alert rules need no hard-coded ages.",
+                |f| f.max_age_seconds,
+            ),
+            (
+                "opsgen_backup_size_bytes",
+                "Size of the newest backup file, in bytes.",
+                |f| f.size_bytes as f64,
+            ),
+        ];
+        for (name, help, value) in families {
+            let mut family = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for (target, f) in &values {
+                family
+                    .encode_family(&[("target", *target)])?
+                    .encode_gauge(&value(f))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Collector for Exposition {
+    fn encode(&self, mut enc: DescriptorEncoder) -> std::fmt::Result {
+        self.check_gauge(
+            &mut enc,
+            "opsgen_check_success",
+            "Whether the check's last run succeeded (1) or not (0); 0 also when it never ran.",
+            |r| r.map_or(0.0, |r| f64::from(u8::from(r.outcome.is_success()))),
+        )?;
+        self.check_gauge(
+            &mut enc,
+            "opsgen_check_duration_seconds",
+            "How long the check's last run took.",
+            |r| r.map_or(0.0, |r| r.duration.as_secs_f64()),
+        )?;
+        self.check_gauge(
+            &mut enc,
+            "opsgen_check_last_run_timestamp_seconds",
+            "When the check last finished, in Unix seconds; 0 when it never ran.",
+            |r| r.map_or(0.0, |r| unix_seconds(r.finished)),
+        )?;
+
+        let mut failures = enc.encode_descriptor(
+            "opsgen_check_failures",
+            "Failed runs of the check, by reason (timeout, connect, tls, auth, status, body, protocol, query, missing, stale, too_small, io, internal).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (check, _) in self.entries() {
+            for (reason, count) in self.ledger.counts(&check.name, check.kind()) {
+                let labels = [
+                    ("check", check.name.as_str()),
+                    ("kind", check.kind().as_str()),
+                    ("reason", reason.as_str()),
+                ];
+                failures
+                    .encode_family(&labels)?
+                    .encode_counter::<NoLabelSet, _, u64>(&count, None)?;
+            }
+        }
+
+        let versions: Vec<(&str, &str)> = self
+            .entries()
+            .filter_map(|(check, result)| match result.map(|r| &r.outcome.details) {
+                Some(Details::Postgres(info)) => {
+                    Some((check.name.as_str(), info.server_version.as_str()))
+                }
+                _ => None,
+            })
+            .collect();
+        if !versions.is_empty() {
+            let mut family = enc.encode_descriptor(
+                "opsgen_postgres_server",
+                "PostgreSQL server version, from the last successful check.",
+                None,
+                MetricType::Info,
+            )?;
+            for (target, version) in versions {
+                family.encode_info(&[("target", target), ("version", version)])?;
+            }
+        }
+
+        self.target_gauge(
+            &mut enc,
+            "opsgen_redis_last_save_timestamp_seconds",
+            "When Redis last saved its RDB snapshot, in Unix seconds.",
+            |d| match d {
+                Details::Redis(p) => Some(p.last_save_timestamp_seconds as f64),
+                _ => None,
+            },
+        )?;
+        self.target_gauge(
+            &mut enc,
+            "opsgen_redis_last_bgsave_success",
+            "Whether Redis' last background save succeeded.",
+            |d| match d {
+                Details::Redis(p) => Some(f64::from(u8::from(p.last_bgsave_success))),
+                _ => None,
+            },
+        )?;
+        self.target_gauge(
+            &mut enc,
+            "opsgen_redis_changes_since_last_save",
+            "Writes to Redis since its last save: what a crash now would lose.",
+            |d| match d {
+                Details::Redis(p) => Some(p.changes_since_last_save as f64),
+                _ => None,
+            },
+        )?;
+        self.freshness_series(&mut enc)?;
+
+        enc.encode_descriptor(
+            "opsgen_build",
+            "Version and git revision of this ops-gen binary.",
+            None,
+            MetricType::Info,
+        )?
+        .encode_info(&[("version", self.me.version), ("revision", self.me.revision)])?;
+        enc.encode_descriptor(
+            "opsgen_config_last_reload_success",
+            "Whether the last config (re)load succeeded; a failed reload keeps the previous config running.",
+            None,
+            MetricType::Gauge,
+        )?
+        .encode_gauge(&bool_gauge(self.me.config_last_reload_success))?;
+        enc.encode_descriptor(
+            "opsgen_config_last_reload_success_timestamp_seconds",
+            "When the config was last loaded successfully, in Unix seconds.",
+            None,
+            MetricType::Gauge,
+        )?
+        .encode_gauge(&self.me.config_last_reload_timestamp_seconds)?;
+        enc.encode_descriptor(
+            "opsgen_scrape_duration_seconds",
+            "Time this scrape spent running or waiting for checks.",
+            None,
+            MetricType::Gauge,
+        )?
+        .encode_gauge(&self.snapshot.duration.as_secs_f64())?;
+        Ok(())
+    }
+}
+
+/// Rewrites OpenMetrics into the Prometheus text format 0.0.4: counter and
+/// info families take their sample names, `# UNIT` and `# EOF` go.
+fn openmetrics_to_text(om: &str) -> String {
+    let mut out = String::with_capacity(om.len());
+    let mut pending_help: Option<(&str, &str)> = None;
+    for line in om.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            pending_help = rest.split_once(' ').or(Some((rest, "")));
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap_or((rest, "untyped"));
+            let (name, kind) = match kind {
+                "counter" => (format!("{name}_total"), "counter"),
+                "info" => (format!("{name}_info"), "gauge"),
+                "gauge" | "histogram" | "summary" => (name.to_owned(), kind),
+                _ => (name.to_owned(), "untyped"),
+            };
+            if let Some((_, help)) = pending_help.take() {
+                let _ = writeln!(out, "# HELP {name} {help}");
+            }
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+        } else if line.starts_with("# UNIT ") || line == "# EOF" {
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negotiates_like_prometheus_expects() {
+        let prom = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert_eq!(Format::negotiate(Some(prom)), Format::OpenMetrics);
+        assert_eq!(
+            Format::negotiate(Some("text/plain;version=0.0.4;q=1,*/*;q=0.1")),
+            Format::Text
+        );
+        assert_eq!(Format::negotiate(None), Format::Text);
+        assert_eq!(Format::negotiate(Some("*/*")), Format::Text);
+        assert_eq!(
+            Format::negotiate(Some("application/openmetrics-text;q=0")),
+            Format::Text
+        );
+    }
+
+    #[test]
+    fn text_format_renames_counters_and_infos() {
+        let om = "# HELP a_x Things.\n# TYPE a_x counter\na_x_total 3\n# HELP b Build.\n# TYPE b info\nb_info{v=\"1\"} 1\n# EOF\n";
+        assert_eq!(
+            openmetrics_to_text(om),
+            "# HELP a_x_total Things.\n# TYPE a_x_total counter\na_x_total 3\n# HELP b_info Build.\n# TYPE b_info gauge\nb_info{v=\"1\"} 1\n"
+        );
+    }
+}

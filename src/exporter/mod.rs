@@ -1,0 +1,289 @@
+//! `ops-gen serve`: the exporter's HTTP surface.
+//!
+//! [`Exporter`] holds the active config and its [`Runner`], and swaps both
+//! atomically on reload (`SIGHUP` or `POST /-/reload`); a bad new config keeps
+//! the old one running and sets `opsgen_config_last_reload_success 0`.
+//! [`serve`] takes an already-bound listener and a shutdown future, so tests
+//! bind `127.0.0.1:0` and run many servers side by side.
+
+mod landing;
+pub mod metrics;
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::config::{ConfigError, Loaded};
+use crate::probe::BuildError;
+use crate::probe::runner::{FailureLedger, Mode, Runner, Snapshot};
+
+/// Any request is cut off after this (a scrape ends at its own deadline first).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Request bodies larger than this are refused.
+const MAX_BODY: usize = 64 * 1024;
+/// Header by which Prometheus tells its scrape timeout.
+const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
+
+/// The version and git revision baked into this binary.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const REVISION: &str = env!("OPS_GEN_REVISION");
+
+/// A config and the checks built from it.
+#[derive(Debug)]
+struct Active {
+    loaded: Loaded,
+    runner: Runner,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ReloadStatus {
+    success: bool,
+    last_success: SystemTime,
+}
+
+/// Why a reload was refused (the previous config keeps running).
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+}
+
+/// The running exporter: active config, checks, and process-wide state.
+#[derive(Debug)]
+pub struct Exporter {
+    active: RwLock<Arc<Active>>,
+    ledger: Arc<FailureLedger>,
+    reload_status: Mutex<ReloadStatus>,
+    reloading: tokio::sync::Mutex<()>,
+}
+
+impl Exporter {
+    /// Builds the checks and starts their schedules and a first run, so the
+    /// exporter becomes ready without waiting for a scrape. Needs a Tokio
+    /// runtime.
+    pub fn start(loaded: Loaded) -> Result<Arc<Self>, BuildError> {
+        let ledger = Arc::new(FailureLedger::default());
+        let active = Arc::new(Self::activate(loaded, &ledger)?);
+        Ok(Arc::new(Self {
+            active: RwLock::new(active),
+            ledger,
+            reload_status: Mutex::new(ReloadStatus {
+                success: true,
+                last_success: SystemTime::now(),
+            }),
+            reloading: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    fn activate(loaded: Loaded, ledger: &Arc<FailureLedger>) -> Result<Active, BuildError> {
+        let mut runner = Runner::new(&loaded.config, ledger)?;
+        runner.start_schedules();
+        let active = Active { loaded, runner };
+        Ok(active)
+    }
+
+    fn active(&self) -> Arc<Active> {
+        Arc::clone(&self.active.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Runs the on-scrape checks once in the background to warm results up.
+    fn warm_up(self: &Arc<Self>) {
+        let exporter = Arc::clone(self);
+        tokio::spawn(async move {
+            exporter.scrape(None).await;
+        });
+    }
+
+    /// Re-reads the config from where it came from and swaps it in.
+    pub async fn reload(&self) -> Result<(), ReloadError> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let current = self.active();
+        let result = current
+            .loaded
+            .reload()
+            .map_err(ReloadError::from)
+            .and_then(|loaded| Self::activate(loaded, &self.ledger).map_err(ReloadError::from));
+        let mut status = self
+            .reload_status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match result {
+            Ok(active) => {
+                if active.loaded.config.listen != current.loaded.config.listen {
+                    tracing::warn!(
+                        "`listen` changed to {}; it takes effect at the next restart",
+                        active.loaded.config.listen
+                    );
+                }
+                *self.active.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(active);
+                *status = ReloadStatus {
+                    success: true,
+                    last_success: SystemTime::now(),
+                };
+                tracing::info!(source = %current.loaded.source.label(), "config reloaded");
+                Ok(())
+            }
+            Err(e) => {
+                status.success = false;
+                tracing::error!("config reload failed, keeping the previous config: {e}");
+                Err(e)
+            }
+        }
+    }
+
+    /// Collects every check for one scrape. `timeout` is the scrape's own
+    /// timeout (from Prometheus' header), or the configured default.
+    pub async fn scrape(&self, timeout: Option<Duration>) -> Arc<Snapshot> {
+        let active = self.active();
+        let scrape = &active.loaded.config.scrape;
+        let timeout = timeout.unwrap_or(scrape.timeout.get());
+        let margin = scrape.margin.get();
+        let budget = if timeout > margin * 2 {
+            timeout.saturating_sub(margin)
+        } else {
+            timeout.mul_f32(0.8)
+        };
+        Arc::new(
+            active
+                .runner
+                .collect(Instant::now() + budget, Mode::Scrape)
+                .await,
+        )
+    }
+
+    fn self_state(&self) -> metrics::SelfState {
+        let status = *self
+            .reload_status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        metrics::SelfState {
+            version: VERSION,
+            revision: REVISION,
+            config_last_reload_success: status.success,
+            config_last_reload_timestamp_seconds: status
+                .last_success
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+        }
+    }
+}
+
+/// The routes of `ops-gen serve`.
+pub fn router(exporter: Arc<Exporter>) -> Router {
+    Router::new()
+        .route("/", get(landing_page))
+        .route("/metrics", get(metrics_handler))
+        .route("/-/healthy", get(healthy))
+        .route("/healthz", get(healthy))
+        .route("/-/ready", get(ready))
+        .route("/readyz", get(ready))
+        .route("/-/reload", post(reload_handler))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY))
+        .with_state(exporter)
+}
+
+/// Serves until `shutdown` resolves, then drains open requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    exporter: Arc<Exporter>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    exporter.warm_up();
+    axum::serve(listener, router(exporter))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Reloads the config on every `SIGHUP` until the process ends.
+#[cfg(unix)]
+pub fn reload_on_sighup(exporter: &Arc<Exporter>) -> std::io::Result<()> {
+    let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let exporter = Arc::downgrade(exporter);
+    tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            let Some(exporter) = exporter.upgrade() else {
+                break;
+            };
+            tracing::info!("SIGHUP: reloading the config");
+            // The outcome is logged and exported by `reload` itself.
+            let _ = exporter.reload().await;
+        }
+    });
+    Ok(())
+}
+
+async fn metrics_handler(State(exporter): State<Arc<Exporter>>, headers: HeaderMap) -> Response {
+    let format =
+        metrics::Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    let timeout = headers
+        .get(SCRAPE_TIMEOUT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(Duration::from_secs_f64);
+    let snapshot = exporter.scrape(timeout).await;
+    let body = metrics::encode(
+        snapshot,
+        Arc::clone(&exporter.ledger),
+        exporter.self_state(),
+        format,
+    );
+    ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
+}
+
+async fn healthy() -> &'static str {
+    "OK\n"
+}
+
+async fn ready(State(exporter): State<Arc<Exporter>>) -> Response {
+    let active = exporter.active();
+    if active.runner.all_known() {
+        return (StatusCode::OK, "ready\n").into_response();
+    }
+    let waiting: Vec<&str> = active
+        .runner
+        .checks()
+        .iter()
+        .filter(|c| c.last().is_none())
+        .map(|c| c.name.as_str())
+        .collect();
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("waiting for the first result of: {}\n", waiting.join(", ")),
+    )
+        .into_response()
+}
+
+async fn reload_handler(State(exporter): State<Arc<Exporter>>) -> Response {
+    match exporter.reload().await {
+        Ok(()) => (StatusCode::OK, "config reloaded\n").into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("reload failed, previous config kept: {e}\n"),
+        )
+            .into_response(),
+    }
+}
+
+async fn landing_page(State(exporter): State<Arc<Exporter>>) -> Html<String> {
+    let active = exporter.active();
+    Html(landing::render(
+        &active.runner.latest(),
+        &active.loaded.source.label(),
+        SystemTime::now(),
+    ))
+}

@@ -1,0 +1,21 @@
+//! ops-gen: the ops desk for a self-hosted docker compose stack.
+//!
+//! The binary (`src/main.rs`) only parses arguments, sets up logging and maps
+//! errors to exit codes; everything it does lives here so tests can call it.
+//!
+//! - [`config`] reads and validates `ops-gen.yml` (strict keys, `${ENV}`
+//!   secrets, durations, defaults in one place). Nothing runs on a bad config.
+//! - [`probe`] is the check framework: the closed set of check kinds (one file
+//!   each), and the [`probe::runner`] that runs them under time limits,
+//!   concurrently, sharing runs between concurrent scrapes.
+//! - [`exporter`] is `ops-gen serve`: `/metrics` (OpenMetrics or text),
+//!   health and readiness, the landing page, and config reload.
+//! - [`report`] shows check results to people (`ops-gen probe`).
+//! - [`cli`] holds the command-line types, turned into library calls by the
+//!   binary.
+
+pub mod cli;
+pub mod config;
+pub mod exporter;
+pub mod probe;
+pub mod report;

@@ -1,0 +1,230 @@
+//! The `ops-gen` binary: parse arguments, set up logging, dispatch to the
+//! library, and map the outcome to an exit code (0 ok, 1 a check found
+//! problems, 2 usage or config error, 3 runtime failure).
+
+use std::io::{IsTerminal as _, Write as _};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context as _, Result};
+use clap::{CommandFactory as _, Parser as _};
+use ops_gen::cli::{Cli, Command, ConfigCommand, ProbeArgs, ServeArgs};
+use ops_gen::config::{ConfigError, Loaded};
+use ops_gen::exporter::{self, Exporter};
+use ops_gen::probe::runner::{FailureLedger, Mode, Runner};
+use ops_gen::report;
+
+/// How a command ended, when it ran to the end.
+enum Outcome {
+    Ok,
+    ProblemsFound,
+}
+
+/// A bad request from the user (not the config): exit 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct UsageError(String);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli);
+    match run(&cli) {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::ProblemsFound) => ExitCode::from(1),
+        Err(e) => {
+            let code = if e.downcast_ref::<ConfigError>().is_some()
+                || e.downcast_ref::<UsageError>().is_some()
+            {
+                2
+            } else {
+                3
+            };
+            let chain: Vec<String> = e.chain().map(ToString::to_string).collect();
+            eprintln!("error: {}", dedup_chain(&chain));
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// Joins an error chain on one line, skipping causes already quoted.
+fn dedup_chain(chain: &[String]) -> String {
+    let mut line = String::new();
+    for part in chain {
+        if !line.contains(part.as_str()) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(part);
+        }
+    }
+    line
+}
+
+fn init_tracing(cli: &Cli) {
+    let default = match (cli.quiet, cli.verbose, &cli.command) {
+        (false, 0, Command::Serve(_)) => "info",
+        (true, _, _) | (false, 0, _) => "error",
+        (false, 1, _) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OPS_GEN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("ops_gen={default},warn")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(color_allowed(cli) && std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}
+
+fn color_allowed(cli: &Cli) -> bool {
+    !cli.no_color && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn run(cli: &Cli) -> Result<Outcome> {
+    match &cli.command {
+        Command::Completions(args) => {
+            clap_complete::generate(
+                args.shell,
+                &mut Cli::command(),
+                "ops-gen",
+                &mut std::io::stdout(),
+            );
+            Ok(Outcome::Ok)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .context("cannot write the man page")?;
+            Ok(Outcome::Ok)
+        }
+        Command::Config(ConfigCommand::Check) => cmd_config_check(cli),
+        Command::Serve(args) => runtime()?.block_on(cmd_serve(cli, args)),
+        Command::Probe(args) => runtime()?.block_on(cmd_probe(cli, args)),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn load(cli: &Cli) -> Result<Loaded> {
+    Ok(Loaded::load(cli.config.as_deref())?)
+}
+
+fn cmd_config_check(cli: &Cli) -> Result<Outcome> {
+    let loaded = load(cli)?;
+    let mut out = std::io::stdout().lock();
+    if cli.json {
+        serde_json::to_writer_pretty(&mut out, &loaded.config)
+            .context("cannot print the config")?;
+        writeln!(out)?;
+    } else {
+        writeln!(
+            out,
+            "# {}: valid. Resolved config, secrets masked:",
+            loaded.source.label()
+        )?;
+        out.write_all(
+            serde_norway::to_string(&loaded.config)
+                .context("cannot print the config")?
+                .as_bytes(),
+        )?;
+    }
+    Ok(Outcome::Ok)
+}
+
+async fn cmd_serve(cli: &Cli, args: &ServeArgs) -> Result<Outcome> {
+    let loaded = load(cli)?;
+    let listen = args.listen.unwrap_or(loaded.config.listen);
+    let source = loaded.source.label();
+    let exporter = Exporter::start(loaded)?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} (is another process using it? change `listen` or pass --listen)"))?;
+    let address = listener.local_addr()?;
+    #[cfg(unix)]
+    exporter::reload_on_sighup(&exporter).context("cannot watch for SIGHUP")?;
+    tracing::info!(config = %source, "ops-gen {} serving on http://{address}/ (metrics at /metrics)", exporter::VERSION);
+    exporter::serve(listener, exporter, shutdown_signal())
+        .await
+        .context("the HTTP server failed")?;
+    tracing::info!("stopped");
+    Ok(Outcome::Ok)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn cmd_probe(cli: &Cli, args: &ProbeArgs) -> Result<Outcome> {
+    let mut loaded = load(cli)?;
+    if !args.names.is_empty() {
+        let config = &mut loaded.config;
+        let known: Vec<String> = config.probes().map(|(name, _)| name.to_owned()).collect();
+        if let Some(unknown) = args.names.iter().find(|n| !known.contains(n)) {
+            return Err(UsageError(format!(
+                "no target or check named `{unknown}` in {}; configured: {}",
+                loaded.source.label(),
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ))
+            .into());
+        }
+        config.targets.retain(|name, _| args.names.contains(name));
+        config.checks.retain(|name, _| args.names.contains(name));
+    }
+    let runner = Runner::new(&loaded.config, &Arc::new(FailureLedger::default()))?;
+    let longest = runner
+        .checks()
+        .iter()
+        .map(|c| c.spec.common().timeout())
+        .max()
+        .unwrap_or_default();
+    let snapshot = runner
+        .collect(
+            Instant::now() + longest + Duration::from_millis(100),
+            Mode::Everything,
+        )
+        .await;
+
+    let mut out = std::io::stdout().lock();
+    if cli.json {
+        serde_json::to_writer_pretty(&mut out, &report::ProbeReport::new(&snapshot))?;
+        writeln!(out)?;
+    } else {
+        let color = color_allowed(cli) && std::io::stdout().is_terminal();
+        out.write_all(report::table(&snapshot, color, SystemTime::now()).as_bytes())?;
+    }
+    Ok(if snapshot.all_succeeded() {
+        Outcome::Ok
+    } else {
+        Outcome::ProblemsFound
+    })
+}

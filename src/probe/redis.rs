@@ -1,0 +1,244 @@
+//! `redis`: `PING`, plus live persistence state from `INFO persistence`.
+//!
+//! The persistence series tell whether Redis could write its snapshot lately
+//! (`rdb_last_bgsave_status`), when it last did, and how many changes would be
+//! lost by a crash now. One multiplexed connection is reused across runs and
+//! dropped after any error or cancelled run.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use tokio::sync::Mutex;
+
+use super::{Details, Outcome, Reason, chain};
+use crate::config::{HumanDuration, MASK, expand};
+
+pub const REASONS: &[Reason] = &[
+    Reason::Timeout,
+    Reason::Connect,
+    Reason::Auth,
+    Reason::Protocol,
+    Reason::Internal,
+];
+
+/// Config of a `redis` target.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// `redis://[USER][:${PASSWORD}]@HOST:6379[/DB]`
+    pub url: RedisUrl,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<HumanDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<HumanDuration>,
+}
+
+/// A parsed Redis URL; prints without its password.
+#[derive(Clone)]
+pub struct RedisUrl {
+    client: redis::Client,
+    redacted: String,
+}
+
+impl FromStr for RedisUrl {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        const FORM: &str = "write it as redis://[:${PASSWORD_VAR}@]HOST:6379[/DB]";
+        let mut url = url::Url::parse(raw).map_err(|e| format!("not a URL ({e}); {FORM}"))?;
+        match url.scheme() {
+            "redis" | "redis+unix" | "unix" => {}
+            "rediss" => return Err("rediss:// (Redis over TLS) is not supported yet; use redis:// on a trusted network".to_owned()),
+            other => return Err(format!("unsupported scheme `{other}`; {FORM}")),
+        }
+        let client = redis::Client::open(url.as_str())
+            .map_err(|_| format!("not a valid Redis URL; {FORM}"))?;
+        if url.password().is_some() {
+            // Cannot fail: the URL has a host, or it would not have a password.
+            let _ = url.set_password(Some(MASK));
+        }
+        Ok(Self {
+            client,
+            redacted: url.to_string(),
+        })
+    }
+}
+
+impl fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted)
+    }
+}
+
+impl fmt::Display for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted)
+    }
+}
+
+impl<'de> Deserialize<'de> for RedisUrl {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        expand(&raw)
+            .and_then(|s| s.parse())
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for RedisUrl {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.redacted)
+    }
+}
+
+/// The live persistence state from `INFO persistence`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Persistence {
+    /// Unix time of the last successful RDB save.
+    pub last_save_timestamp_seconds: i64,
+    /// Whether the last background save succeeded.
+    pub last_bgsave_success: bool,
+    /// Writes since the last save: what a crash would lose.
+    pub changes_since_last_save: i64,
+}
+
+impl Persistence {
+    /// Reads the fields we need from an `INFO persistence` answer.
+    fn parse(info: &str) -> Result<Self, String> {
+        let field = |name: &str| {
+            info.lines()
+                .find_map(|line| {
+                    line.strip_prefix(name)
+                        .and_then(|rest| rest.strip_prefix(':'))
+                })
+                .map(str::trim)
+                .ok_or_else(|| format!("INFO persistence has no `{name}` field"))
+        };
+        let number = |name: &str| {
+            field(name)?
+                .parse::<i64>()
+                .map_err(|_| format!("`{name}` is not a number"))
+        };
+        Ok(Self {
+            last_save_timestamp_seconds: number("rdb_last_save_time")?,
+            last_bgsave_success: field("rdb_last_bgsave_status")? == "ok",
+            changes_since_last_save: number("rdb_changes_since_last_save")?,
+        })
+    }
+}
+
+pub struct RedisProbe {
+    client: redis::Client,
+    redacted: String,
+    connection: Mutex<Option<redis::aio::MultiplexedConnection>>,
+}
+
+impl fmt::Debug for RedisProbe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisProbe")
+            .field("url", &self.redacted)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisProbe {
+    #[must_use]
+    pub fn new(spec: &Spec) -> Self {
+        Self {
+            client: spec.url.client.clone(),
+            redacted: spec.url.redacted.clone(),
+            connection: Mutex::new(None),
+        }
+    }
+
+    pub async fn run(&self) -> Outcome {
+        let mut slot = self.connection.lock().await;
+        let mut conn = if let Some(conn) = slot.take() {
+            conn
+        } else {
+            {
+                // The runner's deadline is the real limit; these only keep a
+                // dead socket from lingering after a cancelled run.
+                let config = redis::AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(Duration::from_secs(30)))
+                    .set_response_timeout(Some(Duration::from_secs(30)));
+                match self
+                    .client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+                {
+                    Ok(conn) => conn,
+                    Err(e) => return failure(&e),
+                }
+            }
+        };
+        let pong: Result<String, _> = redis::cmd("PING").query_async(&mut conn).await;
+        match pong {
+            Ok(pong) if pong == "PONG" => {}
+            Ok(other) => {
+                return Outcome::failed(Reason::Protocol, format!("PING answered {other:?}"));
+            }
+            Err(e) => return failure(&e),
+        }
+        let info: String = match redis::cmd("INFO")
+            .arg("persistence")
+            .query_async(&mut conn)
+            .await
+        {
+            Ok(info) => info,
+            Err(e) => return failure(&e),
+        };
+        *slot = Some(conn);
+        match Persistence::parse(&info) {
+            Ok(p) => Outcome::ok(Details::Redis(p)),
+            Err(message) => Outcome::failed(Reason::Protocol, message),
+        }
+    }
+}
+
+fn failure(e: &redis::RedisError) -> Outcome {
+    let reason = match (e.kind(), e.code()) {
+        (redis::ErrorKind::AuthenticationFailed, _)
+        | (_, Some("NOAUTH" | "WRONGPASS" | "NOPERM")) => Reason::Auth,
+        _ if e.is_timeout() => Reason::Timeout,
+        _ if e.is_io_error() || e.is_connection_refusal() || e.is_connection_dropped() => {
+            Reason::Connect
+        }
+        _ => Reason::Protocol,
+    };
+    Outcome::failed(reason, chain(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_info_persistence() {
+        let info = "# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:42\r\nrdb_bgsave_in_progress:0\r\n\
+                    rdb_last_save_time:1700000000\r\nrdb_last_bgsave_status:err\r\n";
+        let p = Persistence::parse(info).unwrap();
+        assert_eq!(p.changes_since_last_save, 42);
+        assert_eq!(p.last_save_timestamp_seconds, 1_700_000_000);
+        assert!(!p.last_bgsave_success);
+        assert!(
+            Persistence::parse("loading:0\r\n")
+                .unwrap_err()
+                .contains("rdb_last_save_time")
+        );
+    }
+
+    #[test]
+    fn url_prints_without_password() {
+        let url: RedisUrl = "redis://:hunter2@cache:6380/2".parse().unwrap();
+        assert_eq!(url.to_string(), "redis://:***@cache:6380/2");
+        assert!(
+            "http://cache"
+                .parse::<RedisUrl>()
+                .unwrap_err()
+                .contains("unsupported scheme")
+        );
+    }
+}

@@ -1,0 +1,354 @@
+//! Running checks: time limits, concurrency, sharing and schedules.
+//!
+//! On a scrape every on-scrape check runs concurrently, each in its own task
+//! under `min(its timeout, time left before the scrape deadline)`. A check
+//! already running for another scrape is joined, not started again, and a
+//! result younger than `scrape.min_interval` is reused, so any number of
+//! concurrent scrapes costs one run per check. Checks with an `interval` run
+//! on their own schedule and scrapes only read their last result.
+//!
+//! The scrape never waits past its deadline: a check still running then is
+//! reported as a timeout for that scrape, and its task ends at its own limit,
+//! so nothing outlives the work it was started for.
+
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+
+use super::{BuildError, Kind, Outcome, Probe, Reason, Spec};
+use crate::config::{Config, HumanDuration};
+
+/// One finished run of one check.
+#[derive(Debug, Clone)]
+pub struct Completed {
+    pub outcome: Outcome,
+    /// When the run ended (wall clock, for `_timestamp_seconds`).
+    pub finished: SystemTime,
+    pub duration: Duration,
+    /// When the run ended (monotonic, for reuse).
+    at: Instant,
+}
+
+impl Completed {
+    fn timed_out(budget: Duration, started: Instant) -> Self {
+        Self {
+            outcome: Outcome::failed(
+                Reason::Timeout,
+                format!("no answer within {}", HumanDuration(round_ms(budget))),
+            ),
+            finished: SystemTime::now(),
+            duration: started.elapsed(),
+            at: Instant::now(),
+        }
+    }
+}
+
+fn round_ms(d: Duration) -> Duration {
+    Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+type SharedRun = Shared<BoxFuture<'static, Arc<Completed>>>;
+
+#[derive(Default)]
+struct State {
+    last: Option<Arc<Completed>>,
+    inflight: Option<SharedRun>,
+}
+
+/// Failure counts by check, kind and reason. Lives as long as the process,
+/// across config reloads, so `opsgen_check_failures_total` stays monotonic.
+#[derive(Debug, Default)]
+pub struct FailureLedger(Mutex<BTreeMap<(String, Kind, Reason), u64>>);
+
+impl FailureLedger {
+    fn register(&self, name: &str, kind: Kind) {
+        let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        for reason in kind.reasons() {
+            counts.entry((name.to_owned(), kind, *reason)).or_insert(0);
+        }
+    }
+
+    fn record(&self, name: &str, kind: Kind, reason: Reason) {
+        let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        *counts.entry((name.to_owned(), kind, reason)).or_insert(0) += 1;
+    }
+
+    /// The counts of one check, by reason.
+    #[must_use]
+    pub fn counts(&self, name: &str, kind: Kind) -> Vec<(Reason, u64)> {
+        let counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        counts
+            .iter()
+            .filter(|((n, k, _), _)| n == name && *k == kind)
+            .map(|((_, _, r), c)| (*r, *c))
+            .collect()
+    }
+}
+
+/// A configured check and its state.
+pub struct Check {
+    pub name: String,
+    pub spec: Spec,
+    probe: Probe,
+    timeout: Duration,
+    interval: Option<Duration>,
+    ledger: Arc<FailureLedger>,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Check")
+            .field("name", &self.name)
+            .field("kind", &self.kind())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Check {
+    #[must_use]
+    pub fn kind(&self) -> Kind {
+        self.spec.kind()
+    }
+
+    /// Whether this check runs on its own schedule rather than on scrape.
+    #[must_use]
+    pub fn is_scheduled(&self) -> bool {
+        self.interval.is_some()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The last finished run, if any.
+    #[must_use]
+    pub fn last(&self) -> Option<Arc<Completed>> {
+        self.lock().last.clone()
+    }
+
+    /// A fresh enough result, the run in flight, or a new run.
+    fn result(self: &Arc<Self>, budget: Duration, reuse_younger_than: Duration) -> SharedRun {
+        let mut state = self.lock();
+        if let Some(last) = &state.last
+            && last.at.elapsed() < reuse_younger_than
+        {
+            return futures::future::ready(last.clone()).boxed().shared();
+        }
+        if let Some(inflight) = &state.inflight {
+            return inflight.clone();
+        }
+        let check = Arc::clone(self);
+        let task = tokio::spawn(async move { check.execute(budget).await });
+        let started = Instant::now();
+        let run = async move {
+            // The task records its result itself; a JoinError means it panicked
+            // outside the probe (the probe's own panics are caught inside).
+            task.await
+                .unwrap_or_else(|_| Arc::new(Completed::timed_out(budget, started)))
+        }
+        .boxed()
+        .shared();
+        state.inflight = Some(run.clone());
+        run
+    }
+
+    async fn execute(self: Arc<Self>, budget: Duration) -> Arc<Completed> {
+        let started = Instant::now();
+        let run = AssertUnwindSafe(self.probe.run()).catch_unwind();
+        let completed = match tokio::time::timeout(budget, run).await {
+            Ok(Ok(outcome)) => Completed {
+                outcome,
+                finished: SystemTime::now(),
+                duration: started.elapsed(),
+                at: Instant::now(),
+            },
+            Ok(Err(_panic)) => Completed {
+                outcome: Outcome::failed(
+                    Reason::Internal,
+                    "the check panicked; please report this as a bug",
+                ),
+                finished: SystemTime::now(),
+                duration: started.elapsed(),
+                at: Instant::now(),
+            },
+            Err(_elapsed) => Completed::timed_out(budget, started),
+        };
+        let completed = Arc::new(completed);
+        if let Some(failure) = &completed.outcome.failure {
+            self.ledger.record(&self.name, self.kind(), failure.reason);
+        }
+        let previous = {
+            let mut state = self.lock();
+            state.inflight = None;
+            state.last.replace(Arc::clone(&completed))
+        };
+        self.log_transition(previous.as_deref(), &completed);
+        completed
+    }
+
+    /// Logs when a check changes state, not on every run.
+    fn log_transition(&self, previous: Option<&Completed>, now: &Completed) {
+        let was_ok = previous.map(|p| p.outcome.is_success());
+        match (&now.outcome.failure, was_ok) {
+            (Some(f), Some(true) | None) => {
+                tracing::warn!(check = %self.name, kind = %self.kind(), reason = %f.reason, "check failing: {}", f.message);
+            }
+            (None, Some(false)) => {
+                tracing::info!(check = %self.name, kind = %self.kind(), "check recovered")
+            }
+            (None, None) => tracing::debug!(check = %self.name, kind = %self.kind(), "check ok"),
+            _ => {}
+        }
+    }
+}
+
+/// What one collection found: every check, with its result for this scrape
+/// (`None` only for a scheduled check that has not run yet).
+#[derive(Debug)]
+pub struct Snapshot {
+    pub entries: Vec<(Arc<Check>, Option<Arc<Completed>>)>,
+    /// Time spent collecting.
+    pub duration: Duration,
+}
+
+impl Snapshot {
+    #[must_use]
+    pub fn all_succeeded(&self) -> bool {
+        self.entries
+            .iter()
+            .all(|(_, c)| c.as_ref().is_some_and(|c| c.outcome.is_success()))
+    }
+}
+
+/// How a collection treats reuse and schedules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A Prometheus scrape: reuse recent results; read scheduled checks.
+    Scrape,
+    /// `ops-gen probe`: run every check now.
+    Everything,
+}
+
+/// All checks of one config.
+#[derive(Debug)]
+pub struct Runner {
+    checks: Vec<Arc<Check>>,
+    min_interval: Duration,
+    schedules: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        for task in &self.schedules {
+            task.abort();
+        }
+    }
+}
+
+impl Runner {
+    /// Builds every check's clients. Does not start schedules.
+    pub fn new(config: &Config, ledger: &Arc<FailureLedger>) -> Result<Self, BuildError> {
+        let checks = config
+            .probes()
+            .map(|(name, spec)| {
+                ledger.register(name, spec.kind());
+                let common = spec.common();
+                Ok(Arc::new(Check {
+                    name: name.to_owned(),
+                    spec: spec.clone(),
+                    probe: Probe::build(name, spec)?,
+                    timeout: common.timeout(),
+                    interval: common.interval.map(HumanDuration::get),
+                    ledger: Arc::clone(ledger),
+                    state: Mutex::new(State::default()),
+                }))
+            })
+            .collect::<Result<_, BuildError>>()?;
+        Ok(Self {
+            checks,
+            min_interval: config.scrape.min_interval.get(),
+            schedules: Vec::new(),
+        })
+    }
+
+    #[must_use]
+    pub fn checks(&self) -> &[Arc<Check>] {
+        &self.checks
+    }
+
+    /// Starts the loops of scheduled checks (they stop when the runner drops).
+    pub fn start_schedules(&mut self) {
+        for check in self.checks.iter().filter(|c| c.is_scheduled()) {
+            let check = Arc::clone(check);
+            let interval = check.interval.unwrap_or(Duration::MAX);
+            self.schedules.push(tokio::spawn(async move {
+                let mut ticker = tokio::time::interval(interval);
+                ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    ticker.tick().await;
+                    check.result(check.timeout, Duration::ZERO).await;
+                }
+            }));
+        }
+    }
+
+    /// Runs what needs running and returns every check's result, by `deadline`.
+    pub async fn collect(&self, deadline: Instant, mode: Mode) -> Snapshot {
+        let started = Instant::now();
+        let reuse = match mode {
+            Mode::Scrape => self.min_interval,
+            Mode::Everything => Duration::ZERO,
+        };
+        let runs = self.checks.iter().map(|check| {
+            let check = Arc::clone(check);
+            async move {
+                if mode == Mode::Scrape && check.is_scheduled() {
+                    let last = check.last();
+                    return (check, last);
+                }
+                let budget = check
+                    .timeout
+                    .min(deadline.saturating_duration_since(Instant::now()));
+                let run = check.result(budget, reuse);
+                let completed = match tokio::time::timeout_at(deadline.into(), run).await {
+                    Ok(completed) => completed,
+                    // Joined a run started for a later deadline: a timeout for us.
+                    Err(_) => Arc::new(Completed::timed_out(
+                        deadline.saturating_duration_since(started),
+                        started,
+                    )),
+                };
+                (check, Some(completed))
+            }
+        });
+        let entries = futures::future::join_all(runs).await;
+        Snapshot {
+            entries,
+            duration: started.elapsed(),
+        }
+    }
+
+    /// The latest known result of every check, without running anything.
+    #[must_use]
+    pub fn latest(&self) -> Snapshot {
+        Snapshot {
+            entries: self
+                .checks
+                .iter()
+                .map(|c| (Arc::clone(c), c.last()))
+                .collect(),
+            duration: Duration::ZERO,
+        }
+    }
+
+    /// Whether every check has a result (the exporter's readiness).
+    #[must_use]
+    pub fn all_known(&self) -> bool {
+        self.checks.iter().all(|c| c.last().is_some())
+    }
+}

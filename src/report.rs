@@ -1,0 +1,159 @@
+//! How check results are shown to people (`ops-gen probe`): an aligned
+//! table, or JSON for scripts.
+
+use std::fmt::Write as _;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::config::HumanDuration;
+use crate::probe::runner::Snapshot;
+use crate::probe::{Details, Kind, Outcome};
+
+/// One check's result, as `--json` prints it.
+#[derive(Debug, Serialize)]
+pub struct CheckReport<'a> {
+    pub name: &'a str,
+    pub kind: Kind,
+    pub success: bool,
+    pub duration_seconds: f64,
+    /// RFC 3339, UTC.
+    pub finished_at: Option<String>,
+    #[serde(flatten)]
+    pub outcome: Option<&'a Outcome>,
+}
+
+/// `ops-gen probe --json`.
+#[derive(Debug, Serialize)]
+pub struct ProbeReport<'a> {
+    pub success: bool,
+    pub checks: Vec<CheckReport<'a>>,
+}
+
+impl<'a> ProbeReport<'a> {
+    #[must_use]
+    pub fn new(snapshot: &'a Snapshot) -> Self {
+        let checks = snapshot
+            .entries
+            .iter()
+            .map(|(check, result)| CheckReport {
+                name: &check.name,
+                kind: check.kind(),
+                success: result.as_ref().is_some_and(|r| r.outcome.is_success()),
+                duration_seconds: result.as_ref().map_or(0.0, |r| r.duration.as_secs_f64()),
+                finished_at: result
+                    .as_ref()
+                    .map(|r| humantime::format_rfc3339_millis(r.finished).to_string()),
+                outcome: result.as_ref().map(|r| &r.outcome),
+            })
+            .collect();
+        Self {
+            success: snapshot.all_succeeded(),
+            checks,
+        }
+    }
+}
+
+/// The human table, one line per check.
+#[must_use]
+pub fn table(snapshot: &Snapshot, color: bool, now: SystemTime) -> String {
+    let rows: Vec<[String; 5]> = snapshot
+        .entries
+        .iter()
+        .map(|(check, result)| {
+            let (status, time, detail) = match result {
+                None => (
+                    "PENDING".to_owned(),
+                    "–".to_owned(),
+                    "not run yet".to_owned(),
+                ),
+                Some(r) => {
+                    let status = if r.outcome.is_success() { "ok" } else { "FAIL" };
+                    let detail = match &r.outcome.failure {
+                        Some(f) => format!("{}: {}", f.reason, f.message),
+                        None => describe(&r.outcome.details, now),
+                    };
+                    (status.to_owned(), format_ms(r.duration), detail)
+                }
+            };
+            [
+                check.name.clone(),
+                check.kind().to_string(),
+                status,
+                time,
+                detail,
+            ]
+        })
+        .collect();
+    let header = ["CHECK", "KIND", "RESULT", "TIME", "DETAIL"].map(str::to_owned);
+    let widths: Vec<usize> = (0..4)
+        .map(|i| {
+            rows.iter()
+                .chain([&header])
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for (n, row) in [&header].into_iter().chain(&rows).enumerate() {
+        for (i, cell) in row.iter().enumerate().take(4) {
+            let padded = format!("{cell:<width$}  ", width = widths[i]);
+            if color && n > 0 && i == 2 {
+                let code = if cell == "ok" { "32" } else { "31;1" };
+                let _ = write!(out, "\x1b[{code}m{padded}\x1b[0m");
+            } else {
+                out.push_str(&padded);
+            }
+        }
+        out.push_str(&row[4]);
+        out.push('\n');
+    }
+    if rows.is_empty() {
+        out.push_str("(no checks configured)\n");
+    }
+    out
+}
+
+fn format_ms(d: Duration) -> String {
+    if d < Duration::from_millis(10) {
+        format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+    } else {
+        format!("{} ms", d.as_millis())
+    }
+}
+
+fn ago(unix_seconds: f64, now: SystemTime) -> String {
+    let now = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let secs = (now - unix_seconds).max(0.0);
+    // Whole seconds are precise enough for a person.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let secs = secs as u64;
+    format!("{} ago", HumanDuration(Duration::from_secs(secs)))
+}
+
+fn describe(details: &Details, now: SystemTime) -> String {
+    match details {
+        Details::None => String::new(),
+        Details::Postgres(info) => format!("PostgreSQL {}", info.server_version),
+        Details::Redis(p) => format!(
+            "last save {}, {} change(s) since, last bgsave {}",
+            ago(p.last_save_timestamp_seconds as f64, now),
+            p.changes_since_last_save,
+            if p.last_bgsave_success {
+                "ok"
+            } else {
+                "FAILED"
+            }
+        ),
+        Details::Freshness(f) => {
+            format!(
+                "newest file {} ({})",
+                ago(f.last_success_timestamp_seconds, now),
+                bytesize::ByteSize::b(f.size_bytes)
+            )
+        }
+    }
+}
