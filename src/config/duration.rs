@@ -52,14 +52,43 @@ impl fmt::Display for HumanDuration {
 
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(deserializer)?;
-        humantime::parse_duration(raw.trim())
-            .map(Self)
-            .map_err(|e| {
-                serde::de::Error::custom(format!(
-                    "`{raw}` is not a duration ({e}); write it like `30s`, `5m` or `26h`"
-                ))
-            })
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = HumanDuration;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as `30s`, `5m` or `26h`")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, raw: &str) -> Result<HumanDuration, E> {
+                humantime::parse_duration(raw.trim())
+                    .map(HumanDuration)
+                    .map_err(|e| {
+                        E::custom(format!(
+                            "`{raw}` is not a duration ({e}); write it like `30s`, `5m` or `26h`"
+                        ))
+                    })
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<HumanDuration, E> {
+                Err(E::custom(format!(
+                    "`{n}` has no unit; write it like `{n}s`, `{n}m` or `{n}h`"
+                )))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<HumanDuration, E> {
+                Err(E::custom(format!(
+                    "`{n}` is not a duration; write it like `30s`, `5m` or `26h`"
+                )))
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<HumanDuration, E> {
+                Err(E::custom(format!(
+                    "`{n}` has no unit; write it like `{n}s`"
+                )))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
     }
 }
 

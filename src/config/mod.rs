@@ -437,8 +437,26 @@ fn yaml_error(file: &str, prefix: &str, path: &str, err: &serde_norway::Error) -
             Some(near) => format!("did you mean `{near}`?"),
             None => format!("use one of {}", candidates.join(", ")),
         });
-    } else if message.starts_with("missing field `") {
-        fix = Some("add it".to_owned());
+    } else if let Some(rest) = message.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or(rest);
+        fix = Some(format!("add `{field}:` here"));
+    } else if let Some((_, expected)) = message.split_once(", expected ") {
+        fix = Some(match expected {
+            "a boolean" => "write `true` or `false`".to_owned(),
+            "a string" => "write a text value (quote it if it looks like a number)".to_owned(),
+            "a map" | "struct Scrape" => {
+                "write the settings as `key: value` lines indented under it".to_owned()
+            }
+            other => format!("write {other}"),
+        });
+    } else if location.is_some() && key.is_empty() || message.contains("while parsing") {
+        fix = Some(
+            "correct the YAML syntax there (quote values that contain `: `, ` #`, `[` or `{`)"
+                .to_owned(),
+        );
+        if let Some((head, _)) = message.split_once(" at line ") {
+            message = head.to_owned();
+        }
     }
     ConfigError::Invalid {
         file: file.to_owned(),

@@ -345,13 +345,22 @@ pub(crate) fn chain(err: &dyn std::error::Error) -> String {
     out
 }
 
-/// Whether any error in the chain is of type `T`.
+/// The first error of type `T` in the chain. Also looks inside
+/// `std::io::Error`s, whose `source()` skips the error they wrap (TLS
+/// libraries report handshake failures that way).
 pub(crate) fn chain_has<'a, T: std::error::Error + 'static>(
     err: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a T> {
     let mut cur = Some(err);
     while let Some(e) = cur {
         if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            && let Some(found) = chain_has::<T>(inner)
+        {
             return Some(found);
         }
         cur = e.source();

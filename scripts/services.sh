@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Real services for ops-gen's tests and benchmarks, on loopback, private to
+# this checkout's user: PostgreSQL 15 and Redis, each on its own port and data
+# folder. Installs missing Debian packages when run as root.
+#
+#   scripts/services.sh up     install what is missing, start, wait until ready
+#   scripts/services.sh down   stop and delete the data
+#   scripts/services.sh env    print the variables tests read (eval "$(… env)")
+#
+# Ports and the folder can be moved with OPS_GEN_PG_PORT, OPS_GEN_REDIS_PORT
+# and OPS_GEN_SERVICES_DIR.
+set -euo pipefail
+
+PG_PORT=${OPS_GEN_PG_PORT:-55432}
+REDIS_PORT=${OPS_GEN_REDIS_PORT:-56379}
+DIR=${OPS_GEN_SERVICES_DIR:-/tmp/ops-gen-services}
+# Test-only credentials for throwaway local servers; never used elsewhere.
+PASSWORD=opsgen-test
+PG_BIN=/usr/lib/postgresql/15/bin
+PACKAGES=(postgresql-15 postgresql-client-15 redis-server redis-tools prometheus wrk curl)
+
+log() { printf 'services: %s\n' "$*" >&2; }
+
+install_missing() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  ((${#missing[@]})) || return 0
+  if [[ $(id -u) -ne 0 ]]; then
+    log "missing packages: ${missing[*]}; install them with: sudo apt-get install -y ${missing[*]}"
+    exit 1
+  fi
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+start_postgres() {
+  local data=$DIR/postgres
+  if pg "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    log "PostgreSQL already running on 127.0.0.1:$PG_PORT"
+    return
+  fi
+  if [[ ! -f $data/PG_VERSION ]]; then
+    mkdir -p "$data"
+    printf '%s\n' "$PASSWORD" >"$DIR/pgpass"
+    [[ $(id -u) -eq 0 ]] && chown -R postgres:postgres "$data" "$DIR/pgpass"
+    pg "$PG_BIN/initdb" -D "$data" -U postgres -E UTF8 --locale=C.UTF-8 \
+      --auth-local=trust --auth-host=scram-sha-256 --pwfile="$DIR/pgpass" >/dev/null
+    rm -f "$DIR/pgpass"
+  fi
+  pg "$PG_BIN/pg_ctl" -D "$data" -l "$DIR/postgres.log" -w -t 30 \
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $data -c max_connections=200 -c fsync=off" start >/dev/null
+  log "PostgreSQL ready on 127.0.0.1:$PG_PORT"
+}
+
+start_redis() {
+  if redis-cli -p "$REDIS_PORT" -a "$PASSWORD" --no-auth-warning ping >/dev/null 2>&1; then
+    log "Redis already running on 127.0.0.1:$REDIS_PORT"
+    return
+  fi
+  mkdir -p "$DIR/redis"
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$DIR/redis" --requirepass "$PASSWORD" \
+    --save "" --appendonly no --daemonize yes --pidfile "$DIR/redis/redis.pid" --logfile "$DIR/redis/redis.log"
+  for _ in $(seq 100); do
+    redis-cli -p "$REDIS_PORT" -a "$PASSWORD" --no-auth-warning ping >/dev/null 2>&1 && break
+    sleep 0.05
+  done
+  log "Redis ready on 127.0.0.1:$REDIS_PORT"
+}
+
+up() {
+  install_missing
+  mkdir -p "$DIR"
+  [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$DIR" 2>/dev/null || true
+  chmod 755 "$DIR"
+  start_postgres
+  start_redis
+}
+
+down() {
+  pg "$PG_BIN/pg_ctl" -D "$DIR/postgres" -m fast -w stop >/dev/null 2>&1 || true
+  [[ -f $DIR/redis/redis.pid ]] && kill "$(cat "$DIR/redis/redis.pid")" 2>/dev/null || true
+  rm -rf "$DIR"
+  log "stopped and removed $DIR"
+}
+
+env_vars() {
+  cat <<VARS
+export OPS_GEN_POSTGRES_URL=postgres://postgres:$PASSWORD@127.0.0.1:$PG_PORT/postgres
+export OPS_GEN_REDIS_URL=redis://default:$PASSWORD@127.0.0.1:$REDIS_PORT/0
+VARS
+}
+
+case ${1:-} in
+  up) up ;;
+  down) down ;;
+  env) env_vars ;;
+  *) echo "usage: $0 up|down|env" >&2; exit 2 ;;
+esac

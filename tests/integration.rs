@@ -1,0 +1,10 @@
+//! The integration suite: one binary, topic files, real services.
+//!
+//! PostgreSQL and Redis must be running (`scripts/services.sh up`), and
+//! promtool/prometheus installed; a missing service fails its tests with a
+//! message saying how to start it. Nothing is skipped.
+
+mod util;
+
+mod checks;
+mod cli;

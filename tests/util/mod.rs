@@ -1,0 +1,279 @@
+//! Test helpers: the real binary as a user runs it, the real services, and
+//! small misbehaving servers (refusing, resetting, hanging, talking garbage).
+
+#![allow(dead_code)] // each topic file uses its own subset
+
+pub mod servers;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+/// The password planted in tests that prove secrets never leak.
+pub const PLANTED: &str = "pl4nted-S3cret-7f3a";
+
+/// A name no other test (or earlier run) uses: `prefix_<pid>_<n>`.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}_{}_{}_{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The `ops-gen` binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_ops-gen"))
+}
+
+/// `ops-gen` with a clean environment: no inherited `OPS_GEN_*`, no colour.
+pub fn ops_gen(dir: &Path) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("OPS_GEN_LOG")
+        .stdin(Stdio::null());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("OPS_GEN_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+/// The result of a finished command, with helpers for assertions.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn of(output: Output) -> Self {
+        Self {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    Run::of(cmd.output().expect("cannot run ops-gen"))
+}
+
+/// A temporary folder holding `ops-gen.yml` with `text`.
+pub fn config_dir(text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ops-gen.yml"), text).unwrap();
+    dir
+}
+
+/// Waits until `f` holds, or panics with `what` after `timeout`.
+pub async fn eventually(what: &str, timeout: Duration, mut f: impl AsyncFnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out after {timeout:?} waiting for {what}");
+}
+
+/// Where the real services are: env first, then what `scripts/services.sh` starts.
+pub fn postgres_url() -> String {
+    std::env::var("OPS_GEN_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres:opsgen-test@127.0.0.1:55432/postgres".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("OPS_GEN_REDIS_URL")
+        .unwrap_or_else(|_| "redis://default:opsgen-test@127.0.0.1:56379/0".into())
+}
+
+/// `url` with its database replaced.
+pub fn postgres_url_for(db: &str) -> String {
+    let mut url = url::Url::parse(&postgres_url()).unwrap();
+    url.set_path(&format!("/{db}"));
+    url.to_string()
+}
+
+fn without_password(raw: &str) -> String {
+    let mut url = url::Url::parse(raw).unwrap();
+    let _ = url.set_password(Some("***"));
+    url.to_string()
+}
+
+fn service_missing(what: &str, url: &str, error: &dyn std::fmt::Display) -> ! {
+    panic!(
+        "{what} is not reachable at {} ({error}).\nStart the test services with `scripts/services.sh up` \
+         (or set {} to a running one). These tests never skip.",
+        without_password(url),
+        if what == "PostgreSQL" {
+            "OPS_GEN_POSTGRES_URL"
+        } else {
+            "OPS_GEN_REDIS_URL"
+        },
+    )
+}
+
+/// A client to the real PostgreSQL, or a panic that says how to start it.
+pub async fn postgres_admin() -> tokio_postgres::Client {
+    let url = postgres_url();
+    match tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
+        Ok((client, conn)) => {
+            tokio::spawn(conn);
+            client
+        }
+        Err(e) => service_missing("PostgreSQL", &url, &e),
+    }
+}
+
+/// A fresh database for one test; its URL.
+pub async fn postgres_database() -> (String, tokio_postgres::Client) {
+    let admin = postgres_admin().await;
+    let db = unique("t");
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .unwrap();
+    (postgres_url_for(&db), admin)
+}
+
+/// A connection to the real Redis, or a panic that says how to start it.
+pub async fn redis_conn() -> redis::aio::MultiplexedConnection {
+    let url = redis_url();
+    let client = redis::Client::open(url.as_str()).unwrap();
+    match client.get_multiplexed_async_connection().await {
+        Ok(c) => c,
+        Err(e) => service_missing("Redis", &url, &e),
+    }
+}
+
+/// A tool from the machine, or a panic that says how to install it.
+pub fn require_tool(name: &str, package: &str) -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(name))
+            .find(|p| p.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!("`{name}` is not installed: run `scripts/services.sh up` or `apt-get install {package}`. These tests never skip.")
+    })
+}
+
+/// An in-process `ops-gen serve` on 127.0.0.1:0, stopped when dropped.
+pub struct TestExporter {
+    pub addr: std::net::SocketAddr,
+    pub exporter: std::sync::Arc<ops_gen::exporter::Exporter>,
+    pub dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// A scrape's answer.
+pub struct Scrape {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+    pub took: Duration,
+}
+
+impl Scrape {
+    /// The value of the first sample whose line starts with `series`.
+    pub fn value(&self, series: &str) -> Option<f64> {
+        self.body
+            .lines()
+            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    }
+}
+
+impl TestExporter {
+    pub async fn start(config: &str) -> Self {
+        let dir = config_dir(config);
+        let loaded = ops_gen::config::Loaded::load(Some(&dir.path().join("ops-gen.yml")))
+            .expect("test config is valid");
+        let exporter = ops_gen::exporter::Exporter::start(loaded).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(ops_gen::exporter::serve(
+            listener,
+            exporter.clone(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        Self {
+            addr,
+            exporter,
+            dir,
+            http: reqwest::Client::new(),
+            _stop: stop,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn scrape_with(&self, accept: Option<&str>, timeout_seconds: Option<f64>) -> Scrape {
+        let mut req = self.http.get(self.url("/metrics"));
+        if let Some(accept) = accept {
+            req = req.header("accept", accept);
+        }
+        if let Some(t) = timeout_seconds {
+            req = req.header("x-prometheus-scrape-timeout-seconds", t.to_string());
+        }
+        let start = Instant::now();
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let body = resp.text().await.unwrap();
+        Scrape {
+            status,
+            content_type,
+            body,
+            took: start.elapsed(),
+        }
+    }
+
+    pub async fn scrape(&self) -> Scrape {
+        self.scrape_with(None, None).await
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let resp = self.http.get(self.url(path)).send().await.unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    }
+}
