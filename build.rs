@@ -5,14 +5,8 @@ use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=OPS_GEN_REVISION");
-    let revision = std::env::var("OPS_GEN_REVISION")
-        .ok()
-        .filter(|r| !r.is_empty())
-        .or_else(git_revision);
-    println!(
-        "cargo:rustc-env=OPS_GEN_REVISION={}",
-        revision.as_deref().unwrap_or("unknown")
-    );
+    let revision = std::env::var("OPS_GEN_REVISION").ok().filter(|r| !r.is_empty()).or_else(git_revision);
+    println!("cargo:rustc-env=OPS_GEN_REVISION={}", revision.as_deref().unwrap_or("unknown"));
 }
 
 fn git_revision() -> Option<String> {

@@ -41,12 +41,8 @@ fn parse_args() -> Result<Args, String> {
             Some((f, v)) => (f.to_owned(), Some(v.to_owned())),
             None => (arg, None),
         };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))
-        };
+        let mut value =
+            || inline.clone().or_else(|| args.next()).ok_or_else(|| format!("{flag} needs a value\n{USAGE}"));
         match flag.as_str() {
             "--listen" => {
                 let v = value()?;
@@ -84,10 +80,7 @@ fn router(body: Bytes) -> Router {
     Router::new()
         .route("/", get(handler.clone()))
         .route("/metrics", get(handler))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
 }
 
@@ -100,10 +93,7 @@ fn main() -> ExitCode {
         }
     };
     // Built exactly as `ops-gen serve` builds its runtime.
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");
@@ -112,11 +102,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen).await?;
-        eprintln!(
-            "ceiling: serving {} bytes on http://{}/metrics",
-            args.size,
-            listener.local_addr()?
-        );
+        eprintln!("ceiling: serving {} bytes on http://{}/metrics", args.size, listener.local_addr()?);
         axum::serve(listener, router(fixed_body(args.size))).await
     });
     match result {

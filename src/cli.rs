@@ -9,15 +9,8 @@ use clap::{Args, Parser, Subcommand};
 /// The ops desk for a self-hosted docker compose stack: Prometheus metrics for
 /// backups and checks, and the operator's chores.
 #[derive(Debug, Parser)]
-#[command(
-    name = "ops-gen",
-    version,
-    propagate_version = true,
-    max_term_width = 100
-)]
-#[command(
-    after_help = "Exit codes: 0 ok, 1 a check found problems, 2 usage or config error, 3 runtime failure."
-)]
+#[command(name = "ops-gen", version, propagate_version = true, max_term_width = 100)]
+#[command(after_help = "Exit codes: 0 ok, 1 a check found problems, 2 usage or config error, 3 runtime failure.")]
 pub struct Cli {
     /// Config file [default: ops-gen.yml in the current folder; built-in defaults when it does not exist]
     #[arg(long, global = true, env = "OPS_GEN_CONFIG", value_name = "PATH")]

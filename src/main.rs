@@ -35,9 +35,7 @@ fn main() -> ExitCode {
         // `ops-gen … | head` closing the pipe early is not an error.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            let code = if e.downcast_ref::<ConfigError>().is_some()
-                || e.downcast_ref::<UsageError>().is_some()
-            {
+            let code = if e.downcast_ref::<ConfigError>().is_some() || e.downcast_ref::<UsageError>().is_some() {
                 2
             } else {
                 3
@@ -53,10 +51,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
             .map(std::io::Error::kind)
-            .or_else(|| {
-                c.downcast_ref::<serde_json::Error>()
-                    .and_then(serde_json::Error::io_error_kind)
-            })
+            .or_else(|| c.downcast_ref::<serde_json::Error>().and_then(serde_json::Error::io_error_kind))
             == Some(std::io::ErrorKind::BrokenPipe)
     })
 }
@@ -117,10 +112,7 @@ fn run(cli: &Cli) -> Result<Outcome> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
 fn load(cli: &Cli) -> Result<Loaded> {
@@ -131,20 +123,11 @@ fn cmd_config_check(cli: &Cli) -> Result<Outcome> {
     let loaded = load(cli)?;
     let mut out = std::io::stdout().lock();
     if cli.json {
-        serde_json::to_writer_pretty(&mut out, &loaded.config)
-            .context("cannot print the config")?;
+        serde_json::to_writer_pretty(&mut out, &loaded.config).context("cannot print the config")?;
         writeln!(out)?;
     } else {
-        writeln!(
-            out,
-            "# {}: valid. Resolved config, secrets masked:",
-            loaded.source.label()
-        )?;
-        out.write_all(
-            serde_norway::to_string(&loaded.config)
-                .context("cannot print the config")?
-                .as_bytes(),
-        )?;
+        writeln!(out, "# {}: valid. Resolved config, secrets masked:", loaded.source.label())?;
+        out.write_all(serde_norway::to_string(&loaded.config).context("cannot print the config")?.as_bytes())?;
     }
     Ok(Outcome::Ok)
 }
@@ -154,16 +137,14 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs) -> Result<Outcome> {
     let listen = args.listen.unwrap_or(loaded.config.listen);
     let source = loaded.source.label();
     let exporter = Exporter::start(loaded)?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen} (is another process using it? change `listen` or pass --listen)"))?;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| {
+        format!("cannot listen on {listen} (is another process using it? change `listen` or pass --listen)")
+    })?;
     let address = listener.local_addr()?;
     #[cfg(unix)]
     exporter::reload_on_sighup(&exporter).context("cannot watch for SIGHUP")?;
     tracing::info!(config = %source, "ops-gen {} serving on http://{address}/ (metrics at /metrics)", exporter::VERSION);
-    exporter::serve(listener, exporter, shutdown_signal())
-        .await
-        .context("the HTTP server failed")?;
+    exporter::serve(listener, exporter, shutdown_signal()).await.context("the HTTP server failed")?;
     tracing::info!("stopped");
     Ok(Outcome::Ok)
 }
@@ -200,11 +181,7 @@ async fn cmd_probe(cli: &Cli, args: &ProbeArgs) -> Result<Outcome> {
             return Err(UsageError(format!(
                 "no target or check named `{unknown}` in {}; configured: {}",
                 loaded.source.label(),
-                if known.is_empty() {
-                    "none".to_owned()
-                } else {
-                    known.join(", ")
-                }
+                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
             ))
             .into());
         }
@@ -212,18 +189,8 @@ async fn cmd_probe(cli: &Cli, args: &ProbeArgs) -> Result<Outcome> {
         config.checks.retain(|name, _| args.names.contains(name));
     }
     let runner = Runner::new(&loaded.config, &Arc::new(FailureLedger::default()))?;
-    let longest = runner
-        .checks()
-        .iter()
-        .map(|c| c.spec.common().timeout())
-        .max()
-        .unwrap_or_default();
-    let snapshot = runner
-        .collect(
-            Instant::now() + longest + Duration::from_millis(100),
-            Mode::Everything,
-        )
-        .await;
+    let longest = runner.checks().iter().map(|c| c.spec.common().timeout()).max().unwrap_or_default();
+    let snapshot = runner.collect(Instant::now() + longest + Duration::from_millis(100), Mode::Everything).await;
 
     let mut out = std::io::stdout().lock();
     if cli.json {
@@ -233,9 +200,5 @@ async fn cmd_probe(cli: &Cli, args: &ProbeArgs) -> Result<Outcome> {
         let color = color_allowed(cli) && std::io::stdout().is_terminal();
         out.write_all(report::table(&snapshot, color, SystemTime::now()).as_bytes())?;
     }
-    Ok(if snapshot.all_succeeded() {
-        Outcome::Ok
-    } else {
-        Outcome::ProblemsFound
-    })
+    Ok(if snapshot.all_succeeded() { Outcome::Ok } else { Outcome::ProblemsFound })
 }

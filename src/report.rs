@@ -41,16 +41,11 @@ impl<'a> ProbeReport<'a> {
                 kind: check.kind(),
                 success: result.as_ref().is_some_and(|r| r.outcome.is_success()),
                 duration_seconds: result.as_ref().map_or(0.0, |r| r.duration.as_secs_f64()),
-                finished_at: result
-                    .as_ref()
-                    .map(|r| humantime::format_rfc3339_millis(r.finished).to_string()),
+                finished_at: result.as_ref().map(|r| humantime::format_rfc3339_millis(r.finished).to_string()),
                 outcome: result.as_ref().map(|r| &r.outcome),
             })
             .collect();
-        Self {
-            success: snapshot.all_succeeded(),
-            checks,
-        }
+        Self { success: snapshot.all_succeeded(), checks }
     }
 }
 
@@ -62,11 +57,7 @@ pub fn table(snapshot: &Snapshot, color: bool, now: SystemTime) -> String {
         .iter()
         .map(|(check, result)| {
             let (status, time, detail) = match result {
-                None => (
-                    "PENDING".to_owned(),
-                    "–".to_owned(),
-                    "not run yet".to_owned(),
-                ),
+                None => ("PENDING".to_owned(), "–".to_owned(), "not run yet".to_owned()),
                 Some(r) => {
                     let status = if r.outcome.is_success() { "ok" } else { "FAIL" };
                     let detail = match &r.outcome.failure {
@@ -76,25 +67,12 @@ pub fn table(snapshot: &Snapshot, color: bool, now: SystemTime) -> String {
                     (status.to_owned(), format_ms(r.duration), detail)
                 }
             };
-            [
-                check.name.clone(),
-                check.kind().to_string(),
-                status,
-                time,
-                detail,
-            ]
+            [check.name.clone(), check.kind().to_string(), status, time, detail]
         })
         .collect();
     let header = ["CHECK", "KIND", "RESULT", "TIME", "DETAIL"].map(str::to_owned);
-    let widths: Vec<usize> = (0..4)
-        .map(|i| {
-            rows.iter()
-                .chain([&header])
-                .map(|r| r[i].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
+    let widths: Vec<usize> =
+        (0..4).map(|i| rows.iter().chain([&header]).map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
     let mut out = String::new();
     for (n, row) in [&header].into_iter().chain(&rows).enumerate() {
         for (i, cell) in row.iter().enumerate().take(4) {
@@ -124,9 +102,7 @@ fn format_ms(d: Duration) -> String {
 }
 
 fn ago(unix_seconds: f64, now: SystemTime) -> String {
-    let now = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
+    let now = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
     let secs = (now - unix_seconds).max(0.0);
     // Whole seconds are precise enough for a person.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -142,11 +118,7 @@ fn describe(details: &Details, now: SystemTime) -> String {
             "last save {}, {} change(s) since, last bgsave {}",
             ago(p.last_save_timestamp_seconds as f64, now),
             p.changes_since_last_save,
-            if p.last_bgsave_success {
-                "ok"
-            } else {
-                "FAILED"
-            }
+            if p.last_bgsave_success { "ok" } else { "FAILED" }
         ),
         Details::Freshness(f) => {
             format!(

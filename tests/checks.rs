@@ -16,30 +16,22 @@ fn probe(yaml: &str) -> Probe {
 }
 
 async fn run_within(p: &Probe, limit: Duration) -> Outcome {
-    tokio::time::timeout(limit, p.run())
-        .await
-        .unwrap_or_else(|_| Outcome::failed(Reason::Timeout, "test limit"))
+    tokio::time::timeout(limit, p.run()).await.unwrap_or_else(|_| Outcome::failed(Reason::Timeout, "test limit"))
 }
 
 #[track_caller]
 fn assert_reason(outcome: &Outcome, reason: Reason) {
-    let failure = outcome
-        .failure
-        .as_ref()
-        .unwrap_or_else(|| panic!("expected a {reason} failure, got success: {outcome:?}"));
+    let failure =
+        outcome.failure.as_ref().unwrap_or_else(|| panic!("expected a {reason} failure, got success: {outcome:?}"));
     assert_eq!(failure.reason, reason, "{}", failure.message);
 }
 
 fn pg(url: &str) -> Probe {
-    probe(&format!(
-        "targets:\n  db:\n    kind: postgres\n    url: {url}\n"
-    ))
+    probe(&format!("targets:\n  db:\n    kind: postgres\n    url: {url}\n"))
 }
 
 fn redis(url: &str) -> Probe {
-    probe(&format!(
-        "targets:\n  cache:\n    kind: redis\n    url: {url}\n"
-    ))
+    probe(&format!("targets:\n  cache:\n    kind: redis\n    url: {url}\n"))
 }
 
 fn http(extra: &str) -> Probe {
@@ -54,15 +46,8 @@ async fn postgres_succeeds_reports_version_and_reuses_its_connection() {
     for _ in 0..3 {
         let out = p.run().await;
         assert!(out.is_success(), "{out:?}");
-        let Details::Postgres(info) = &out.details else {
-            panic!("no server info: {out:?}")
-        };
-        assert!(
-            info.server_version
-                .starts_with(|c: char| c.is_ascii_digit()),
-            "{}",
-            info.server_version
-        );
+        let Details::Postgres(info) = &out.details else { panic!("no server info: {out:?}") };
+        assert!(info.server_version.starts_with(|c: char| c.is_ascii_digit()), "{}", info.server_version);
     }
     let row = admin
         .query_one("SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = 'ops-gen'", &[&db])
@@ -83,10 +68,7 @@ async fn postgres_succeeds_reports_version_and_reuses_its_connection() {
             break;
         }
     }
-    assert!(
-        recovered,
-        "the check rebuilds its connection after an error"
-    );
+    assert!(recovered, "the check rebuilds its connection after an error");
 }
 
 #[tokio::test]
@@ -96,36 +78,19 @@ async fn postgres_failures_have_the_right_reason() {
     wrong.set_password(Some("wrong-password")).unwrap();
     assert_reason(&pg(wrong.as_str()).run().await, Reason::Auth);
 
-    assert_reason(
-        &pg(&util::postgres_url_for("no_such_database_here"))
-            .run()
-            .await,
-        Reason::Connect,
-    );
+    assert_reason(&pg(&util::postgres_url_for("no_such_database_here")).run().await, Reason::Connect);
 
     let refused = servers::refused().await;
-    assert_reason(
-        &pg(&format!("postgres://u@{refused}/db")).run().await,
-        Reason::Connect,
-    );
+    assert_reason(&pg(&format!("postgres://u@{refused}/db")).run().await, Reason::Connect);
 
     let reset = servers::resetting().await;
-    assert_reason(
-        &pg(&format!("postgres://u@{}/db", reset.addr)).run().await,
-        Reason::Connect,
-    );
+    assert_reason(&pg(&format!("postgres://u@{}/db", reset.addr)).run().await, Reason::Connect);
 
     let garbage = servers::garbage().await;
-    let out = run_within(
-        &pg(&format!("postgres://u@{}/db?sslmode=disable", garbage.addr)),
-        Duration::from_secs(5),
-    )
-    .await;
+    let out =
+        run_within(&pg(&format!("postgres://u@{}/db?sslmode=disable", garbage.addr)), Duration::from_secs(5)).await;
     let reason = out.failure.as_ref().map(|f| f.reason);
-    assert!(
-        matches!(reason, Some(Reason::Protocol | Reason::Connect)),
-        "{out:?}"
-    );
+    assert!(matches!(reason, Some(Reason::Protocol | Reason::Connect)), "{out:?}");
 }
 
 #[tokio::test]
@@ -133,30 +98,17 @@ async fn redis_succeeds_with_live_persistence() {
     let mut conn = util::redis_conn().await;
     let p = redis(&util::redis_url());
     let first = p.run().await;
-    let Details::Redis(before) = first.details.clone() else {
-        panic!("no persistence: {first:?}")
-    };
+    let Details::Redis(before) = first.details.clone() else { panic!("no persistence: {first:?}") };
     let key = util::unique("opsgen_test");
-    let _: () = redis::cmd("SET")
-        .arg(&key)
-        .arg("1")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let _: () = redis::cmd("SET").arg(&key).arg("1").query_async(&mut conn).await.unwrap();
     let second = p.run().await;
-    let Details::Redis(after) = second.details else {
-        panic!("no persistence")
-    };
+    let Details::Redis(after) = second.details else { panic!("no persistence") };
     assert!(
         after.changes_since_last_save > before.changes_since_last_save
             || after.last_save_timestamp_seconds > before.last_save_timestamp_seconds
     );
     assert!(after.last_save_timestamp_seconds > 1_600_000_000);
-    let _: () = redis::cmd("DEL")
-        .arg(&key)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let _: () = redis::cmd("DEL").arg(&key).query_async(&mut conn).await.unwrap();
 }
 
 #[tokio::test]
@@ -171,130 +123,49 @@ async fn redis_failures_have_the_right_reason() {
     anonymous.set_username("").unwrap();
     assert_reason(&redis(anonymous.as_str()).run().await, Reason::Auth);
 
-    assert_reason(
-        &redis(&format!("redis://{}", servers::refused().await))
-            .run()
-            .await,
-        Reason::Connect,
-    );
+    assert_reason(&redis(&format!("redis://{}", servers::refused().await)).run().await, Reason::Connect);
     let reset = servers::resetting().await;
-    assert_reason(
-        &redis(&format!("redis://{}", reset.addr)).run().await,
-        Reason::Connect,
-    );
+    assert_reason(&redis(&format!("redis://{}", reset.addr)).run().await, Reason::Connect);
     let garbage = servers::garbage().await;
-    let out = run_within(
-        &redis(&format!("redis://{}", garbage.addr)),
-        Duration::from_secs(5),
-    )
-    .await;
-    assert!(matches!(
-        out.failure.map(|f| f.reason),
-        Some(Reason::Protocol | Reason::Connect)
-    ));
+    let out = run_within(&redis(&format!("redis://{}", garbage.addr)), Duration::from_secs(5)).await;
+    assert!(matches!(out.failure.map(|f| f.reason), Some(Reason::Protocol | Reason::Connect)));
 }
 
 #[tokio::test]
 async fn http_checks_status_body_and_json_pointer() {
     let app = servers::http_app().await;
-    assert!(
-        http(&format!("    url: {}\n", app.url("/ok")))
-            .run()
-            .await
-            .is_success()
-    );
-    assert!(
-        http(&format!(
-            "    url: {}\n    body_contains: good\n",
-            app.url("/ok")
-        ))
-        .run()
-        .await
-        .is_success()
-    );
-    assert!(
-        http(&format!(
-            "    url: {}\n    expect_status: 418\n",
-            app.url("/status/418")
-        ))
-        .run()
-        .await
-        .is_success()
-    );
-    let json = format!(
-        "    url: {}\n    json: {{pointer: /checks/0/up, equals: true}}\n",
-        app.url("/json")
-    );
+    assert!(http(&format!("    url: {}\n", app.url("/ok"))).run().await.is_success());
+    assert!(http(&format!("    url: {}\n    body_contains: good\n", app.url("/ok"))).run().await.is_success());
+    assert!(http(&format!("    url: {}\n    expect_status: 418\n", app.url("/status/418"))).run().await.is_success());
+    let json = format!("    url: {}\n    json: {{pointer: /checks/0/up, equals: true}}\n", app.url("/json"));
     assert!(http(&json).run().await.is_success());
 
+    assert_reason(&http(&format!("    url: {}\n", app.url("/status/503"))).run().await, Reason::Status);
     assert_reason(
-        &http(&format!("    url: {}\n", app.url("/status/503")))
-            .run()
-            .await,
+        &http(&format!("    url: {}\n    expect_status: [200]\n", app.url("/status/204"))).run().await,
         Reason::Status,
     );
-    assert_reason(
-        &http(&format!(
-            "    url: {}\n    expect_status: [200]\n",
-            app.url("/status/204")
-        ))
-        .run()
-        .await,
-        Reason::Status,
-    );
-    assert_reason(
-        &http(&format!(
-            "    url: {}\n    body_contains: nope\n",
-            app.url("/ok")
-        ))
-        .run()
-        .await,
-        Reason::Body,
-    );
-    let wrong = format!(
-        "    url: {}\n    json: {{pointer: /status, equals: degraded}}\n",
-        app.url("/json")
-    );
+    assert_reason(&http(&format!("    url: {}\n    body_contains: nope\n", app.url("/ok"))).run().await, Reason::Body);
+    let wrong = format!("    url: {}\n    json: {{pointer: /status, equals: degraded}}\n", app.url("/json"));
     let out = http(&wrong).run().await;
     assert_reason(&out, Reason::Body);
-    assert!(
-        out.failure
-            .unwrap()
-            .message
-            .contains(r#"/status is "ok", expected "degraded""#)
-    );
+    assert!(out.failure.unwrap().message.contains(r#"/status is "ok", expected "degraded""#));
 }
 
 #[tokio::test]
 async fn http_failures_have_the_right_reason() {
     let refused = servers::refused().await;
-    assert_reason(
-        &http(&format!("    url: http://{refused}/\n")).run().await,
-        Reason::Connect,
-    );
+    assert_reason(&http(&format!("    url: http://{refused}/\n")).run().await, Reason::Connect);
 
     let reset = servers::resetting().await;
-    assert_reason(
-        &http(&format!("    url: {}\n", reset.url("/"))).run().await,
-        Reason::Connect,
-    );
+    assert_reason(&http(&format!("    url: {}\n", reset.url("/"))).run().await, Reason::Connect);
 
     let garbage = servers::garbage().await;
-    assert_reason(
-        &http(&format!("    url: {}\n", garbage.url("/")))
-            .run()
-            .await,
-        Reason::Protocol,
-    );
+    assert_reason(&http(&format!("    url: {}\n", garbage.url("/"))).run().await, Reason::Protocol);
 
     // TLS to a server that does not speak it.
     let app = servers::http_app().await;
-    assert_reason(
-        &http(&format!("    url: https://{}/ok\n", app.addr))
-            .run()
-            .await,
-        Reason::Tls,
-    );
+    assert_reason(&http(&format!("    url: https://{}/ok\n", app.addr)).run().await, Reason::Tls);
 }
 
 #[tokio::test]
@@ -308,31 +179,13 @@ async fn hung_targets_time_out_within_the_check_limit() {
     let ledger = std::sync::Arc::new(ops_gen::probe::runner::FailureLedger::default());
     let runner = ops_gen::probe::runner::Runner::new(&config, &ledger).unwrap();
     let start = Instant::now();
-    let snapshot = runner
-        .collect(
-            Instant::now() + Duration::from_secs(5),
-            ops_gen::probe::runner::Mode::Everything,
-        )
-        .await;
+    let snapshot =
+        runner.collect(Instant::now() + Duration::from_secs(5), ops_gen::probe::runner::Mode::Everything).await;
     let took = start.elapsed();
-    assert!(
-        took < Duration::from_secs(2),
-        "three hung checks took {took:?}"
-    );
+    assert!(took < Duration::from_secs(2), "three hung checks took {took:?}");
     for (check, result) in &snapshot.entries {
-        let failure = result
-            .as_ref()
-            .unwrap()
-            .outcome
-            .failure
-            .as_ref()
-            .unwrap_or_else(|| panic!("{} succeeded", check.name));
-        assert_eq!(
-            failure.reason,
-            Reason::Timeout,
-            "{}: {}",
-            check.name,
-            failure.message
-        );
+        let failure =
+            result.as_ref().unwrap().outcome.failure.as_ref().unwrap_or_else(|| panic!("{} succeeded", check.name));
+        assert_eq!(failure.reason, Reason::Timeout, "{}: {}", check.name, failure.message);
     }
 }

@@ -4,10 +4,7 @@
 use crate::util::{self, Run, config_dir, ops_gen, run, servers};
 
 fn snapshot_filters() -> Vec<(&'static str, &'static str)> {
-    vec![
-        (r"ops-gen \d+\.\d+\.\d+", "ops-gen [VERSION]"),
-        (r"/tmp/\.tmp\w+", "[TMP]"),
-    ]
+    vec![(r"ops-gen \d+\.\d+\.\d+", "ops-gen [VERSION]"), (r"/tmp/\.tmp\w+", "[TMP]")]
 }
 
 #[test]
@@ -44,29 +41,16 @@ fn without_a_config_file_the_built_in_defaults_apply() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(ops_gen(dir.path()).args(["config", "check"]));
     out.expect_code(0);
-    assert!(
-        out.stdout.starts_with("# <built-in defaults>: valid."),
-        "{}",
-        out.stdout
-    );
+    assert!(out.stdout.starts_with("# <built-in defaults>: valid."), "{}", out.stdout);
     assert!(out.stdout.contains("path: output/backups/*/manifest.json"));
 
     // No backup yet: the one built-in check fails, and says why.
     let out = run(ops_gen(dir.path()).arg("probe"));
     out.expect_code(1);
-    assert!(
-        out.stdout.contains("backups") && out.stdout.contains("missing: no file matches"),
-        "{}",
-        out.stdout
-    );
+    assert!(out.stdout.contains("backups") && out.stdout.contains("missing: no file matches"), "{}", out.stdout);
 
     std::fs::create_dir_all(dir.path().join("output/backups/20261123T020000Z")).unwrap();
-    std::fs::write(
-        dir.path()
-            .join("output/backups/20261123T020000Z/manifest.json"),
-        "{}",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("output/backups/20261123T020000Z/manifest.json"), "{}").unwrap();
     run(ops_gen(dir.path()).arg("probe")).expect_code(0);
 }
 
@@ -75,14 +59,8 @@ fn an_explicit_config_that_does_not_exist_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(ops_gen(dir.path()).args(["--config", "missing.yml", "config", "check"]));
     out.expect_code(2);
-    assert!(
-        out.stderr.contains("cannot read config file missing.yml"),
-        "{}",
-        out.stderr
-    );
-    let out = run(ops_gen(dir.path())
-        .env("OPS_GEN_CONFIG", "also-missing.yml")
-        .args(["config", "check"]));
+    assert!(out.stderr.contains("cannot read config file missing.yml"), "{}", out.stderr);
+    let out = run(ops_gen(dir.path()).env("OPS_GEN_CONFIG", "also-missing.yml").args(["config", "check"]));
     assert!(out.expect_code(2).stderr.contains("also-missing.yml"));
 }
 
@@ -92,77 +70,29 @@ fn an_explicit_config_that_does_not_exist_is_an_error() {
 fn bad_configs_exit_2_with_file_key_and_fix() {
     let cases: &[(&str, &str)] = &[
         ("malformed_yaml", "targets:\n  db: [unclosed\n"),
-        (
-            "unknown_key",
-            "targets:\n  db:\n    kind: postgres\n    urll: postgres://u@localhost/db\n",
-        ),
+        ("unknown_key", "targets:\n  db:\n    kind: postgres\n    urll: postgres://u@localhost/db\n"),
         ("unknown_top_level_key", "chekcs: {}\n"),
-        (
-            "unknown_kind",
-            "checks:\n  web:\n    kind: htp\n    url: http://localhost/\n",
-        ),
-        (
-            "missing_kind",
-            "checks:\n  web:\n    url: http://localhost/\n",
-        ),
-        (
-            "wrong_type",
-            "checks:\n  web:\n    kind: http\n    url: http://localhost/\n    tls_verify: sometimes\n",
-        ),
-        (
-            "bad_duration",
-            "checks:\n  web:\n    kind: http\n    url: http://localhost/\n    timeout: 5\n",
-        ),
-        (
-            "bad_url",
-            "checks:\n  web:\n    kind: http\n    url: localhost:8080/health\n",
-        ),
-        (
-            "bad_postgres_url",
-            "targets:\n  db:\n    kind: postgres\n    url: mysql://u@localhost/db\n",
-        ),
-        (
-            "unset_env",
-            "targets:\n  db:\n    kind: postgres\n    url: ${OPS_GEN_TEST_UNSET_VARIABLE}\n",
-        ),
-        (
-            "bad_name",
-            "checks:\n  Web Site:\n    kind: http\n    url: http://localhost/\n",
-        ),
-        (
-            "wrong_section",
-            "targets:\n  web:\n    kind: http\n    url: http://localhost/\n",
-        ),
-        (
-            "missing_field",
-            "checks:\n  dumps:\n    kind: file_freshness\n    path: /var/backups/*.dump\n",
-        ),
-        (
-            "bad_glob",
-            "checks:\n  dumps:\n    kind: file_freshness\n    path: /var/backups/[*.dump\n    max_age: 26h\n",
-        ),
+        ("unknown_kind", "checks:\n  web:\n    kind: htp\n    url: http://localhost/\n"),
+        ("missing_kind", "checks:\n  web:\n    url: http://localhost/\n"),
+        ("wrong_type", "checks:\n  web:\n    kind: http\n    url: http://localhost/\n    tls_verify: sometimes\n"),
+        ("bad_duration", "checks:\n  web:\n    kind: http\n    url: http://localhost/\n    timeout: 5\n"),
+        ("bad_url", "checks:\n  web:\n    kind: http\n    url: localhost:8080/health\n"),
+        ("bad_postgres_url", "targets:\n  db:\n    kind: postgres\n    url: mysql://u@localhost/db\n"),
+        ("unset_env", "targets:\n  db:\n    kind: postgres\n    url: ${OPS_GEN_TEST_UNSET_VARIABLE}\n"),
+        ("bad_name", "checks:\n  Web Site:\n    kind: http\n    url: http://localhost/\n"),
+        ("wrong_section", "targets:\n  web:\n    kind: http\n    url: http://localhost/\n"),
+        ("missing_field", "checks:\n  dumps:\n    kind: file_freshness\n    path: /var/backups/*.dump\n"),
+        ("bad_glob", "checks:\n  dumps:\n    kind: file_freshness\n    path: /var/backups/[*.dump\n    max_age: 26h\n"),
     ];
     for (name, text) in cases {
         let dir = config_dir(text);
-        for args in [
-            &["config", "check"][..],
-            &["probe"],
-            &["serve", "--listen", "127.0.0.1:0"],
-        ] {
+        for args in [&["config", "check"][..], &["probe"], &["serve", "--listen", "127.0.0.1:0"]] {
             let out = run(ops_gen(dir.path()).args(args));
             out.expect_code(2);
-            assert!(
-                out.stdout.is_empty(),
-                "{name}: {args:?} printed {}",
-                out.stdout
-            );
+            assert!(out.stdout.is_empty(), "{name}: {args:?} printed {}", out.stdout);
             let lines: Vec<&str> = out.stderr.lines().collect();
             assert_eq!(lines.len(), 1, "{name}: one message, got:\n{}", out.stderr);
-            assert!(
-                lines[0].starts_with("error: invalid config ops-gen.yml"),
-                "{name}: {}",
-                lines[0]
-            );
+            assert!(lines[0].starts_with("error: invalid config ops-gen.yml"), "{name}: {}", lines[0]);
         }
         let out = run(ops_gen(dir.path()).args(["config", "check"]));
         insta::assert_snapshot!(format!("bad_config_{name}"), out.stderr);
@@ -181,10 +111,7 @@ fn probe_json_against_real_services() {
     let out = run(ops_gen(app_dir.path())
         .args([
             "--config",
-            util::repo_root()
-                .join("examples/ops-gen.yml")
-                .to_str()
-                .unwrap(),
+            util::repo_root().join("examples/ops-gen.yml").to_str().unwrap(),
             "--json",
             "probe",
             "postgres",
@@ -200,31 +127,15 @@ fn probe_json_against_real_services() {
     let checks = json["checks"].as_array().unwrap();
     let names: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["postgres", "redis", "app"]);
-    assert!(
-        checks[0]["details"]["server_version"]
-            .as_str()
-            .unwrap()
-            .starts_with("15")
-    );
-    assert!(
-        checks[1]["details"]["last_save_timestamp_seconds"]
-            .as_i64()
-            .unwrap()
-            > 0
-    );
-    assert!(
-        checks
-            .iter()
-            .all(|c| c["duration_seconds"].as_f64().unwrap() > 0.0 && c["finished_at"].is_string())
-    );
+    assert!(checks[0]["details"]["server_version"].as_str().unwrap().starts_with("15"));
+    assert!(checks[1]["details"]["last_save_timestamp_seconds"].as_i64().unwrap() > 0);
+    assert!(checks.iter().all(|c| c["duration_seconds"].as_f64().unwrap() > 0.0 && c["finished_at"].is_string()));
     drop(rt);
 }
 
 #[test]
 fn probe_exits_1_on_a_failing_check_and_2_on_an_unknown_name() {
-    let dir = config_dir(
-        "checks:\n  web:\n    kind: http\n    url: http://127.0.0.1:9/\n    timeout: 1s\n",
-    );
+    let dir = config_dir("checks:\n  web:\n    kind: http\n    url: http://127.0.0.1:9/\n    timeout: 1s\n");
     let out = run(ops_gen(dir.path()).args(["--json", "probe"]));
     out.expect_code(1);
     let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
@@ -232,10 +143,7 @@ fn probe_exits_1_on_a_failing_check_and_2_on_an_unknown_name() {
 
     let out: Run = run(ops_gen(dir.path()).args(["probe", "wbe"]));
     out.expect_code(2);
-    assert_eq!(
-        out.stderr,
-        "error: no target or check named `wbe` in ops-gen.yml; configured: web\n"
-    );
+    assert_eq!(out.stderr, "error: no target or check named `wbe` in ops-gen.yml; configured: web\n");
 }
 
 #[test]
@@ -245,10 +153,5 @@ fn serve_on_a_taken_port_is_a_runtime_failure() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(ops_gen(dir.path()).args(["serve", "--listen", &format!("127.0.0.1:{port}")]));
     out.expect_code(3);
-    assert!(
-        out.stderr
-            .contains(&format!("cannot listen on 127.0.0.1:{port}")),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")), "{}", out.stderr);
 }

@@ -8,3 +8,5 @@ mod util;
 
 mod checks;
 mod cli;
+mod secrets;
+mod serve;

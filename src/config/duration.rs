@@ -40,9 +40,9 @@ impl fmt::Display for HumanDuration {
         let secs = d.as_secs();
         if d.subsec_nanos() != 0 || secs == 0 {
             write!(f, "{}", humantime::format_duration(d))
-        } else if secs % 3600 == 0 {
+        } else if secs.is_multiple_of(3600) {
             write!(f, "{}h", secs / 3600)
-        } else if secs % 60 == 0 {
+        } else if secs.is_multiple_of(60) {
             write!(f, "{}m", secs / 60)
         } else {
             write!(f, "{secs}s")
@@ -61,31 +61,21 @@ impl<'de> Deserialize<'de> for HumanDuration {
             }
 
             fn visit_str<E: serde::de::Error>(self, raw: &str) -> Result<HumanDuration, E> {
-                humantime::parse_duration(raw.trim())
-                    .map(HumanDuration)
-                    .map_err(|e| {
-                        E::custom(format!(
-                            "`{raw}` is not a duration ({e}); write it like `30s`, `5m` or `26h`"
-                        ))
-                    })
+                humantime::parse_duration(raw.trim()).map(HumanDuration).map_err(|e| {
+                    E::custom(format!("`{raw}` is not a duration ({e}); write it like `30s`, `5m` or `26h`"))
+                })
             }
 
             fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<HumanDuration, E> {
-                Err(E::custom(format!(
-                    "`{n}` has no unit; write it like `{n}s`, `{n}m` or `{n}h`"
-                )))
+                Err(E::custom(format!("`{n}` has no unit; write it like `{n}s`, `{n}m` or `{n}h`")))
             }
 
             fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<HumanDuration, E> {
-                Err(E::custom(format!(
-                    "`{n}` is not a duration; write it like `30s`, `5m` or `26h`"
-                )))
+                Err(E::custom(format!("`{n}` is not a duration; write it like `30s`, `5m` or `26h`")))
             }
 
             fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<HumanDuration, E> {
-                Err(E::custom(format!(
-                    "`{n}` has no unit; write it like `{n}s`"
-                )))
+                Err(E::custom(format!("`{n}` has no unit; write it like `{n}s`")))
             }
         }
         deserializer.deserialize_any(Visitor)
@@ -115,9 +105,7 @@ mod tests {
 
     #[test]
     fn rejects_bare_numbers_with_a_hint() {
-        let err = serde_json::from_str::<HumanDuration>("\"30\"")
-            .unwrap_err()
-            .to_string();
+        let err = serde_json::from_str::<HumanDuration>("\"30\"").unwrap_err().to_string();
         assert!(err.contains("write it like `30s`"), "{err}");
     }
 }

@@ -31,11 +31,9 @@ fn expand_with(raw: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Str
             out.push('$');
             rest = tail;
         } else if let Some(body) = after.strip_prefix('{') {
-            let end = body.find('}').ok_or_else(|| {
-                format!(
-                    "unclosed `${{` in {raw:?}; write `${{NAME}}`, or `$$` for a literal dollar"
-                )
-            })?;
+            let end = body
+                .find('}')
+                .ok_or_else(|| format!("unclosed `${{` in {raw:?}; write `${{NAME}}`, or `$$` for a literal dollar"))?;
             out.push_str(&resolve(&body[..end], &lookup)?);
             rest = &body[end + 1..];
         } else {
@@ -48,8 +46,7 @@ fn expand_with(raw: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Str
 }
 
 fn resolve(reference: &str, lookup: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
-    let (name, default, empty_is_unset) = if let Some((name, default)) = reference.split_once(":-")
-    {
+    let (name, default, empty_is_unset) = if let Some((name, default)) = reference.split_once(":-") {
         (name, Some(default), true)
     } else if let Some((name, default)) = reference.split_once('-') {
         (name, Some(default), false)
@@ -65,9 +62,7 @@ fn resolve(reference: &str, lookup: &impl Fn(&str) -> Option<String>) -> Result<
         ));
     }
     match (lookup(name), default) {
-        (Some(value), Some(default)) if empty_is_unset && value.is_empty() => {
-            Ok(default.to_owned())
-        }
+        (Some(value), Some(default)) if empty_is_unset && value.is_empty() => Ok(default.to_owned()),
         (Some(value), _) => Ok(value),
         (None, Some(default)) => Ok(default.to_owned()),
         (None, None) => Err(format!(
@@ -143,10 +138,7 @@ mod tests {
         assert_eq!(expand_with("${EMPTY:-dflt}", env).unwrap(), "dflt");
         assert_eq!(expand_with("${EMPTY-dflt}", env).unwrap(), "");
         assert_eq!(expand_with("${UNSET-dflt}", env).unwrap(), "dflt");
-        assert_eq!(
-            expand_with("cost $$5 and $HOME", env).unwrap(),
-            "cost $5 and $HOME"
-        );
+        assert_eq!(expand_with("cost $$5 and $HOME", env).unwrap(), "cost $5 and $HOME");
     }
 
     #[test]
@@ -159,16 +151,8 @@ mod tests {
     #[test]
     fn malformed_references_are_errors() {
         assert!(expand_with("${SET", env).unwrap_err().contains("unclosed"));
-        assert!(
-            expand_with("${1X}", env)
-                .unwrap_err()
-                .contains("not a valid reference")
-        );
-        assert!(
-            expand_with("${}", env)
-                .unwrap_err()
-                .contains("not a valid reference")
-        );
+        assert!(expand_with("${1X}", env).unwrap_err().contains("not a valid reference"));
+        assert!(expand_with("${}", env).unwrap_err().contains("not a valid reference"));
     }
 
     #[test]

@@ -38,19 +38,8 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    pub(crate) fn invalid(
-        file: &str,
-        key: impl Into<String>,
-        message: impl Into<String>,
-        fix: Option<String>,
-    ) -> Self {
-        Self::Invalid {
-            file: file.to_owned(),
-            key: key.into(),
-            message: message.into(),
-            location: None,
-            fix,
-        }
+    pub(crate) fn invalid(file: &str, key: impl Into<String>, message: impl Into<String>, fix: Option<String>) -> Self {
+        Self::Invalid { file: file.to_owned(), key: key.into(), message: message.into(), location: None, fix }
     }
 }
 
@@ -58,13 +47,7 @@ impl ConfigError {
 struct Invalid;
 
 impl Invalid {
-    fn render(
-        file: &str,
-        key: &str,
-        message: &str,
-        location: Option<&Location>,
-        fix: Option<&str>,
-    ) -> String {
+    fn render(file: &str, key: &str, message: &str, location: Option<&Location>, fix: Option<&str>) -> String {
         let mut out = format!("invalid config {file}");
         if !key.is_empty() {
             let _ = write!(out, " at `{key}`");

@@ -110,16 +110,12 @@ impl Default for Config {
     /// The embedded default: no targets, and one check that watches the
     /// default backup folder for a fresh, complete backup set.
     fn default() -> Self {
-        let backups =
-            crate::probe::file_freshness::Spec::backup_folder(Path::new(defaults::BACKUP_DIR));
+        let backups = crate::probe::file_freshness::Spec::backup_folder(Path::new(defaults::BACKUP_DIR));
         Self {
             listen: defaults::LISTEN,
             scrape: Scrape::default(),
             targets: BTreeMap::new(),
-            checks: BTreeMap::from([(
-                defaults::BACKUP_CHECK.to_owned(),
-                Spec::FileFreshness(backups),
-            )]),
+            checks: BTreeMap::from([(defaults::BACKUP_CHECK.to_owned(), Spec::FileFreshness(backups))]),
         }
     }
 }
@@ -178,19 +174,12 @@ impl Loaded {
         match std::fs::read_to_string(path) {
             Ok(text) => {
                 let config = Config::parse(&text, &path.display().to_string())?;
-                Ok(Self {
-                    config,
-                    source: Source::File(path.to_owned()),
-                })
+                Ok(Self { config, source: Source::File(path.to_owned()) })
             }
-            Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => Ok(Self {
-                config: Config::default(),
-                source: Source::Defaults,
-            }),
-            Err(source) => Err(ConfigError::Read {
-                path: path.to_owned(),
-                source,
-            }),
+            Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(Self { config: Config::default(), source: Source::Defaults })
+            }
+            Err(source) => Err(ConfigError::Read { path: path.to_owned(), source }),
         }
     }
 
@@ -207,37 +196,22 @@ impl Config {
     /// Parses and validates a config document; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Self, ConfigError> {
         // A file holding only comments is a valid, empty config.
-        let text = if text
-            .lines()
-            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
-        {
-            "{}"
-        } else {
-            text
-        };
-        let raw: RawConfig =
-            serde_path_to_error::deserialize(serde_norway::Deserializer::from_str(text))
-                .map_err(|e| yaml_error(file, "", &e.path().to_string(), e.inner()))?;
+        let text =
+            if text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) { "{}" } else { text };
+        let raw: RawConfig = serde_path_to_error::deserialize(serde_norway::Deserializer::from_str(text))
+            .map_err(|e| yaml_error(file, "", &e.path().to_string(), e.inner()))?;
 
         let listen = raw.listen.parse::<SocketAddr>().map_err(|_| {
             ConfigError::invalid(
                 file,
                 "listen",
                 format!("`{}` is not an address with a port", raw.listen),
-                Some(
-                    "write it as `127.0.0.1:9743` (or `0.0.0.0:9743` to listen on every interface)"
-                        .to_owned(),
-                ),
+                Some("write it as `127.0.0.1:9743` (or `0.0.0.0:9743` to listen on every interface)".to_owned()),
             )
         })?;
         let targets = typed_entries(file, "targets", raw.targets)?;
         let checks = typed_entries(file, "checks", raw.checks)?;
-        let config = Self {
-            listen,
-            scrape: raw.scrape,
-            targets,
-            checks,
-        };
+        let config = Self { listen, scrape: raw.scrape, targets, checks };
         config.validate(file)?;
         Ok(config)
     }
@@ -267,10 +241,7 @@ impl Config {
                 Some("keep the margin well under the timeout, e.g. `250ms`".to_owned()),
             ));
         }
-        for (section, entries, wants_target) in [
-            ("targets", &self.targets, true),
-            ("checks", &self.checks, false),
-        ] {
+        for (section, entries, wants_target) in [("targets", &self.targets, true), ("checks", &self.checks, false)] {
             for (name, spec) in entries {
                 let key = format!("{section}.{name}");
                 validate_name(file, &key, name)?;
@@ -283,10 +254,7 @@ impl Config {
                         Some(format!("move `{name}` under `{other}`")),
                     ));
                 }
-                if let Some(other) = (section == "checks")
-                    .then(|| self.targets.get(name))
-                    .flatten()
-                {
+                if let Some(other) = (section == "checks").then(|| self.targets.get(name)).flatten() {
                     return Err(ConfigError::invalid(
                         file,
                         key,
@@ -307,10 +275,7 @@ impl Config {
 
     /// Every target and check, as one list in a stable order (targets first).
     pub fn probes(&self) -> impl Iterator<Item = (&str, &Spec)> {
-        self.targets
-            .iter()
-            .chain(&self.checks)
-            .map(|(name, spec)| (name.as_str(), spec))
+        self.targets.iter().chain(&self.checks).map(|(name, spec)| (name.as_str(), spec))
     }
 }
 
@@ -318,9 +283,7 @@ impl Config {
 fn validate_name(file: &str, key: &str, name: &str) -> Result<(), ConfigError> {
     let ok = (1..=63).contains(&name.len())
         && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if ok {
         Ok(())
     } else {
@@ -341,16 +304,12 @@ fn typed_entries(
     raw.into_iter()
         .map(|(name, value)| {
             let key = format!("{section}.{name}");
-            Spec::from_yaml(value)
-                .map(|spec| (name, spec))
-                .map_err(|e| match e {
-                    EntryError::Kind { message, fix } => {
-                        ConfigError::invalid(file, format!("{key}.kind"), message, Some(fix))
-                    }
-                    EntryError::Field(e) => {
-                        yaml_error(file, &key, &e.path().to_string(), e.inner())
-                    }
-                })
+            Spec::from_yaml(value).map(|spec| (name, spec)).map_err(|e| match e {
+                EntryError::Kind { message, fix } => {
+                    ConfigError::invalid(file, format!("{key}.kind"), message, Some(fix))
+                }
+                EntryError::Field(e) => yaml_error(file, &key, &e.path().to_string(), e.inner()),
+            })
         })
         .collect()
 }
@@ -366,10 +325,7 @@ pub enum EntryError {
 
 impl EntryError {
     pub(crate) fn missing_kind() -> Self {
-        Self::Kind {
-            message: "missing `kind`".to_owned(),
-            fix: format!("add `kind:` with one of {}", Kind::list()),
-        }
+        Self::Kind { message: "missing `kind`".to_owned(), fix: format!("add `kind:` with one of {}", Kind::list()) }
     }
 
     pub(crate) fn unknown_kind(found: &str) -> Self {
@@ -377,20 +333,14 @@ impl EntryError {
             Some(near) => format!("did you mean `{near}`? (kinds: {})", Kind::list()),
             None => format!("use one of {}", Kind::list()),
         };
-        Self::Kind {
-            message: format!("unknown kind `{found}`"),
-            fix,
-        }
+        Self::Kind { message: format!("unknown kind `{found}`"), fix }
     }
 }
 
 /// Turns a YAML/serde error into a [`ConfigError`] naming the full key, with
 /// a suggestion for misspelt keys and variants.
 fn yaml_error(file: &str, prefix: &str, path: &str, err: &serde_norway::Error) -> ConfigError {
-    let location = err.location().map(|l| Location {
-        line: l.line(),
-        column: l.column(),
-    });
+    let location = err.location().map(|l| Location { line: l.line(), column: l.column() });
     // serde_norway prefixes its own partial path and appends the position;
     // we print both from structured data, so keep only the sentence itself.
     let mut message = err.to_string();
@@ -407,12 +357,7 @@ fn yaml_error(file: &str, prefix: &str, path: &str, err: &serde_norway::Error) -
         message = tail.to_owned();
     }
 
-    let mut key = [prefix, path]
-        .iter()
-        .filter(|s| !s.is_empty() && **s != ".")
-        .copied()
-        .collect::<Vec<_>>()
-        .join(".");
+    let mut key = [prefix, path].iter().filter(|s| !s.is_empty() && **s != ".").copied().collect::<Vec<_>>().join(".");
     let mut fix = None;
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
@@ -423,10 +368,7 @@ fn yaml_error(file: &str, prefix: &str, path: &str, err: &serde_norway::Error) -
         }
         let candidates = backticked(expected);
         fix = Some(match nearest(field, candidates.iter().copied()) {
-            Some(near) => format!(
-                "did you mean `{near}`? (valid keys here: {})",
-                candidates.join(", ")
-            ),
+            Some(near) => format!("did you mean `{near}`? (valid keys here: {})", candidates.join(", ")),
             None => format!("remove it (valid keys here: {})", candidates.join(", ")),
         });
         message = format!("unknown key `{field}`");
@@ -444,27 +386,16 @@ fn yaml_error(file: &str, prefix: &str, path: &str, err: &serde_norway::Error) -
         fix = Some(match expected {
             "a boolean" => "write `true` or `false`".to_owned(),
             "a string" => "write a text value (quote it if it looks like a number)".to_owned(),
-            "a map" | "struct Scrape" => {
-                "write the settings as `key: value` lines indented under it".to_owned()
-            }
+            "a map" | "struct Scrape" => "write the settings as `key: value` lines indented under it".to_owned(),
             other => format!("write {other}"),
         });
     } else if location.is_some() && key.is_empty() || message.contains("while parsing") {
-        fix = Some(
-            "correct the YAML syntax there (quote values that contain `: `, ` #`, `[` or `{`)"
-                .to_owned(),
-        );
+        fix = Some("correct the YAML syntax there (quote values that contain `: `, ` #`, `[` or `{`)".to_owned());
         if let Some((head, _)) = message.split_once(" at line ") {
             message = head.to_owned();
         }
     }
-    ConfigError::Invalid {
-        file: file.to_owned(),
-        key,
-        message,
-        location,
-        fix,
-    }
+    ConfigError::Invalid { file: file.to_owned(), key, message, location, fix }
 }
 
 /// The words in backticks of a serde "expected `a`, `b` or `c`" list.
@@ -473,10 +404,7 @@ fn backticked(text: &str) -> Vec<&str> {
 }
 
 /// The candidate closest to `word`, if any is close enough to be a typo.
-pub(crate) fn nearest<'a>(
-    word: &str,
-    candidates: impl Iterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub(crate) fn nearest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .map(|c| (strsim::damerau_levenshtein(word, c), c))
         .filter(|(d, c)| *d <= 2.max(c.len() / 3))
@@ -495,12 +423,7 @@ mod tests {
     #[test]
     fn empty_and_comment_only_files_are_valid() {
         assert!(Config::parse("", "f").unwrap().checks.is_empty());
-        assert!(
-            Config::parse("# nothing yet\n", "f")
-                .unwrap()
-                .targets
-                .is_empty()
-        );
+        assert!(Config::parse("# nothing yet\n", "f").unwrap().targets.is_empty());
     }
 
     #[test]
@@ -539,28 +462,20 @@ mod tests {
 
     #[test]
     fn names_are_restricted() {
-        let e = err(
-            "checks:\n  Bad Name:\n    kind: file_freshness\n    path: /tmp/*.dump\n    max_age: 1h\n",
-        );
+        let e = err("checks:\n  Bad Name:\n    kind: file_freshness\n    path: /tmp/*.dump\n    max_age: 1h\n");
         assert!(e.contains("not a valid name"), "{e}");
     }
 
     #[test]
     fn bad_listen_address_has_a_fix() {
         let e = err("listen: localhost\n");
-        assert!(
-            e.contains("at `listen`") && e.contains("127.0.0.1:9743"),
-            "{e}"
-        );
+        assert!(e.contains("at `listen`") && e.contains("127.0.0.1:9743"), "{e}");
     }
 
     #[test]
     fn defaults_watch_the_backup_folder() {
         let c = Config::default();
         assert_eq!(c.listen, defaults::LISTEN);
-        assert!(matches!(
-            c.checks.get(defaults::BACKUP_CHECK),
-            Some(Spec::FileFreshness(_))
-        ));
+        assert!(matches!(c.checks.get(defaults::BACKUP_CHECK), Some(Spec::FileFreshness(_))));
     }
 }

@@ -26,22 +26,12 @@ pub(super) fn render(snapshot: &Snapshot, source: &str, now: SystemTime) -> Stri
     let mut rows = String::new();
     for (check, result) in &snapshot.entries {
         let (class, state, detail, age) = match result {
-            None => (
-                "unknown",
-                "pending",
-                "not run yet".to_owned(),
-                String::from("–"),
-            ),
+            None => ("unknown", "pending", "not run yet".to_owned(), String::from("–")),
             Some(r) => {
                 let ago = now.duration_since(r.finished).map_or(0, |d| d.as_secs());
                 match &r.outcome.failure {
                     None => ("ok", "ok", String::new(), format!("{ago}s ago")),
-                    Some(f) => (
-                        "fail",
-                        "failing",
-                        format!("{}: {}", f.reason, f.message),
-                        format!("{ago}s ago"),
-                    ),
+                    Some(f) => ("fail", "failing", format!("{}: {}", f.reason, f.message), format!("{ago}s ago")),
                 }
             }
         };
@@ -87,9 +77,6 @@ mod tests {
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(
-            esc(r#"<a href="x">'&'</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
+        assert_eq!(esc(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
     }
 }

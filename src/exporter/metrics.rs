@@ -20,8 +20,7 @@ use crate::probe::Details;
 use crate::probe::runner::{Check, Completed, FailureLedger, Snapshot};
 
 /// `Content-Type` of the OpenMetrics answer.
-pub const OPENMETRICS_CONTENT_TYPE: &str =
-    "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 /// `Content-Type` of the classic text answer.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -46,20 +45,14 @@ impl Format {
         for range in accept.split(',') {
             let mut parts = range.split(';').map(str::trim);
             let media = parts.next().unwrap_or("").to_ascii_lowercase();
-            let q = parts
-                .find_map(|p| p.strip_prefix("q=").and_then(|v| v.parse::<f32>().ok()))
-                .unwrap_or(1.0);
+            let q = parts.find_map(|p| p.strip_prefix("q=").and_then(|v| v.parse::<f32>().ok())).unwrap_or(1.0);
             match media.as_str() {
                 "application/openmetrics-text" => openmetrics = openmetrics.max(q),
                 "text/plain" | "text/*" | "*/*" => text = text.max(q),
                 _ => {}
             }
         }
-        if openmetrics > 0.0 && openmetrics >= text {
-            Self::OpenMetrics
-        } else {
-            Self::Text
-        }
+        if openmetrics > 0.0 && openmetrics >= text { Self::OpenMetrics } else { Self::Text }
     }
 
     #[must_use]
@@ -82,18 +75,9 @@ pub struct SelfState {
 
 /// Encodes everything for one scrape.
 #[must_use]
-pub fn encode(
-    snapshot: Arc<Snapshot>,
-    ledger: Arc<FailureLedger>,
-    me: SelfState,
-    format: Format,
-) -> String {
+pub fn encode(snapshot: Arc<Snapshot>, ledger: Arc<FailureLedger>, me: SelfState, format: Format) -> String {
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(Exposition {
-        snapshot,
-        ledger,
-        me,
-    }));
+    registry.register_collector(Box::new(Exposition { snapshot, ledger, me }));
     let mut out = String::with_capacity(4096);
     // Writing into a String cannot fail.
     let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
@@ -111,8 +95,7 @@ struct Exposition {
 }
 
 fn unix_seconds(t: SystemTime) -> f64 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+    t.duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn bool_gauge(b: bool) -> i64 {
@@ -122,18 +105,11 @@ fn bool_gauge(b: bool) -> i64 {
 type Entry<'a> = (&'a Check, Option<&'a Completed>);
 
 /// Name, help and value of one backup series.
-type FreshnessFamily = (
-    &'static str,
-    &'static str,
-    fn(&crate::probe::file_freshness::Freshness) -> f64,
-);
+type FreshnessFamily = (&'static str, &'static str, fn(&crate::probe::file_freshness::Freshness) -> f64);
 
 impl Exposition {
     fn entries(&self) -> impl Iterator<Item = Entry<'_>> {
-        self.snapshot
-            .entries
-            .iter()
-            .map(|(c, r)| (c.as_ref(), r.as_deref()))
+        self.snapshot.entries.iter().map(|(c, r)| (c.as_ref(), r.as_deref()))
     }
 
     /// One gauge family over every check, labelled `check` and `kind`.
@@ -146,13 +122,8 @@ impl Exposition {
     ) -> std::fmt::Result {
         let mut family = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
         for (check, result) in self.entries() {
-            let labels = [
-                ("check", check.name.as_str()),
-                ("kind", check.kind().as_str()),
-            ];
-            family
-                .encode_family(&labels)?
-                .encode_gauge(&value(result))?;
+            let labels = [("check", check.name.as_str()), ("kind", check.kind().as_str())];
+            family.encode_family(&labels)?.encode_gauge(&value(result))?;
         }
         Ok(())
     }
@@ -169,9 +140,7 @@ impl Exposition {
         let values: Vec<(&str, f64)> = self
             .entries()
             .filter_map(|(check, result)| {
-                result
-                    .and_then(|r| value(&r.outcome.details))
-                    .map(|v| (check.name.as_str(), v))
+                result.and_then(|r| value(&r.outcome.details)).map(|v| (check.name.as_str(), v))
             })
             .collect();
         if values.is_empty() {
@@ -179,9 +148,7 @@ impl Exposition {
         }
         let mut family = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
         for (target, v) in values {
-            family
-                .encode_family(&[("target", target)])?
-                .encode_gauge(&v)?;
+            family.encode_family(&[("target", target)])?.encode_gauge(&v)?;
         }
         Ok(())
     }
@@ -221,18 +188,12 @@ impl Exposition {
                 "The configured freshness threshold of the backup, so alert rules need no hard-coded ages.",
                 |f| f.max_age_seconds,
             ),
-            (
-                "opsgen_backup_size_bytes",
-                "Size of the newest backup file, in bytes.",
-                |f| f.size_bytes as f64,
-            ),
+            ("opsgen_backup_size_bytes", "Size of the newest backup file, in bytes.", |f| f.size_bytes as f64),
         ];
         for (name, help, value) in families {
             let mut family = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
             for (target, f) in &values {
-                family
-                    .encode_family(&[("target", *target)])?
-                    .encode_gauge(&value(f))?;
+                family.encode_family(&[("target", *target)])?.encode_gauge(&value(f))?;
             }
         }
         Ok(())
@@ -241,20 +202,28 @@ impl Exposition {
 
 impl Collector for Exposition {
     fn encode(&self, mut enc: DescriptorEncoder) -> std::fmt::Result {
+        self.check_series(&mut enc)?;
+        self.postgres_series(&mut enc)?;
+        self.redis_series(&mut enc)?;
+        self.freshness_series(&mut enc)?;
+        self.self_series(&mut enc)
+    }
+}
+
+impl Exposition {
+    /// The standard series every check has, whatever its kind.
+    fn check_series(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
         self.check_gauge(
-            &mut enc,
+            enc,
             "opsgen_check_success",
             "Whether the check's last run succeeded (1) or not (0); 0 also when it never ran.",
             |r| r.map_or(0.0, |r| f64::from(u8::from(r.outcome.is_success()))),
         )?;
+        self.check_gauge(enc, "opsgen_check_duration_seconds", "How long the check's last run took.", |r| {
+            r.map_or(0.0, |r| r.duration.as_secs_f64())
+        })?;
         self.check_gauge(
-            &mut enc,
-            "opsgen_check_duration_seconds",
-            "How long the check's last run took.",
-            |r| r.map_or(0.0, |r| r.duration.as_secs_f64()),
-        )?;
-        self.check_gauge(
-            &mut enc,
+            enc,
             "opsgen_check_last_run_timestamp_seconds",
             "When the check last finished, in Unix seconds; 0 when it never ran.",
             |r| r.map_or(0.0, |r| unix_seconds(r.finished)),
@@ -268,23 +237,20 @@ impl Collector for Exposition {
         )?;
         for (check, _) in self.entries() {
             for (reason, count) in self.ledger.counts(&check.name, check.kind()) {
-                let labels = [
-                    ("check", check.name.as_str()),
-                    ("kind", check.kind().as_str()),
-                    ("reason", reason.as_str()),
-                ];
-                failures
-                    .encode_family(&labels)?
-                    .encode_counter::<NoLabelSet, _, u64>(&count, None)?;
+                let labels =
+                    [("check", check.name.as_str()), ("kind", check.kind().as_str()), ("reason", reason.as_str())];
+                failures.encode_family(&labels)?.encode_counter::<NoLabelSet, _, u64>(&count, None)?;
             }
         }
 
+        Ok(())
+    }
+
+    fn postgres_series(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
         let versions: Vec<(&str, &str)> = self
             .entries()
             .filter_map(|(check, result)| match result.map(|r| &r.outcome.details) {
-                Some(Details::Postgres(info)) => {
-                    Some((check.name.as_str(), info.server_version.as_str()))
-                }
+                Some(Details::Postgres(info)) => Some((check.name.as_str(), info.server_version.as_str())),
                 _ => None,
             })
             .collect();
@@ -300,8 +266,12 @@ impl Collector for Exposition {
             }
         }
 
+        Ok(())
+    }
+
+    fn redis_series(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
         self.target_gauge(
-            &mut enc,
+            enc,
             "opsgen_redis_last_save_timestamp_seconds",
             "When Redis last saved its RDB snapshot, in Unix seconds.",
             |d| match d {
@@ -310,7 +280,7 @@ impl Collector for Exposition {
             },
         )?;
         self.target_gauge(
-            &mut enc,
+            enc,
             "opsgen_redis_last_bgsave_success",
             "Whether Redis' last background save succeeded.",
             |d| match d {
@@ -319,16 +289,17 @@ impl Collector for Exposition {
             },
         )?;
         self.target_gauge(
-            &mut enc,
+            enc,
             "opsgen_redis_changes_since_last_save",
             "Writes to Redis since its last save: what a crash now would lose.",
             |d| match d {
                 Details::Redis(p) => Some(p.changes_since_last_save as f64),
                 _ => None,
             },
-        )?;
-        self.freshness_series(&mut enc)?;
+        )
+    }
 
+    fn self_series(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
         enc.encode_descriptor(
             "opsgen_build",
             "Version and git revision of this ops-gen binary.",
@@ -398,16 +369,10 @@ mod tests {
     fn negotiates_like_prometheus_expects() {
         let prom = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
         assert_eq!(Format::negotiate(Some(prom)), Format::OpenMetrics);
-        assert_eq!(
-            Format::negotiate(Some("text/plain;version=0.0.4;q=1,*/*;q=0.1")),
-            Format::Text
-        );
+        assert_eq!(Format::negotiate(Some("text/plain;version=0.0.4;q=1,*/*;q=0.1")), Format::Text);
         assert_eq!(Format::negotiate(None), Format::Text);
         assert_eq!(Format::negotiate(Some("*/*")), Format::Text);
-        assert_eq!(
-            Format::negotiate(Some("application/openmetrics-text;q=0")),
-            Format::Text
-        );
+        assert_eq!(Format::negotiate(Some("application/openmetrics-text;q=0")), Format::Text);
     }
 
     #[test]

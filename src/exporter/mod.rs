@@ -77,10 +77,7 @@ impl Exporter {
         Ok(Arc::new(Self {
             active: RwLock::new(active),
             ledger,
-            reload_status: Mutex::new(ReloadStatus {
-                success: true,
-                last_success: SystemTime::now(),
-            }),
+            reload_status: Mutex::new(ReloadStatus { success: true, last_success: SystemTime::now() }),
             reloading: tokio::sync::Mutex::new(()),
         }))
     }
@@ -113,10 +110,7 @@ impl Exporter {
             .reload()
             .map_err(ReloadError::from)
             .and_then(|loaded| Self::activate(loaded, &self.ledger).map_err(ReloadError::from));
-        let mut status = self
-            .reload_status
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut status = self.reload_status.lock().unwrap_or_else(PoisonError::into_inner);
         match result {
             Ok(active) => {
                 if active.loaded.config.listen != current.loaded.config.listen {
@@ -126,10 +120,7 @@ impl Exporter {
                     );
                 }
                 *self.active.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(active);
-                *status = ReloadStatus {
-                    success: true,
-                    last_success: SystemTime::now(),
-                };
+                *status = ReloadStatus { success: true, last_success: SystemTime::now() };
                 tracing::info!(source = %current.loaded.source.label(), "config reloaded");
                 Ok(())
             }
@@ -148,24 +139,12 @@ impl Exporter {
         let scrape = &active.loaded.config.scrape;
         let timeout = timeout.unwrap_or(scrape.timeout.get());
         let margin = scrape.margin.get();
-        let budget = if timeout > margin * 2 {
-            timeout.saturating_sub(margin)
-        } else {
-            timeout.mul_f32(0.8)
-        };
-        Arc::new(
-            active
-                .runner
-                .collect(Instant::now() + budget, Mode::Scrape)
-                .await,
-        )
+        let budget = if timeout > margin * 2 { timeout.saturating_sub(margin) } else { timeout.mul_f32(0.8) };
+        Arc::new(active.runner.collect(Instant::now() + budget, Mode::Scrape).await)
     }
 
     fn self_state(&self) -> metrics::SelfState {
-        let status = *self
-            .reload_status
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let status = *self.reload_status.lock().unwrap_or_else(PoisonError::into_inner);
         metrics::SelfState {
             version: VERSION,
             revision: REVISION,
@@ -188,10 +167,7 @@ pub fn router(exporter: Arc<Exporter>) -> Router {
         .route("/-/ready", get(ready))
         .route("/readyz", get(ready))
         .route("/-/reload", post(reload_handler))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .with_state(exporter)
 }
@@ -203,9 +179,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     exporter.warm_up();
-    axum::serve(listener, router(exporter))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, router(exporter)).with_graceful_shutdown(shutdown).await
 }
 
 /// Reloads the config on every `SIGHUP` until the process ends.
@@ -227,8 +201,7 @@ pub fn reload_on_sighup(exporter: &Arc<Exporter>) -> std::io::Result<()> {
 }
 
 async fn metrics_handler(State(exporter): State<Arc<Exporter>>, headers: HeaderMap) -> Response {
-    let format =
-        metrics::Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    let format = metrics::Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
     let timeout = headers
         .get(SCRAPE_TIMEOUT_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -236,12 +209,7 @@ async fn metrics_handler(State(exporter): State<Arc<Exporter>>, headers: HeaderM
         .filter(|s| s.is_finite() && *s > 0.0)
         .map(Duration::from_secs_f64);
     let snapshot = exporter.scrape(timeout).await;
-    let body = metrics::encode(
-        snapshot,
-        Arc::clone(&exporter.ledger),
-        exporter.self_state(),
-        format,
-    );
+    let body = metrics::encode(snapshot, Arc::clone(&exporter.ledger), exporter.self_state(), format);
     ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
 }
 
@@ -254,36 +222,22 @@ async fn ready(State(exporter): State<Arc<Exporter>>) -> Response {
     if active.runner.all_known() {
         return (StatusCode::OK, "ready\n").into_response();
     }
-    let waiting: Vec<&str> = active
-        .runner
-        .checks()
-        .iter()
-        .filter(|c| c.last().is_none())
-        .map(|c| c.name.as_str())
-        .collect();
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        format!("waiting for the first result of: {}\n", waiting.join(", ")),
-    )
+    let waiting: Vec<&str> =
+        active.runner.checks().iter().filter(|c| c.last().is_none()).map(|c| c.name.as_str()).collect();
+    (StatusCode::SERVICE_UNAVAILABLE, format!("waiting for the first result of: {}\n", waiting.join(", ")))
         .into_response()
 }
 
 async fn reload_handler(State(exporter): State<Arc<Exporter>>) -> Response {
     match exporter.reload().await {
         Ok(()) => (StatusCode::OK, "config reloaded\n").into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("reload failed, previous config kept: {e}\n"),
-        )
-            .into_response(),
+        Err(e) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, format!("reload failed, previous config kept: {e}\n")).into_response()
+        }
     }
 }
 
 async fn landing_page(State(exporter): State<Arc<Exporter>>) -> Html<String> {
     let active = exporter.active();
-    Html(landing::render(
-        &active.runner.latest(),
-        &active.loaded.source.label(),
-        SystemTime::now(),
-    ))
+    Html(landing::render(&active.runner.latest(), &active.loaded.source.label(), SystemTime::now()))
 }

@@ -15,14 +15,8 @@ use serde::{Deserialize, Serialize};
 use super::{Details, Outcome, Reason};
 use crate::config::{HumanDuration, defaults, env_string};
 
-pub const REASONS: &[Reason] = &[
-    Reason::Timeout,
-    Reason::Missing,
-    Reason::Stale,
-    Reason::TooSmall,
-    Reason::Io,
-    Reason::Internal,
-];
+pub const REASONS: &[Reason] =
+    &[Reason::Timeout, Reason::Missing, Reason::Stale, Reason::TooSmall, Reason::Io, Reason::Internal];
 
 /// Config of a `file_freshness` check.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -79,9 +73,7 @@ pub struct FreshnessProbe {
 
 impl fmt::Debug for FreshnessProbe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FreshnessProbe")
-            .field("path", &self.spec.path)
-            .finish()
+        f.debug_struct("FreshnessProbe").field("path", &self.spec.path).finish()
     }
 }
 
@@ -101,20 +93,14 @@ impl FreshnessProbe {
 
     fn check(&self, now: SystemTime) -> Outcome {
         let max_age = self.spec.max_age.get();
-        let mut details = Freshness {
-            last_success_timestamp_seconds: 0.0,
-            size_bytes: 0,
-            max_age_seconds: max_age.as_secs_f64(),
-        };
+        let mut details =
+            Freshness { last_success_timestamp_seconds: 0.0, size_bytes: 0, max_age_seconds: max_age.as_secs_f64() };
         let newest = match newest_match(&self.spec.path) {
             Ok(Some(found)) => found,
             Ok(None) => {
                 return Outcome {
                     details: Details::Freshness(details),
-                    failure: Some(super::Failure::new(
-                        Reason::Missing,
-                        format!("no file matches {}", self.spec.path),
-                    )),
+                    failure: Some(super::Failure::new(Reason::Missing, format!("no file matches {}", self.spec.path))),
                 };
             }
             Err(message) => {
@@ -125,36 +111,21 @@ impl FreshnessProbe {
             }
         };
         let (modified, size) = newest;
-        details.last_success_timestamp_seconds = modified
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs_f64();
+        details.last_success_timestamp_seconds =
+            modified.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs_f64();
         details.size_bytes = size;
         let age = now.duration_since(modified).unwrap_or(Duration::ZERO);
         let failure = if age > max_age {
             Some(super::Failure::new(
                 Reason::Stale,
-                format!(
-                    "newest file is {} old, more than {}",
-                    HumanDuration(round_secs(age)),
-                    self.spec.max_age
-                ),
+                format!("newest file is {} old, more than {}", HumanDuration(round_secs(age)), self.spec.max_age),
             ))
         } else {
-            self.spec
-                .min_size
-                .filter(|min| size < min.as_u64())
-                .map(|min| {
-                    super::Failure::new(
-                        Reason::TooSmall,
-                        format!("newest file is {size} bytes, less than {min}"),
-                    )
-                })
+            self.spec.min_size.filter(|min| size < min.as_u64()).map(|min| {
+                super::Failure::new(Reason::TooSmall, format!("newest file is {size} bytes, less than {min}"))
+            })
         };
-        Outcome {
-            details: Details::Freshness(details),
-            failure,
-        }
+        Outcome { details: Details::Freshness(details), failure }
     }
 }
 
@@ -165,12 +136,8 @@ fn round_secs(d: Duration) -> Duration {
 /// Modification time and size of the newest regular file matching `pattern`.
 fn newest_match(pattern: &str) -> Result<Option<(SystemTime, u64)>, String> {
     // Temporary folders (`.tmp-…`) of a backup in progress must not count.
-    let options = glob::MatchOptions {
-        require_literal_leading_dot: true,
-        ..glob::MatchOptions::new()
-    };
-    let paths =
-        glob::glob_with(pattern, options).map_err(|e| format!("invalid glob {pattern}: {e}"))?;
+    let options = glob::MatchOptions { require_literal_leading_dot: true, ..glob::MatchOptions::new() };
+    let paths = glob::glob_with(pattern, options).map_err(|e| format!("invalid glob {pattern}: {e}"))?;
     let mut newest: Option<(SystemTime, u64)> = None;
     let mut last_error = None;
     for entry in paths {
@@ -183,9 +150,7 @@ fn newest_match(pattern: &str) -> Result<Option<(SystemTime, u64)>, String> {
         };
         match std::fs::metadata(&path) {
             Ok(meta) if meta.is_file() => {
-                let modified = meta
-                    .modified()
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let modified = meta.modified().map_err(|e| format!("{}: {e}", path.display()))?;
                 if newest.is_none_or(|(t, _)| modified > t) {
                     newest = Some((modified, meta.len()));
                 }
@@ -222,28 +187,12 @@ mod tests {
 
         std::fs::write(dir.path().join("a.dump"), b"12345").unwrap();
         let later = SystemTime::now() + Duration::from_secs(120);
-        assert_eq!(
-            probe(dir.path(), 60, None)
-                .check(later)
-                .failure
-                .unwrap()
-                .reason,
-            Reason::Stale
-        );
-        assert_eq!(
-            probe(dir.path(), 600, Some(10))
-                .check(SystemTime::now())
-                .failure
-                .unwrap()
-                .reason,
-            Reason::TooSmall
-        );
+        assert_eq!(probe(dir.path(), 60, None).check(later).failure.unwrap().reason, Reason::Stale);
+        assert_eq!(probe(dir.path(), 600, Some(10)).check(SystemTime::now()).failure.unwrap().reason, Reason::TooSmall);
 
         let ok = probe(dir.path(), 600, Some(5)).check(SystemTime::now());
         assert!(ok.is_success());
-        let Details::Freshness(f) = ok.details else {
-            panic!("no freshness details")
-        };
+        let Details::Freshness(f) = ok.details else { panic!("no freshness details") };
         assert_eq!(f.size_bytes, 5);
         assert!(f.last_success_timestamp_seconds > 0.0);
     }
@@ -254,9 +203,6 @@ mod tests {
         std::fs::create_dir(dir.path().join(".tmp-2026")).unwrap();
         std::fs::write(dir.path().join(".tmp-2026/manifest.json"), b"{}").unwrap();
         let p = FreshnessProbe::new(&Spec::backup_folder(dir.path()));
-        assert_eq!(
-            p.check(SystemTime::now()).failure.unwrap().reason,
-            Reason::Missing
-        );
+        assert_eq!(p.check(SystemTime::now()).failure.unwrap().reason, Reason::Missing);
     }
 }

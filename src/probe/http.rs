@@ -14,15 +14,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use super::{Details, Outcome, Reason, chain, chain_has};
 use crate::config::{HumanDuration, MASK, Secret, expand};
 
-pub const REASONS: &[Reason] = &[
-    Reason::Timeout,
-    Reason::Connect,
-    Reason::Tls,
-    Reason::Status,
-    Reason::Body,
-    Reason::Protocol,
-    Reason::Internal,
-];
+pub const REASONS: &[Reason] =
+    &[Reason::Timeout, Reason::Connect, Reason::Tls, Reason::Status, Reason::Body, Reason::Protocol, Reason::Internal];
 
 /// The most of a body we read to check it; larger bodies are cut there.
 const MAX_BODY: usize = 1024 * 1024;
@@ -38,18 +31,10 @@ pub struct Spec {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, Secret>,
     /// Request body, sent as is.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "optional_string"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "optional_string")]
     pub body: Option<String>,
     /// Accepted status codes; any 2xx when empty.
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "one_or_many"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "one_or_many")]
     pub expect_status: Vec<u16>,
     /// The body must contain this text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,13 +80,9 @@ impl FromStr for HttpUrl {
     type Err = String;
 
     fn from_str(raw: &str) -> Result<Self, String> {
-        let url = url::Url::parse(raw)
-            .map_err(|e| format!("not a URL ({e}); write it as http://HOST:PORT/PATH"))?;
+        let url = url::Url::parse(raw).map_err(|e| format!("not a URL ({e}); write it as http://HOST:PORT/PATH"))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!(
-                "unsupported scheme `{}`; use http:// or https://",
-                url.scheme()
-            ));
+            return Err(format!("unsupported scheme `{}`; use http:// or https://", url.scheme()));
         }
         if url.host().is_none() {
             return Err("the URL names no host".to_owned());
@@ -110,10 +91,7 @@ impl FromStr for HttpUrl {
         if shown.password().is_some() {
             let _ = shown.set_password(Some(MASK));
         }
-        Ok(Self {
-            url,
-            redacted: shown.to_string(),
-        })
+        Ok(Self { url, redacted: shown.to_string() })
     }
 }
 
@@ -132,9 +110,7 @@ impl fmt::Display for HttpUrl {
 impl<'de> Deserialize<'de> for HttpUrl {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(deserializer)?;
-        expand(&raw)
-            .and_then(|s| s.parse())
-            .map_err(serde::de::Error::custom)
+        expand(&raw).and_then(|s| s.parse()).map_err(serde::de::Error::custom)
     }
 }
 
@@ -187,15 +163,11 @@ fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u16>, D
         Ok(OneOrMany::One(code)) => vec![code],
         Ok(OneOrMany::Many(codes)) => codes,
         Err(_) => {
-            return Err(serde::de::Error::custom(
-                "expected a status code such as 200, or a list such as [200, 204]",
-            ));
+            return Err(serde::de::Error::custom("expected a status code such as 200, or a list such as [200, 204]"));
         }
     };
     if let Some(bad) = codes.iter().find(|c| !(100..=599).contains(*c)) {
-        return Err(serde::de::Error::custom(format!(
-            "{bad} is not an HTTP status code (100 to 599)"
-        )));
+        return Err(serde::de::Error::custom(format!("{bad} is not an HTTP status code (100 to 599)")));
     }
     Ok(codes)
 }
@@ -208,9 +180,7 @@ pub struct HttpProbe {
 
 impl fmt::Debug for HttpProbe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpProbe")
-            .field("url", &self.spec.url)
-            .finish_non_exhaustive()
+        f.debug_struct("HttpProbe").field("url", &self.spec.url).finish_non_exhaustive()
     }
 }
 
@@ -231,18 +201,12 @@ impl HttpProbe {
             .tls_danger_accept_invalid_certs(!spec.tls_verify)
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {}", chain(&e.without_url())))?;
-        Ok(Self {
-            client,
-            spec: spec.clone(),
-            headers,
-        })
+        Ok(Self { client, spec: spec.clone(), headers })
     }
 
     pub async fn run(&self) -> Outcome {
-        let mut request = self
-            .client
-            .request(self.spec.method.0.clone(), self.spec.url.url.clone())
-            .headers(self.headers.clone());
+        let mut request =
+            self.client.request(self.spec.method.0.clone(), self.spec.url.url.clone()).headers(self.headers.clone());
         if let Some(body) = &self.spec.body {
             request = request.body(body.clone());
         }
@@ -262,10 +226,7 @@ impl HttpProbe {
             } else {
                 format!("{:?}", self.spec.expect_status)
             };
-            return Outcome::failed(
-                Reason::Status,
-                format!("answered {status}, expected {expected}"),
-            );
+            return Outcome::failed(Reason::Status, format!("answered {status}, expected {expected}"));
         }
         if self.spec.body_contains.is_none() && self.spec.json.is_none() {
             return Outcome::ok(Details::None);
@@ -302,19 +263,11 @@ impl HttpProbe {
                 Some(found) => {
                     return Outcome::failed(
                         Reason::Body,
-                        format!(
-                            "{} is {}, expected {}",
-                            expect.pointer,
-                            short(found),
-                            short(&expect.equals)
-                        ),
+                        format!("{} is {}, expected {}", expect.pointer, short(found), short(&expect.equals)),
                     );
                 }
                 None => {
-                    return Outcome::failed(
-                        Reason::Body,
-                        format!("{} is not in the body", expect.pointer),
-                    );
+                    return Outcome::failed(Reason::Body, format!("{} is not in the body", expect.pointer));
                 }
             }
         }
@@ -344,10 +297,7 @@ fn failure(e: reqwest::Error) -> Outcome {
         Reason::Connect
     } else if let Some(io) = chain_has::<std::io::Error>(&e) {
         use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
-        if matches!(
-            io.kind(),
-            ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
-        ) {
+        if matches!(io.kind(), ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof) {
             Reason::Connect
         } else {
             Reason::Protocol
@@ -368,47 +318,25 @@ mod tests {
 
     #[test]
     fn status_accepts_one_or_many_codes() {
-        assert_eq!(
-            spec("url: http://x/\nexpect_status: 204\n").expect_status,
-            vec![204]
-        );
-        assert_eq!(
-            spec("url: http://x/\nexpect_status: [200, 301]\n").expect_status,
-            vec![200, 301]
-        );
-        let err = serde_norway::from_str::<Spec>("url: http://x/\nexpect_status: 999\n")
-            .unwrap_err()
-            .to_string();
+        assert_eq!(spec("url: http://x/\nexpect_status: 204\n").expect_status, vec![204]);
+        assert_eq!(spec("url: http://x/\nexpect_status: [200, 301]\n").expect_status, vec![200, 301]);
+        let err = serde_norway::from_str::<Spec>("url: http://x/\nexpect_status: 999\n").unwrap_err().to_string();
         assert!(err.contains("not an HTTP status code"), "{err}");
     }
 
     #[test]
     fn json_pointer_mismatch_says_what_was_found() {
-        let probe = HttpProbe::new(&spec(
-            "url: http://x/\njson: {pointer: /status, equals: ok}\n",
-        ))
-        .unwrap();
+        let probe = HttpProbe::new(&spec("url: http://x/\njson: {pointer: /status, equals: ok}\n")).unwrap();
         let out = probe.check_body(br#"{"status":"degraded"}"#);
-        assert_eq!(
-            out.failure.unwrap().message,
-            r#"/status is "degraded", expected "ok""#
-        );
+        assert_eq!(out.failure.unwrap().message, r#"/status is "degraded", expected "ok""#);
         assert!(probe.check_body(br#"{"status":"ok"}"#).is_success());
-        assert_eq!(
-            probe.check_body(b"<html>").failure.unwrap().reason,
-            Reason::Body
-        );
+        assert_eq!(probe.check_body(b"<html>").failure.unwrap().reason, Reason::Body);
     }
 
     #[test]
     fn url_password_is_masked() {
         let url: HttpUrl = "https://admin:pw@example.test/health".parse().unwrap();
         assert_eq!(url.to_string(), "https://admin:***@example.test/health");
-        assert!(
-            "ftp://example.test/"
-                .parse::<HttpUrl>()
-                .unwrap_err()
-                .contains("unsupported scheme")
-        );
+        assert!("ftp://example.test/".parse::<HttpUrl>().unwrap_err().contains("unsupported scheme"));
     }
 }

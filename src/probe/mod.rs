@@ -23,7 +23,7 @@ pub mod http;
 pub mod postgres;
 pub mod redis;
 pub mod runner;
-mod tls;
+pub mod tls;
 
 use std::fmt;
 use std::time::Duration;
@@ -73,11 +73,7 @@ impl Kind {
     }
 
     pub(crate) fn list() -> String {
-        Self::ALL
-            .iter()
-            .map(|k| format!("`{k}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        Self::ALL.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -158,10 +154,7 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(reason: Reason, message: impl Into<String>) -> Self {
-        Self {
-            reason,
-            message: message.into(),
-        }
+        Self { reason, message: message.into() }
     }
 }
 
@@ -191,17 +184,11 @@ fn is_none(d: &Details) -> bool {
 impl Outcome {
     #[must_use]
     pub fn ok(details: Details) -> Self {
-        Self {
-            details,
-            failure: None,
-        }
+        Self { details, failure: None }
     }
 
     pub fn failed(reason: Reason, message: impl Into<String>) -> Self {
-        Self {
-            details: Details::None,
-            failure: Some(Failure::new(reason, message)),
-        }
+        Self { details: Details::None, failure: Some(Failure::new(reason, message)) }
     }
 
     #[must_use]
@@ -263,10 +250,7 @@ impl Spec {
         let serde_norway::Value::Mapping(mut map) = value else {
             return Err(EntryError::Kind {
                 message: "expected a mapping of settings".to_owned(),
-                fix: format!(
-                    "write `kind:` and the kind's settings under the name (kinds: {})",
-                    Kind::list()
-                ),
+                fix: format!("write `kind:` and the kind's settings under the name (kinds: {})", Kind::list()),
             });
         };
         let Some(serde_norway::Value::String(kind)) = map.remove("kind") else {
@@ -306,10 +290,7 @@ pub struct BuildError {
 
 impl Probe {
     pub fn build(name: &str, spec: &Spec) -> Result<Self, BuildError> {
-        let err = |message: String| BuildError {
-            name: name.to_owned(),
-            message,
-        };
+        let err = |message: String| BuildError { name: name.to_owned(), message };
         Ok(match spec {
             Spec::Postgres(s) => Self::Postgres(postgres::PostgresProbe::new(s).map_err(err)?),
             Spec::Redis(s) => Self::Redis(redis::RedisProbe::new(s)),
@@ -356,9 +337,7 @@ pub(crate) fn chain_has<'a, T: std::error::Error + 'static>(
         if let Some(found) = e.downcast_ref::<T>() {
             return Some(found);
         }
-        if let Some(inner) = e
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::get_ref)
+        if let Some(inner) = e.downcast_ref::<std::io::Error>().and_then(std::io::Error::get_ref)
             && let Some(found) = chain_has::<T>(inner)
         {
             return Some(found);

@@ -15,15 +15,8 @@ use tokio_postgres::error::SqlState;
 use super::{Details, Outcome, Reason, chain, chain_has, tls};
 use crate::config::{HumanDuration, MASK, expand};
 
-pub const REASONS: &[Reason] = &[
-    Reason::Timeout,
-    Reason::Connect,
-    Reason::Tls,
-    Reason::Auth,
-    Reason::Query,
-    Reason::Protocol,
-    Reason::Internal,
-];
+pub const REASONS: &[Reason] =
+    &[Reason::Timeout, Reason::Connect, Reason::Tls, Reason::Auth, Reason::Query, Reason::Protocol, Reason::Internal];
 
 /// Config of a `postgres` target.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,13 +52,12 @@ impl FromStr for PostgresUrl {
 
     fn from_str(raw: &str) -> Result<Self, String> {
         let config = tokio_postgres::Config::from_str(raw).map_err(|e| {
-            format!("not a PostgreSQL connection string ({e}); write it as postgres://USER:${{PASSWORD_VAR}}@HOST:5432/DB")
+            format!(
+                "not a PostgreSQL connection string ({e}); write it as postgres://USER:${{PASSWORD_VAR}}@HOST:5432/DB"
+            )
         })?;
         if config.get_hosts().is_empty() {
-            return Err(
-                "the connection string names no host; write it as postgres://USER@HOST:5432/DB"
-                    .to_owned(),
-            );
+            return Err("the connection string names no host; write it as postgres://USER@HOST:5432/DB".to_owned());
         }
         let redacted = redact(&config);
         Ok(Self { config, redacted })
@@ -119,9 +111,7 @@ impl fmt::Display for PostgresUrl {
 impl<'de> Deserialize<'de> for PostgresUrl {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(deserializer)?;
-        expand(&raw)
-            .and_then(|s| s.parse())
-            .map_err(serde::de::Error::custom)
+        expand(&raw).and_then(|s| s.parse()).map_err(serde::de::Error::custom)
     }
 }
 
@@ -158,23 +148,16 @@ pub struct PostgresProbe {
 
 impl fmt::Debug for PostgresProbe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PostgresProbe")
-            .field("url", &redact(&self.config))
-            .finish_non_exhaustive()
+        f.debug_struct("PostgresProbe").field("url", &redact(&self.config)).finish_non_exhaustive()
     }
 }
 
 impl PostgresProbe {
     pub fn new(spec: &Spec) -> Result<Self, String> {
-        let tls =
-            tokio_postgres_rustls::MakeRustlsConnect::new(tls::client_config(spec.tls_verify)?);
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls::client_config(spec.tls_verify)?);
         let mut config = spec.url.config.clone();
         config.application_name("ops-gen");
-        Ok(Self {
-            config,
-            tls,
-            connection: Mutex::new(None),
-        })
+        Ok(Self { config, tls, connection: Mutex::new(None) })
     }
 
     pub async fn run(&self) -> Outcome {
@@ -188,11 +171,7 @@ impl PostgresProbe {
                 Err(e) => return failure(&e),
             },
         };
-        match conn
-            .client
-            .simple_query("SELECT 1, current_setting('server_version')")
-            .await
-        {
+        match conn.client.simple_query("SELECT 1, current_setting('server_version')").await {
             Ok(messages) => {
                 let version = messages.iter().find_map(|m| match m {
                     tokio_postgres::SimpleQueryMessage::Row(row) => row.get(1).map(str::to_owned),
@@ -200,9 +179,7 @@ impl PostgresProbe {
                 });
                 *slot = Some(conn);
                 match version {
-                    Some(server_version) => {
-                        Outcome::ok(Details::Postgres(ServerInfo { server_version }))
-                    }
+                    Some(server_version) => Outcome::ok(Details::Postgres(ServerInfo { server_version })),
                     None => Outcome::failed(Reason::Protocol, "SELECT 1 returned no row"),
                 }
             }
@@ -224,19 +201,15 @@ impl PostgresProbe {
 fn failure(e: &tokio_postgres::Error) -> Outcome {
     let reason = if let Some(db) = e.as_db_error() {
         match *db.code() {
-            SqlState::INVALID_PASSWORD | SqlState::INVALID_AUTHORIZATION_SPECIFICATION => {
-                Reason::Auth
+            SqlState::INVALID_PASSWORD | SqlState::INVALID_AUTHORIZATION_SPECIFICATION => Reason::Auth,
+            SqlState::INVALID_CATALOG_NAME | SqlState::TOO_MANY_CONNECTIONS | SqlState::CANNOT_CONNECT_NOW => {
+                Reason::Connect
             }
-            SqlState::INVALID_CATALOG_NAME
-            | SqlState::TOO_MANY_CONNECTIONS
-            | SqlState::CANNOT_CONNECT_NOW => Reason::Connect,
             _ => Reason::Query,
         }
     } else if chain_has::<rustls::Error>(e).is_some() || e.to_string().contains("TLS") {
         Reason::Tls
-    } else if chain_has::<std::io::Error>(e).is_some()
-        || e.is_closed()
-        || e.to_string().starts_with("error connecting")
+    } else if chain_has::<std::io::Error>(e).is_some() || e.is_closed() || e.to_string().starts_with("error connecting")
     {
         Reason::Connect
     } else {
@@ -251,24 +224,14 @@ mod tests {
 
     #[test]
     fn url_prints_without_password() {
-        let url: PostgresUrl = "postgres://app:s3cret@db.local:6543/shop?sslmode=require"
-            .parse()
-            .unwrap();
-        assert_eq!(
-            url.to_string(),
-            "postgres://app:***@db.local:6543/shop?sslmode=require"
-        );
+        let url: PostgresUrl = "postgres://app:s3cret@db.local:6543/shop?sslmode=require".parse().unwrap();
+        assert_eq!(url.to_string(), "postgres://app:***@db.local:6543/shop?sslmode=require");
         assert!(!format!("{url:?}").contains("s3cret"));
     }
 
     #[test]
     fn url_without_host_is_refused() {
-        assert!(
-            "postgres:///db"
-                .parse::<PostgresUrl>()
-                .unwrap_err()
-                .contains("no host")
-        );
+        assert!("postgres:///db".parse::<PostgresUrl>().unwrap_err().contains("no host"));
         assert!("not a url at all ===".parse::<PostgresUrl>().is_err());
     }
 }

@@ -15,13 +15,7 @@ use tokio::sync::Mutex;
 use super::{Details, Outcome, Reason, chain};
 use crate::config::{HumanDuration, MASK, expand};
 
-pub const REASONS: &[Reason] = &[
-    Reason::Timeout,
-    Reason::Connect,
-    Reason::Auth,
-    Reason::Protocol,
-    Reason::Internal,
-];
+pub const REASONS: &[Reason] = &[Reason::Timeout, Reason::Connect, Reason::Auth, Reason::Protocol, Reason::Internal];
 
 /// Config of a `redis` target.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -50,19 +44,19 @@ impl FromStr for RedisUrl {
         let mut url = url::Url::parse(raw).map_err(|e| format!("not a URL ({e}); {FORM}"))?;
         match url.scheme() {
             "redis" | "redis+unix" | "unix" => {}
-            "rediss" => return Err("rediss:// (Redis over TLS) is not supported yet; use redis:// on a trusted network".to_owned()),
+            "rediss" => {
+                return Err(
+                    "rediss:// (Redis over TLS) is not supported yet; use redis:// on a trusted network".to_owned()
+                );
+            }
             other => return Err(format!("unsupported scheme `{other}`; {FORM}")),
         }
-        let client = redis::Client::open(url.as_str())
-            .map_err(|_| format!("not a valid Redis URL; {FORM}"))?;
+        let client = redis::Client::open(url.as_str()).map_err(|_| format!("not a valid Redis URL; {FORM}"))?;
         if url.password().is_some() {
             // Cannot fail: the URL has a host, or it would not have a password.
             let _ = url.set_password(Some(MASK));
         }
-        Ok(Self {
-            client,
-            redacted: url.to_string(),
-        })
+        Ok(Self { client, redacted: url.to_string() })
     }
 }
 
@@ -81,9 +75,7 @@ impl fmt::Display for RedisUrl {
 impl<'de> Deserialize<'de> for RedisUrl {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let raw = String::deserialize(deserializer)?;
-        expand(&raw)
-            .and_then(|s| s.parse())
-            .map_err(serde::de::Error::custom)
+        expand(&raw).and_then(|s| s.parse()).map_err(serde::de::Error::custom)
     }
 }
 
@@ -109,18 +101,11 @@ impl Persistence {
     fn parse(info: &str) -> Result<Self, String> {
         let field = |name: &str| {
             info.lines()
-                .find_map(|line| {
-                    line.strip_prefix(name)
-                        .and_then(|rest| rest.strip_prefix(':'))
-                })
+                .find_map(|line| line.strip_prefix(name).and_then(|rest| rest.strip_prefix(':')))
                 .map(str::trim)
                 .ok_or_else(|| format!("INFO persistence has no `{name}` field"))
         };
-        let number = |name: &str| {
-            field(name)?
-                .parse::<i64>()
-                .map_err(|_| format!("`{name}` is not a number"))
-        };
+        let number = |name: &str| field(name)?.parse::<i64>().map_err(|_| format!("`{name}` is not a number"));
         Ok(Self {
             last_save_timestamp_seconds: number("rdb_last_save_time")?,
             last_bgsave_success: field("rdb_last_bgsave_status")? == "ok",
@@ -137,20 +122,14 @@ pub struct RedisProbe {
 
 impl fmt::Debug for RedisProbe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisProbe")
-            .field("url", &self.redacted)
-            .finish_non_exhaustive()
+        f.debug_struct("RedisProbe").field("url", &self.redacted).finish_non_exhaustive()
     }
 }
 
 impl RedisProbe {
     #[must_use]
     pub fn new(spec: &Spec) -> Self {
-        Self {
-            client: spec.url.client.clone(),
-            redacted: spec.url.redacted.clone(),
-            connection: Mutex::new(None),
-        }
+        Self { client: spec.url.client.clone(), redacted: spec.url.redacted.clone(), connection: Mutex::new(None) }
     }
 
     pub async fn run(&self) -> Outcome {
@@ -164,11 +143,7 @@ impl RedisProbe {
                 let config = redis::AsyncConnectionConfig::new()
                     .set_connection_timeout(Some(Duration::from_secs(30)))
                     .set_response_timeout(Some(Duration::from_secs(30)));
-                match self
-                    .client
-                    .get_multiplexed_async_connection_with_config(&config)
-                    .await
-                {
+                match self.client.get_multiplexed_async_connection_with_config(&config).await {
                     Ok(conn) => conn,
                     Err(e) => return failure(&e),
                 }
@@ -182,11 +157,7 @@ impl RedisProbe {
             }
             Err(e) => return failure(&e),
         }
-        let info: String = match redis::cmd("INFO")
-            .arg("persistence")
-            .query_async(&mut conn)
-            .await
-        {
+        let info: String = match redis::cmd("INFO").arg("persistence").query_async(&mut conn).await {
             Ok(info) => info,
             Err(e) => return failure(&e),
         };
@@ -200,12 +171,9 @@ impl RedisProbe {
 
 fn failure(e: &redis::RedisError) -> Outcome {
     let reason = match (e.kind(), e.code()) {
-        (redis::ErrorKind::AuthenticationFailed, _)
-        | (_, Some("NOAUTH" | "WRONGPASS" | "NOPERM")) => Reason::Auth,
+        (redis::ErrorKind::AuthenticationFailed, _) | (_, Some("NOAUTH" | "WRONGPASS" | "NOPERM")) => Reason::Auth,
         _ if e.is_timeout() => Reason::Timeout,
-        _ if e.is_io_error() || e.is_connection_refusal() || e.is_connection_dropped() => {
-            Reason::Connect
-        }
+        _ if e.is_io_error() || e.is_connection_refusal() || e.is_connection_dropped() => Reason::Connect,
         _ => Reason::Protocol,
     };
     Outcome::failed(reason, chain(e))
@@ -223,22 +191,13 @@ mod tests {
         assert_eq!(p.changes_since_last_save, 42);
         assert_eq!(p.last_save_timestamp_seconds, 1_700_000_000);
         assert!(!p.last_bgsave_success);
-        assert!(
-            Persistence::parse("loading:0\r\n")
-                .unwrap_err()
-                .contains("rdb_last_save_time")
-        );
+        assert!(Persistence::parse("loading:0\r\n").unwrap_err().contains("rdb_last_save_time"));
     }
 
     #[test]
     fn url_prints_without_password() {
         let url: RedisUrl = "redis://:hunter2@cache:6380/2".parse().unwrap();
         assert_eq!(url.to_string(), "redis://:***@cache:6380/2");
-        assert!(
-            "http://cache"
-                .parse::<RedisUrl>()
-                .unwrap_err()
-                .contains("unsupported scheme")
-        );
+        assert!("http://cache".parse::<RedisUrl>().unwrap_err().contains("unsupported scheme"));
     }
 }

@@ -36,10 +36,7 @@ pub struct Completed {
 impl Completed {
     fn timed_out(budget: Duration, started: Instant) -> Self {
         Self {
-            outcome: Outcome::failed(
-                Reason::Timeout,
-                format!("no answer within {}", HumanDuration(round_ms(budget))),
-            ),
+            outcome: Outcome::failed(Reason::Timeout, format!("no answer within {}", HumanDuration(round_ms(budget)))),
             finished: SystemTime::now(),
             duration: started.elapsed(),
             at: Instant::now(),
@@ -50,6 +47,10 @@ impl Completed {
 fn round_ms(d: Duration) -> Duration {
     Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
+
+/// How long a scrape waits past its deadline for a run that ends exactly then.
+/// Comes out of the scrape margin (`scrape.margin`, 250 ms by default).
+const JOIN_GRACE: Duration = Duration::from_millis(20);
 
 type SharedRun = Shared<BoxFuture<'static, Arc<Completed>>>;
 
@@ -81,11 +82,7 @@ impl FailureLedger {
     #[must_use]
     pub fn counts(&self, name: &str, kind: Kind) -> Vec<(Reason, u64)> {
         let counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        counts
-            .iter()
-            .filter(|((n, k, _), _)| n == name && *k == kind)
-            .map(|((_, _, r), c)| (*r, *c))
-            .collect()
+        counts.iter().filter(|((n, k, _), _)| n == name && *k == kind).map(|((_, _, r), c)| (*r, *c)).collect()
     }
 }
 
@@ -102,10 +99,7 @@ pub struct Check {
 
 impl std::fmt::Debug for Check {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Check")
-            .field("name", &self.name)
-            .field("kind", &self.kind())
-            .finish_non_exhaustive()
+        f.debug_struct("Check").field("name", &self.name).field("kind", &self.kind()).finish_non_exhaustive()
     }
 }
 
@@ -148,8 +142,7 @@ impl Check {
         let run = async move {
             // The task records its result itself; a JoinError means it panicked
             // outside the probe (the probe's own panics are caught inside).
-            task.await
-                .unwrap_or_else(|_| Arc::new(Completed::timed_out(budget, started)))
+            task.await.unwrap_or_else(|_| Arc::new(Completed::timed_out(budget, started)))
         }
         .boxed()
         .shared();
@@ -161,17 +154,11 @@ impl Check {
         let started = Instant::now();
         let run = AssertUnwindSafe(self.probe.run()).catch_unwind();
         let completed = match tokio::time::timeout(budget, run).await {
-            Ok(Ok(outcome)) => Completed {
-                outcome,
-                finished: SystemTime::now(),
-                duration: started.elapsed(),
-                at: Instant::now(),
-            },
+            Ok(Ok(outcome)) => {
+                Completed { outcome, finished: SystemTime::now(), duration: started.elapsed(), at: Instant::now() }
+            }
             Ok(Err(_panic)) => Completed {
-                outcome: Outcome::failed(
-                    Reason::Internal,
-                    "the check panicked; please report this as a bug",
-                ),
+                outcome: Outcome::failed(Reason::Internal, "the check panicked; please report this as a bug"),
                 finished: SystemTime::now(),
                 duration: started.elapsed(),
                 at: Instant::now(),
@@ -199,7 +186,7 @@ impl Check {
                 tracing::warn!(check = %self.name, kind = %self.kind(), reason = %f.reason, "check failing: {}", f.message);
             }
             (None, Some(false)) => {
-                tracing::info!(check = %self.name, kind = %self.kind(), "check recovered")
+                tracing::info!(check = %self.name, kind = %self.kind(), "check recovered");
             }
             (None, None) => tracing::debug!(check = %self.name, kind = %self.kind(), "check ok"),
             _ => {}
@@ -219,9 +206,7 @@ pub struct Snapshot {
 impl Snapshot {
     #[must_use]
     pub fn all_succeeded(&self) -> bool {
-        self.entries
-            .iter()
-            .all(|(_, c)| c.as_ref().is_some_and(|c| c.outcome.is_success()))
+        self.entries.iter().all(|(_, c)| c.as_ref().is_some_and(|c| c.outcome.is_success()))
     }
 }
 
@@ -269,11 +254,7 @@ impl Runner {
                 }))
             })
             .collect::<Result<_, BuildError>>()?;
-        Ok(Self {
-            checks,
-            min_interval: config.scrape.min_interval.get(),
-            schedules: Vec::new(),
-        })
+        Ok(Self { checks, min_interval: config.scrape.min_interval.get(), schedules: Vec::new() })
     }
 
     #[must_use]
@@ -311,39 +292,26 @@ impl Runner {
                     let last = check.last();
                     return (check, last);
                 }
-                let budget = check
-                    .timeout
-                    .min(deadline.saturating_duration_since(Instant::now()));
+                let budget = check.timeout.min(deadline.saturating_duration_since(Instant::now()));
                 let run = check.result(budget, reuse);
-                let completed = match tokio::time::timeout_at(deadline.into(), run).await {
+                // A run started here ends by `deadline` on its own; the grace
+                // lets its own result (and failure count) win that race.
+                let completed = match tokio::time::timeout_at((deadline + JOIN_GRACE).into(), run).await {
                     Ok(completed) => completed,
                     // Joined a run started for a later deadline: a timeout for us.
-                    Err(_) => Arc::new(Completed::timed_out(
-                        deadline.saturating_duration_since(started),
-                        started,
-                    )),
+                    Err(_) => Arc::new(Completed::timed_out(deadline.saturating_duration_since(started), started)),
                 };
                 (check, Some(completed))
             }
         });
         let entries = futures::future::join_all(runs).await;
-        Snapshot {
-            entries,
-            duration: started.elapsed(),
-        }
+        Snapshot { entries, duration: started.elapsed() }
     }
 
     /// The latest known result of every check, without running anything.
     #[must_use]
     pub fn latest(&self) -> Snapshot {
-        Snapshot {
-            entries: self
-                .checks
-                .iter()
-                .map(|c| (Arc::clone(c), c.last()))
-                .collect(),
-            duration: Duration::ZERO,
-        }
+        Snapshot { entries: self.checks.iter().map(|c| (Arc::clone(c), c.last())).collect(), duration: Duration::ZERO }
     }
 
     /// Whether every check has a result (the exporter's readiness).

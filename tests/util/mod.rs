@@ -16,15 +16,8 @@ pub const PLANTED: &str = "pl4nted-S3cret-7f3a";
 /// A name no other test (or earlier run) uses: `prefix_<pid>_<n>`.
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "{prefix}_{}_{}_{nanos}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{prefix}_{}_{}_{nanos}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
 pub fn repo_root() -> PathBuf {
@@ -39,10 +32,7 @@ pub fn bin() -> PathBuf {
 /// `ops-gen` with a clean environment: no inherited `OPS_GEN_*`, no colour.
 pub fn ops_gen(dir: &Path) -> Command {
     let mut cmd = Command::new(bin());
-    cmd.current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("OPS_GEN_LOG")
-        .stdin(Stdio::null());
+    cmd.current_dir(dir).env("NO_COLOR", "1").env_remove("OPS_GEN_LOG").stdin(Stdio::null());
     for (key, _) in std::env::vars() {
         if key.starts_with("OPS_GEN_") {
             cmd.env_remove(key);
@@ -59,7 +49,7 @@ pub struct Run {
 }
 
 impl Run {
-    pub fn of(output: Output) -> Self {
+    pub fn of(output: &Output) -> Self {
         Self {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -73,17 +63,13 @@ impl Run {
 
     #[track_caller]
     pub fn expect_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code, code,
-            "exit code\n--- stdout\n{}\n--- stderr\n{}",
-            self.stdout, self.stderr
-        );
+        assert_eq!(self.code, code, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
         self
     }
 }
 
 pub fn run(cmd: &mut Command) -> Run {
-    Run::of(cmd.output().expect("cannot run ops-gen"))
+    Run::of(&cmd.output().expect("cannot run ops-gen"))
 }
 
 /// A temporary folder holding `ops-gen.yml` with `text`.
@@ -112,8 +98,7 @@ pub fn postgres_url() -> String {
 }
 
 pub fn redis_url() -> String {
-    std::env::var("OPS_GEN_REDIS_URL")
-        .unwrap_or_else(|_| "redis://default:opsgen-test@127.0.0.1:56379/0".into())
+    std::env::var("OPS_GEN_REDIS_URL").unwrap_or_else(|_| "redis://default:opsgen-test@127.0.0.1:56379/0".into())
 }
 
 /// `url` with its database replaced.
@@ -134,11 +119,7 @@ fn service_missing(what: &str, url: &str, error: &dyn std::fmt::Display) -> ! {
         "{what} is not reachable at {} ({error}).\nStart the test services with `scripts/services.sh up` \
          (or set {} to a running one). These tests never skip.",
         without_password(url),
-        if what == "PostgreSQL" {
-            "OPS_GEN_POSTGRES_URL"
-        } else {
-            "OPS_GEN_REDIS_URL"
-        },
+        if what == "PostgreSQL" { "OPS_GEN_POSTGRES_URL" } else { "OPS_GEN_REDIS_URL" },
     )
 }
 
@@ -158,10 +139,7 @@ pub async fn postgres_admin() -> tokio_postgres::Client {
 pub async fn postgres_database() -> (String, tokio_postgres::Client) {
     let admin = postgres_admin().await;
     let db = unique("t");
-    admin
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .await
-        .unwrap();
+    admin.batch_execute(&format!("CREATE DATABASE {db}")).await.unwrap();
     (postgres_url_for(&db), admin)
 }
 
@@ -177,14 +155,22 @@ pub async fn redis_conn() -> redis::aio::MultiplexedConnection {
 
 /// A tool from the machine, or a panic that says how to install it.
 pub fn require_tool(name: &str, package: &str) -> PathBuf {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(name))
-            .find(|p| p.is_file())
-    });
+    let found = std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file()));
     found.unwrap_or_else(|| {
         panic!("`{name}` is not installed: run `scripts/services.sh up` or `apt-get install {package}`. These tests never skip.")
     })
+}
+
+/// An HTTP client for tests (after installing the TLS provider ops-gen uses).
+pub fn http_client() -> reqwest::Client {
+    ops_gen::probe::tls::init();
+    reqwest::Client::new()
+}
+
+/// `GET url`, body as text.
+pub async fn get_text(url: &str) -> String {
+    http_client().get(url).send().await.unwrap().text().await.unwrap()
 }
 
 /// An in-process `ops-gen serve` on 127.0.0.1:0, stopped when dropped.
@@ -217,26 +203,16 @@ impl Scrape {
 impl TestExporter {
     pub async fn start(config: &str) -> Self {
         let dir = config_dir(config);
-        let loaded = ops_gen::config::Loaded::load(Some(&dir.path().join("ops-gen.yml")))
-            .expect("test config is valid");
+        let loaded =
+            ops_gen::config::Loaded::load(Some(&dir.path().join("ops-gen.yml"))).expect("test config is valid");
         let exporter = ops_gen::exporter::Exporter::start(loaded).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(ops_gen::exporter::serve(
-            listener,
-            exporter.clone(),
-            async {
-                let _ = stopped.await;
-            },
-        ));
-        Self {
-            addr,
-            exporter,
-            dir,
-            http: reqwest::Client::new(),
-            _stop: stop,
-        }
+        tokio::spawn(ops_gen::exporter::serve(listener, exporter.clone(), async {
+            let _ = stopped.await;
+        }));
+        Self { addr, exporter, dir, http: http_client(), _stop: stop }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -254,18 +230,10 @@ impl TestExporter {
         let start = Instant::now();
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
-        let content_type = resp
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
+        let content_type =
+            resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
         let body = resp.text().await.unwrap();
-        Scrape {
-            status,
-            content_type,
-            body,
-            took: start.elapsed(),
-        }
+        Scrape { status, content_type, body, took: start.elapsed() }
     }
 
     pub async fn scrape(&self) -> Scrape {

@@ -73,24 +73,17 @@ async fn spawn(behaviour: Behaviour) -> Server {
                 Behaviour::Garbage => {
                     tokio::spawn(async move {
                         let mut buf = [0u8; 1024];
-                        let _ = tokio::time::timeout(
-                            std::time::Duration::from_millis(50),
-                            sock.read(&mut buf),
-                        )
-                        .await;
-                        let _ = sock.write_all(b"\x00\xffSSH-2.0-definitely-not-what-you-expected\r\n\x13\x37garbage\n").await;
+                        let _ = tokio::time::timeout(std::time::Duration::from_millis(50), sock.read(&mut buf)).await;
+                        let _ = sock
+                            .write_all(b"\x00\xffSSH-2.0-definitely-not-what-you-expected\r\n\x13\x37garbage\n")
+                            .await;
                         let _ = sock.shutdown().await;
                     });
                 }
             }
         }
     });
-    Server {
-        addr,
-        accepted,
-        open,
-        task,
-    }
+    Server { addr, accepted, open, task }
 }
 
 /// Accepts connections and never answers.
@@ -131,17 +124,12 @@ pub async fn http_app() -> Server {
         .route(
             "/json",
             get(|| async {
-                (
-                    [("content-type", "application/json")],
-                    r#"{"status":"ok","checks":[{"name":"db","up":true}]}"#,
-                )
+                ([("content-type", "application/json")], r#"{"status":"ok","checks":[{"name":"db","up":true}]}"#)
             }),
         )
         .route(
             "/status/{code}",
-            get(|Path(code): Path<u16>| async move {
-                StatusCode::from_u16(code).unwrap_or(StatusCode::IM_A_TEAPOT)
-            }),
+            get(|Path(code): Path<u16>| async move { StatusCode::from_u16(code).unwrap_or(StatusCode::IM_A_TEAPOT) }),
         )
         .route(
             "/slow",
@@ -165,10 +153,5 @@ pub async fn http_app() -> Server {
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    Server {
-        addr,
-        accepted,
-        open: Arc::new(AtomicUsize::new(0)),
-        task,
-    }
+    Server { addr, accepted, open: Arc::new(AtomicUsize::new(0)), task }
 }

@@ -1,0 +1,416 @@
+//! `ops-gen serve` over real HTTP: the exposition, its formats and
+//! deadlines, shared runs, reload, readiness, signals, and a real Prometheus
+//! scraping it.
+
+use std::io::{BufRead, BufReader, Write as _};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+
+use crate::util::{self, Scrape, TestExporter, servers};
+
+/// `/metrics` with run-dependent values replaced, for the golden file.
+fn normalize(body: &str) -> String {
+    let stable = [
+        "opsgen_check_success",
+        "opsgen_backup_max_age_seconds",
+        "opsgen_backup_size_bytes",
+        "opsgen_redis_last_bgsave_success",
+        "opsgen_config_last_reload_success ",
+        "opsgen_build_info",
+        "opsgen_postgres_server_info",
+    ];
+    let version = regex_lite(body);
+    version
+        .lines()
+        .map(|line| {
+            if line.starts_with('#') || stable.iter().any(|s| line.starts_with(s)) {
+                line.to_owned()
+            } else {
+                match line.rsplit_once(' ') {
+                    Some((series, _)) => format!("{series} <value>"),
+                    None => line.to_owned(),
+                }
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Replaces label values that change between builds and servers.
+fn regex_lite(body: &str) -> String {
+    let mut out = String::new();
+    for line in body.lines() {
+        let mut line = line.to_owned();
+        for label in ["version=\"", "revision=\""] {
+            if let Some(start) = line.find(label) {
+                let from = start + label.len();
+                if let Some(len) = line[from..].find('"') {
+                    line.replace_range(from..from + len, "<v>");
+                }
+            }
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+async fn stack_config() -> (String, servers::Server, tempfile::TempDir) {
+    let (db_url, _) = util::postgres_database().await;
+    util::redis_conn().await;
+    let app = servers::http_app().await;
+    let backups = tempfile::tempdir().unwrap();
+    std::fs::write(backups.path().join("app.dump"), vec![b'x'; 2048]).unwrap();
+    let config = format!(
+        "targets:\n  db:\n    kind: postgres\n    url: {db_url}\n  cache:\n    kind: redis\n    url: {redis}\nchecks:\n  web:\n    kind: http\n    url: {web}\n    body_contains: good\n  dumps:\n    kind: file_freshness\n    path: {dumps}/*.dump\n    max_age: 26h\n    min_size: 1KiB\n  missing-dumps:\n    kind: file_freshness\n    path: {dumps}/none/*.dump\n    max_age: 1h\n",
+        redis = util::redis_url(),
+        web = app.url("/ok"),
+        dumps = backups.path().display(),
+    );
+    (config, app, backups)
+}
+
+#[tokio::test]
+async fn metrics_expose_every_series_of_a_real_stack() {
+    let (config, _app, _backups) = stack_config().await;
+    let exporter = TestExporter::start(&config).await;
+    let scrape = exporter.scrape().await;
+    assert_eq!(scrape.status, 200);
+    assert_eq!(scrape.content_type, "text/plain; version=0.0.4; charset=utf-8");
+    insta::assert_snapshot!("metrics_text", normalize(&scrape.body));
+
+    assert_eq!(scrape.value(r#"opsgen_check_success{check="db",kind="postgres"}"#), Some(1.0));
+    assert_eq!(scrape.value(r#"opsgen_check_success{check="missing-dumps",kind="file_freshness"}"#), Some(0.0));
+    assert_eq!(scrape.value(r#"opsgen_backup_size_bytes{target="dumps"}"#), Some(2048.0));
+    assert_eq!(scrape.value(r#"opsgen_backup_last_success_timestamp_seconds{target="missing-dumps"}"#), Some(0.0));
+    assert_eq!(
+        scrape.value(r#"opsgen_check_failures_total{check="missing-dumps",kind="file_freshness",reason="missing"}"#),
+        Some(1.0)
+    );
+}
+
+#[tokio::test]
+async fn promtool_accepts_the_exposition() {
+    let promtool = util::require_tool("promtool", "prometheus");
+    let (config, _app, _backups) = stack_config().await;
+    let exporter = TestExporter::start(&config).await;
+    let scrape = exporter.scrape().await;
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(scrape.body.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() && report.trim().is_empty(),
+        "promtool check metrics:\n{report}\n--- input\n{}",
+        scrape.body
+    );
+}
+
+#[tokio::test]
+async fn openmetrics_is_negotiated_like_prometheus_asks() {
+    let exporter = TestExporter::start("checks: {}\n").await;
+    let prometheus_accept = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    let om = exporter.scrape_with(Some(prometheus_accept), None).await;
+    assert_eq!(om.content_type, "application/openmetrics-text; version=1.0.0; charset=utf-8");
+    assert!(om.body.ends_with("# EOF\n"));
+    assert!(om.body.contains("# TYPE opsgen_build info\n"));
+
+    let text = exporter.scrape_with(Some("text/plain;version=0.0.4"), None).await;
+    assert_eq!(text.content_type, "text/plain; version=0.0.4; charset=utf-8");
+    assert!(!text.body.contains("# EOF"));
+    assert!(text.body.contains("# TYPE opsgen_build_info gauge\n"));
+}
+
+#[tokio::test]
+async fn concurrent_scrapes_share_one_run_and_recent_results_are_reused() {
+    let app = servers::http_app().await;
+    let exporter = TestExporter::start(&format!(
+        "scrape:\n  min_interval: 1h\nchecks:\n  web:\n    kind: http\n    url: {}\n",
+        app.url("/count")
+    ))
+    .await;
+    // The warm-up run may be in flight: wait for it so we count from a known state.
+    util::eventually("the warm-up run", Duration::from_secs(5), async || exporter.get("/-/ready").await.0 == 200).await;
+    let before = app.accepted.load(Ordering::SeqCst);
+
+    let scrapes: Vec<Scrape> = futures::future::join_all((0..20).map(|_| exporter.scrape())).await;
+    assert!(scrapes.iter().all(|s| s.value(r#"opsgen_check_success{check="web",kind="http"}"#) == Some(1.0)));
+    assert_eq!(app.accepted.load(Ordering::SeqCst), before, "results younger than min_interval are reused");
+
+    let exporter = TestExporter::start(&format!(
+        "scrape:\n  min_interval: 0s\nchecks:\n  web:\n    kind: http\n    url: {}\n",
+        app.url("/count")
+    ))
+    .await;
+    util::eventually("the warm-up run", Duration::from_secs(5), async || exporter.get("/-/ready").await.0 == 200).await;
+    let before = app.accepted.load(Ordering::SeqCst);
+    futures::future::join_all((0..20).map(|_| exporter.scrape())).await;
+    let runs = app.accepted.load(Ordering::SeqCst) - before;
+    assert!((1..=2).contains(&runs), "20 concurrent scrapes caused {runs} runs; they should join one in-flight run");
+}
+
+#[tokio::test]
+async fn a_hung_target_never_holds_a_scrape_past_its_deadline() {
+    let hung = servers::hung().await;
+    let exporter = TestExporter::start(&format!(
+        "scrape:\n  min_interval: 0s\ntargets:\n  db:\n    kind: postgres\n    url: postgres://u@{a}/db\n    timeout: 2s\n  cache:\n    kind: redis\n    url: redis://{a}\n    timeout: 2s\nchecks:\n  web:\n    kind: http\n    url: http://{a}/\n    timeout: 2s\n",
+        a = hung.addr
+    ))
+    .await;
+    // Joins the warm-up runs (2 s limit) but must answer by its own deadline.
+    let scrape = exporter.scrape_with(None, Some(1.0)).await;
+    assert_eq!(scrape.status, 200);
+    assert!(scrape.took < Duration::from_millis(1200), "scrape with a 1 s deadline took {:?}", scrape.took);
+    let checks = ["db\",kind=\"postgres", "cache\",kind=\"redis", "web\",kind=\"http"];
+    for check in checks {
+        assert_eq!(scrape.value(&format!("opsgen_check_success{{check=\"{check}\"}}")), Some(0.0), "{check}");
+    }
+    // Once the runs end at their own limit, each counts a timeout.
+    util::eventually("timeouts to be counted", Duration::from_secs(5), async || {
+        let scrape = exporter.scrape_with(None, Some(1.0)).await;
+        checks.iter().all(|check| {
+            let series = format!("opsgen_check_failures_total{{check=\"{check}\",reason=\"timeout\"}}");
+            scrape.value(&series).is_some_and(|v| v >= 1.0)
+        })
+    })
+    .await;
+}
+
+/// A real `ops-gen serve` process; killed when dropped.
+struct ServeProcess {
+    child: Child,
+    addr: String,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ServeProcess {
+    fn start(config: &str) -> Self {
+        let dir = util::config_dir(config);
+        let mut child = util::ops_gen(dir.path())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines.next().expect("ops-gen serve exited before listening").unwrap();
+            if let Some(rest) = line.split_once("serving on http://").map(|(_, r)| r) {
+                break rest.split('/').next().unwrap().to_owned();
+            }
+        };
+        // Keep draining the log so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, addr, dir }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid())).unwrap().count()
+    }
+
+    fn signal(&self, signal: &str) {
+        let ok =
+            Command::new("kill").args([&format!("-{signal}"), &self.pid().to_string()]).status().unwrap().success();
+        assert!(ok, "kill -{signal}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_scrapes_against_a_hung_target_leak_nothing() {
+    let hung = servers::hung().await;
+    let server = ServeProcess::start(&format!(
+        "scrape:\n  min_interval: 0s\ntargets:\n  db:\n    kind: postgres\n    url: postgres://u@{a}/db\n    timeout: 100ms\n  cache:\n    kind: redis\n    url: redis://{a}\n    timeout: 100ms\nchecks:\n  web:\n    kind: http\n    url: http://{a}/\n    timeout: 100ms\n",
+        a = hung.addr
+    ));
+    let client = util::http_client();
+    let url = format!("http://{}/metrics", server.addr);
+    let scrape = |client: reqwest::Client, url: String| async move {
+        let started = Instant::now();
+        let resp = client.get(&url).header("x-prometheus-scrape-timeout-seconds", "0.5").send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.text().await.unwrap();
+        started.elapsed()
+    };
+    scrape(client.clone(), url.clone()).await;
+    let baseline_fds = server.open_fds();
+
+    let total = 3000;
+    let slowest = futures::stream::iter((0..total).map(|_| scrape(client.clone(), url.clone())))
+        .buffer_unordered(50)
+        .fold(Duration::ZERO, |max, took| async move { max.max(took) })
+        .await;
+    assert!(slowest < Duration::from_millis(900), "slowest of {total} scrapes with a 0.5 s deadline took {slowest:?}");
+    assert!(hung.accepted.load(Ordering::SeqCst) > 100, "the checks really ran against the hung target");
+
+    // Close our own keep-alive connections: only the exporter's may remain.
+    drop(client);
+    // Every connection to the hung target is closed once its run ended.
+    util::eventually("connections to the hung target to close", Duration::from_secs(5), async || {
+        hung.open.load(Ordering::SeqCst) == 0
+    })
+    .await;
+    util::eventually("the exporter's open fds to return to their baseline", Duration::from_secs(5), async || {
+        server.open_fds() <= baseline_fds + 2
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn reload_swaps_the_config_and_a_bad_one_keeps_the_old() {
+    let exporter = TestExporter::start(
+        "checks:\n  one:\n    kind: file_freshness\n    path: /nonexistent/*.dump\n    max_age: 1h\n",
+    )
+    .await;
+    let path = exporter.dir.path().join("ops-gen.yml");
+    assert!(exporter.scrape().await.body.contains("check=\"one\""));
+
+    std::fs::write(
+        &path,
+        "checks:\n  two:\n    kind: file_freshness\n    path: /nonexistent/*.dump\n    max_age: 1h\n",
+    )
+    .unwrap();
+    let resp = exporter.http.post(exporter.url("/-/reload")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = exporter.scrape().await.body;
+    assert!(body.contains("check=\"two\"") && !body.contains("check=\"one\""), "{body}");
+    assert!(body.contains("opsgen_config_last_reload_success 1"));
+
+    std::fs::write(&path, "checks:\n  three:\n    kind: nonsense\n").unwrap();
+    let resp = exporter.http.post(exporter.url("/-/reload")).send().await.unwrap();
+    assert_eq!(resp.status(), 500);
+    let message = resp.text().await.unwrap();
+    assert!(message.contains("previous config kept") && message.contains("checks.three.kind"), "{message}");
+    let body = exporter.scrape().await.body;
+    assert!(body.contains("check=\"two\""), "the previous config keeps running");
+    assert!(body.contains("opsgen_config_last_reload_success 0"));
+}
+
+#[tokio::test]
+async fn sighup_reloads_and_sigterm_stops_gracefully() {
+    let mut server = ServeProcess::start(
+        "checks:\n  one:\n    kind: file_freshness\n    path: /nonexistent/*.dump\n    max_age: 1h\n",
+    );
+    let metrics = format!("http://{}/metrics", server.addr);
+    let body = util::get_text(&metrics).await;
+    assert!(body.contains("check=\"one\""));
+
+    std::fs::write(
+        server.dir.path().join("ops-gen.yml"),
+        "checks:\n  two:\n    kind: file_freshness\n    path: /x/*.d\n    max_age: 1h\n",
+    )
+    .unwrap();
+    server.signal("HUP");
+    util::eventually("SIGHUP to reload the config", Duration::from_secs(5), async || {
+        util::get_text(&metrics).await.contains("check=\"two\"")
+    })
+    .await;
+
+    server.signal("TERM");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "ops-gen did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+async fn ready_waits_for_every_first_result_and_health_is_always_ok() {
+    let hung = servers::hung().await;
+    let exporter = TestExporter::start(&format!(
+        "checks:\n  slow:\n    kind: http\n    url: http://{}/\n    timeout: 1s\n",
+        hung.addr
+    ))
+    .await;
+    assert_eq!(exporter.get("/-/healthy").await.0, 200);
+    assert_eq!(exporter.get("/healthz").await.0, 200);
+    let (status, body) = exporter.get("/-/ready").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("slow"));
+    util::eventually("readiness", Duration::from_secs(5), async || exporter.get("/readyz").await.0 == 200).await;
+}
+
+#[tokio::test]
+async fn landing_page_lists_checks_with_their_state() {
+    let app = servers::http_app().await;
+    let exporter = TestExporter::start(&format!(
+        "checks:\n  web:\n    kind: http\n    url: {}\n  broken:\n    kind: http\n    url: {}\n",
+        app.url("/ok"),
+        app.url("/status/500")
+    ))
+    .await;
+    util::eventually("first results", Duration::from_secs(5), async || exporter.get("/-/ready").await.0 == 200).await;
+    let (status, page) = exporter.get("/").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<td>web</td>") && page.contains("<td>broken</td>"), "{page}");
+    assert!(page.contains("status: answered 500 Internal Server Error"), "{page}");
+    assert!(page.contains("href=\"/metrics\""));
+}
+
+#[tokio::test]
+async fn a_real_prometheus_scrapes_the_exporter() {
+    let prometheus = util::require_tool("prometheus", "prometheus");
+    let exporter = TestExporter::start(
+        "checks:\n  dumps:\n    kind: file_freshness\n    path: /nonexistent/*.dump\n    max_age: 1h\n",
+    )
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = data.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: opsgen\n    static_configs:\n      - targets: ['{}']\n", exporter.addr),
+    )
+    .unwrap();
+    let mut child = Command::new(prometheus)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", data.path().join("tsdb").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let api = format!("http://127.0.0.1:{port}/api/v1/query");
+    let query = |q: &'static str| {
+        let api = api.clone();
+        async move {
+            let mut url = url::Url::parse(&api).unwrap();
+            url.query_pairs_mut().append_pair("query", q);
+            let Ok(resp) = util::http_client().get(url).send().await else { return None };
+            let json: serde_json::Value = resp.json().await.ok()?;
+            json["data"]["result"][0]["value"][1].as_str().map(str::to_owned)
+        }
+    };
+    util::eventually("Prometheus to scrape ops-gen", Duration::from_secs(20), async || {
+        query("up{job=\"opsgen\"}").await.as_deref() == Some("1")
+    })
+    .await;
+    assert_eq!(query("opsgen_check_success{check=\"dumps\"}").await.as_deref(), Some("0"));
+    assert_eq!(query("opsgen_backup_max_age_seconds{target=\"dumps\"}").await.as_deref(), Some("3600"));
+    assert_eq!(query("count(opsgen_build_info)").await.as_deref(), Some("1"));
+    let _ = child.kill();
+    let _ = child.wait();
+}
