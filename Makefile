@@ -1,0 +1,29 @@
+# Short forms; each calls ops-gen or one of the scripts. `make help` lists them.
+CARGO ?= cargo
+OPS_GEN ?= $(CARGO) run --release --locked --quiet --
+
+.PHONY: help run probe check test services services-down bench
+
+help: ## this list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+run: ## serve the exporter (built-in defaults without an ops-gen.yml) on 127.0.0.1:9743
+	$(OPS_GEN) serve
+
+probe: ## run every check once and print the results
+	$(OPS_GEN) probe
+
+check: ## validate ops-gen.yml and print it resolved, secrets masked
+	$(OPS_GEN) config check
+
+test: ## the whole suite: installs and starts PostgreSQL and Redis, then fmt, clippy, doc, tests
+	scripts/test.sh
+
+services: ## start the test services (PostgreSQL, Redis) on loopback
+	scripts/services.sh up
+
+services-down: ## stop the test services and delete their data
+	scripts/services.sh down
+
+bench: ## compare the exporter with the peer exporters (writes bench/results/latest.md)
+	bench/run.sh
