@@ -5,9 +5,9 @@
 //! with an error that names the file, the key and the fix ([`ConfigError`]).
 //! A running exporter never discovers a bad value at scrape time.
 //!
-//! Parsing is two-phase. The document is read into [`RawConfig`], where each
+//! Parsing is two-phase. The document is read into `RawConfig`, where each
 //! `targets`/`checks` entry is still a YAML value; each entry is then turned
-//! into its kind's spec by [`Spec::from_yaml`], which dispatches on `kind` and
+//! into its kind's spec by `Spec::from_yaml`, which dispatches on `kind` and
 //! tracks the path of every field, so an error says `targets.db.url` rather
 //! than just `targets.db`.
 //!
