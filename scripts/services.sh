@@ -17,7 +17,7 @@ DIR=${OPS_GEN_SERVICES_DIR:-/tmp/ops-gen-services}
 # Test-only credentials for throwaway local servers; never used elsewhere.
 PASSWORD=opsgen-test
 PG_BIN=/usr/lib/postgresql/15/bin
-PACKAGES=(postgresql-15 postgresql-client-15 redis-server redis-tools prometheus wrk curl)
+PACKAGES=(postgresql-15 postgresql-client-15 redis-server redis-tools prometheus wrk curl openssl)
 
 log() { printf 'services: %s\n' "$*" >&2; }
 
@@ -39,6 +39,18 @@ install_missing() {
 
 pg() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
+# A self-signed certificate for the TLS tests (PostgreSQL sslmode=require,
+# and tests' own HTTPS servers read it from $DIR/tls).
+make_cert() {
+  [[ -f $DIR/tls/server.crt ]] && return
+  mkdir -p "$DIR/tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=localhost" \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -keyout "$DIR/tls/server.key" -out "$DIR/tls/server.crt" 2>/dev/null
+  chmod 600 "$DIR/tls/server.key"
+  chmod 755 "$DIR/tls"
+}
+
 start_postgres() {
   local data=$DIR/postgres
   if pg "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
@@ -53,8 +65,12 @@ start_postgres() {
       --auth-local=trust --auth-host=scram-sha-256 --pwfile="$DIR/pgpass" >/dev/null
     rm -f "$DIR/pgpass"
   fi
+  if [[ ! -f $data/server.crt ]]; then
+    cp "$DIR/tls/server.crt" "$DIR/tls/server.key" "$data/"
+    if [[ $(id -u) -eq 0 ]]; then chown postgres:postgres "$data/server.crt" "$data/server.key"; fi
+  fi
   pg "$PG_BIN/pg_ctl" -D "$data" -l "$DIR/postgres.log" -w -t 30 \
-    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $data -c max_connections=200 -c fsync=off" start >/dev/null
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $data -c max_connections=200 -c fsync=off -c ssl=on" start >/dev/null
   log "PostgreSQL ready on 127.0.0.1:$PG_PORT"
 }
 
@@ -78,6 +94,7 @@ up() {
   mkdir -p "$DIR"
   [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$DIR" 2>/dev/null || true
   chmod 755 "$DIR"
+  make_cert
   start_postgres
   start_redis
 }
@@ -93,6 +110,7 @@ env_vars() {
   cat <<VARS
 export OPS_GEN_POSTGRES_URL=postgres://postgres:$PASSWORD@127.0.0.1:$PG_PORT/postgres
 export OPS_GEN_REDIS_URL=redis://default:$PASSWORD@127.0.0.1:$REDIS_PORT/0
+export OPS_GEN_TEST_TLS_DIR=$DIR/tls
 VARS
 }
 

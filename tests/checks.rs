@@ -189,3 +189,35 @@ async fn hung_targets_time_out_within_the_check_limit() {
         assert_eq!(failure.reason, Reason::Timeout, "{}: {}", check.name, failure.message);
     }
 }
+
+#[tokio::test]
+async fn postgres_over_tls_encrypts_and_verifies_on_request() {
+    let (url, admin) = util::postgres_database().await;
+    let db = url.rsplit('/').next().unwrap().to_owned();
+    let encrypt_only = probe(&format!("targets:\n  db:\n    kind: postgres\n    url: {url}?sslmode=require\n"));
+    let out = encrypt_only.run().await;
+    assert!(out.is_success(), "{out:?}");
+    let row = admin
+        .query_one(
+            "SELECT bool_and(s.ssl) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.datname = $1 AND a.application_name = 'ops-gen'",
+            &[&db],
+        )
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, Option<bool>>(0), Some(true), "the check's connection is encrypted");
+
+    // Verification against the system roots refuses the self-signed certificate.
+    let verify =
+        probe(&format!("targets:\n  db:\n    kind: postgres\n    url: {url}?sslmode=require\n    tls_verify: true\n"));
+    assert_reason(&verify.run().await, Reason::Tls);
+}
+
+#[tokio::test]
+async fn https_checks_verify_certificates_unless_told_not_to() {
+    let server = util::https_server().await;
+    let out = http(&format!("    url: {}\n    tls_verify: false\n", server.url)).run().await;
+    assert!(out.is_success(), "{out:?}");
+    let out = http(&format!("    url: {}\n", server.url)).run().await;
+    assert_reason(&out, Reason::Tls);
+    assert!(out.failure.unwrap().message.to_lowercase().contains("certificate"));
+}

@@ -414,3 +414,22 @@ async fn a_real_prometheus_scrapes_the_exporter() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[tokio::test]
+async fn scheduled_checks_run_on_their_own_and_scrapes_only_read_them() {
+    let app = servers::http_app().await;
+    let exporter = TestExporter::start(&format!(
+        "scrape:\n  min_interval: 0s\nchecks:\n  web:\n    kind: http\n    url: {}\n    interval: 400ms\n",
+        app.url("/count")
+    ))
+    .await;
+    // Runs without any scrape.
+    util::eventually("three scheduled runs", Duration::from_secs(5), async || app.accepted.load(Ordering::SeqCst) >= 3)
+        .await;
+    // Scrapes read the last result and never start a run of their own.
+    let before = app.accepted.load(Ordering::SeqCst);
+    let scrapes = futures::future::join_all((0..10).map(|_| exporter.scrape())).await;
+    assert!(scrapes.iter().all(|s| s.value(r#"opsgen_check_success{check="web",kind="http"}"#) == Some(1.0)));
+    assert!(scrapes.iter().all(|s| s.took < Duration::from_millis(200)), "scrapes wait for nothing");
+    assert!(app.accepted.load(Ordering::SeqCst) - before <= 1, "only the schedule runs the check");
+}

@@ -245,3 +245,49 @@ impl TestExporter {
         (resp.status().as_u16(), resp.text().await.unwrap())
     }
 }
+
+/// The self-signed certificate `scripts/services.sh` makes: (cert, key).
+pub fn tls_files() -> (PathBuf, PathBuf) {
+    let dir =
+        PathBuf::from(std::env::var("OPS_GEN_TEST_TLS_DIR").unwrap_or_else(|_| "/tmp/ops-gen-services/tls".into()));
+    let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
+    assert!(cert.is_file() && key.is_file(), "no test certificate in {}: run `scripts/services.sh up`", dir.display());
+    (cert, key)
+}
+
+/// A real HTTPS server (`openssl s_server -www`) with the self-signed
+/// certificate; killed when dropped.
+pub struct HttpsServer {
+    pub url: String,
+    child: std::process::Child,
+}
+
+impl Drop for HttpsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub async fn https_server() -> HttpsServer {
+    let openssl = require_tool("openssl", "openssl");
+    let (cert, key) = tls_files();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(openssl)
+        .args(["s_server", "-quiet", "-www", "-accept", &format!("127.0.0.1:{port}")])
+        .arg("-cert")
+        .arg(cert)
+        .arg("-key")
+        .arg(key)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = HttpsServer { url: format!("https://127.0.0.1:{port}/"), child };
+    eventually("openssl s_server to listen", Duration::from_secs(5), async || {
+        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+    })
+    .await;
+    server
+}
