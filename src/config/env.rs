@@ -119,6 +119,63 @@ impl Serialize for Secret {
     }
 }
 
+/// A value parsed from config text that may carry credentials, such as a
+/// connection URL. It keeps the parsed value for use and a redacted rendering
+/// for everything that shows it: `Debug`, `Display` and `Serialize` print
+/// only the redacted form. Deserializing expands `${ENV}` references first.
+#[derive(Clone)]
+pub struct Redacted<T> {
+    value: T,
+    shown: String,
+}
+
+/// How a type is parsed from config text and shown without its secrets.
+pub trait Redact: Sized {
+    /// Parses `raw`, returning the value and its redacted rendering. The
+    /// error is a sentence with the fix, and never contains `raw`.
+    fn parse_redacted(raw: &str) -> Result<(Self, String), String>;
+}
+
+impl<T> Redacted<T> {
+    #[must_use]
+    pub fn get(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T: Redact> std::str::FromStr for Redacted<T> {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        T::parse_redacted(raw).map(|(value, shown)| Self { value, shown })
+    }
+}
+
+impl<T> fmt::Debug for Redacted<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
+impl<T> fmt::Display for Redacted<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
+impl<'de, T: Redact> Deserialize<'de> for Redacted<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        expand(&raw).and_then(|s| s.parse()).map_err(serde::de::Error::custom)
+    }
+}
+
+impl<T> Serialize for Redacted<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.shown)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

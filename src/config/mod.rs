@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use duration::HumanDuration;
-pub use env::{MASK, Secret, expand, string as env_string};
+pub use env::{MASK, Redact, Redacted, Secret, expand, string as env_string};
 pub use error::{ConfigError, Location};
 
 use crate::probe::{Kind, Spec};

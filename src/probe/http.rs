@@ -7,12 +7,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{Details, Outcome, Reason, chain, chain_has};
-use crate::config::{HumanDuration, MASK, Secret, expand};
+use crate::config::{HumanDuration, MASK, Redact, Redacted, Secret};
 
 pub const REASONS: &[Reason] =
     &[Reason::Timeout, Reason::Connect, Reason::Tls, Reason::Status, Reason::Body, Reason::Protocol, Reason::Internal];
@@ -70,16 +69,10 @@ pub struct JsonExpectation {
 }
 
 /// An `http(s)` URL; prints without a password in its user part.
-#[derive(Clone)]
-pub struct HttpUrl {
-    url: url::Url,
-    redacted: String,
-}
+pub type HttpUrl = Redacted<url::Url>;
 
-impl FromStr for HttpUrl {
-    type Err = String;
-
-    fn from_str(raw: &str) -> Result<Self, String> {
+impl Redact for url::Url {
+    fn parse_redacted(raw: &str) -> Result<(Self, String), String> {
         let url = url::Url::parse(raw).map_err(|e| format!("not a URL ({e}); write it as http://HOST:PORT/PATH"))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(format!("unsupported scheme `{}`; use http:// or https://", url.scheme()));
@@ -91,32 +84,7 @@ impl FromStr for HttpUrl {
         if shown.password().is_some() {
             let _ = shown.set_password(Some(MASK));
         }
-        Ok(Self { url, redacted: shown.to_string() })
-    }
-}
-
-impl fmt::Debug for HttpUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.redacted)
-    }
-}
-
-impl fmt::Display for HttpUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.redacted)
-    }
-}
-
-impl<'de> Deserialize<'de> for HttpUrl {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(deserializer)?;
-        expand(&raw).and_then(|s| s.parse()).map_err(serde::de::Error::custom)
-    }
-}
-
-impl Serialize for HttpUrl {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.redacted)
+        Ok((url, shown.to_string()))
     }
 }
 
@@ -206,7 +174,7 @@ impl HttpProbe {
 
     pub async fn run(&self) -> Outcome {
         let mut request =
-            self.client.request(self.spec.method.0.clone(), self.spec.url.url.clone()).headers(self.headers.clone());
+            self.client.request(self.spec.method.0.clone(), self.spec.url.get().clone()).headers(self.headers.clone());
         if let Some(body) = &self.spec.body {
             request = request.body(body.clone());
         }

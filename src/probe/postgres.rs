@@ -7,13 +7,13 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::error::SqlState;
 
 use super::{Details, Outcome, Reason, chain, chain_has, tls};
-use crate::config::{HumanDuration, MASK, expand};
+use crate::config::{HumanDuration, MASK, Redact, Redacted};
 
 pub const REASONS: &[Reason] =
     &[Reason::Timeout, Reason::Connect, Reason::Tls, Reason::Auth, Reason::Query, Reason::Protocol, Reason::Internal];
@@ -34,23 +34,10 @@ pub struct Spec {
 }
 
 /// A parsed connection string; prints without its password.
-#[derive(Clone)]
-pub struct PostgresUrl {
-    config: tokio_postgres::Config,
-    redacted: String,
-}
+pub type PostgresUrl = Redacted<tokio_postgres::Config>;
 
-impl PostgresUrl {
-    #[must_use]
-    pub fn config(&self) -> &tokio_postgres::Config {
-        &self.config
-    }
-}
-
-impl FromStr for PostgresUrl {
-    type Err = String;
-
-    fn from_str(raw: &str) -> Result<Self, String> {
+impl Redact for tokio_postgres::Config {
+    fn parse_redacted(raw: &str) -> Result<(Self, String), String> {
         let config = tokio_postgres::Config::from_str(raw).map_err(|e| {
             format!(
                 "not a PostgreSQL connection string ({e}); write it as postgres://USER:${{PASSWORD_VAR}}@HOST:5432/DB"
@@ -59,8 +46,8 @@ impl FromStr for PostgresUrl {
         if config.get_hosts().is_empty() {
             return Err("the connection string names no host; write it as postgres://USER@HOST:5432/DB".to_owned());
         }
-        let redacted = redact(&config);
-        Ok(Self { config, redacted })
+        let shown = redact(&config);
+        Ok((config, shown))
     }
 }
 
@@ -94,31 +81,6 @@ fn redact(config: &tokio_postgres::Config) -> String {
         _ => "prefer",
     };
     format!("postgres://{auth}{}/{db}?sslmode={ssl}", hosts.join(","))
-}
-
-impl fmt::Debug for PostgresUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.redacted)
-    }
-}
-
-impl fmt::Display for PostgresUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.redacted)
-    }
-}
-
-impl<'de> Deserialize<'de> for PostgresUrl {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(deserializer)?;
-        expand(&raw).and_then(|s| s.parse()).map_err(serde::de::Error::custom)
-    }
-}
-
-impl Serialize for PostgresUrl {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.redacted)
-    }
 }
 
 /// What the server says about itself.
@@ -155,7 +117,7 @@ impl fmt::Debug for PostgresProbe {
 impl PostgresProbe {
     pub fn new(spec: &Spec) -> Result<Self, String> {
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls::client_config(spec.tls_verify)?);
-        let mut config = spec.url.config.clone();
+        let mut config = spec.url.get().clone();
         config.application_name("ops-gen");
         Ok(Self { config, tls, connection: Mutex::new(None) })
     }

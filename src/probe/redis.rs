@@ -6,14 +6,13 @@
 //! dropped after any error or cancelled run.
 
 use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use super::{Details, Outcome, Reason, chain};
-use crate::config::{HumanDuration, MASK, expand};
+use crate::config::{HumanDuration, MASK, Redact, Redacted};
 
 pub const REASONS: &[Reason] = &[Reason::Timeout, Reason::Connect, Reason::Auth, Reason::Protocol, Reason::Internal];
 
@@ -30,16 +29,10 @@ pub struct Spec {
 }
 
 /// A parsed Redis URL; prints without its password.
-#[derive(Clone)]
-pub struct RedisUrl {
-    client: redis::Client,
-    redacted: String,
-}
+pub type RedisUrl = Redacted<redis::Client>;
 
-impl FromStr for RedisUrl {
-    type Err = String;
-
-    fn from_str(raw: &str) -> Result<Self, String> {
+impl Redact for redis::Client {
+    fn parse_redacted(raw: &str) -> Result<(Self, String), String> {
         const FORM: &str = "write it as redis://[:${PASSWORD_VAR}@]HOST:6379[/DB]";
         let mut url = url::Url::parse(raw).map_err(|e| format!("not a URL ({e}); {FORM}"))?;
         match url.scheme() {
@@ -56,32 +49,7 @@ impl FromStr for RedisUrl {
             // Cannot fail: the URL has a host, or it would not have a password.
             let _ = url.set_password(Some(MASK));
         }
-        Ok(Self { client, redacted: url.to_string() })
-    }
-}
-
-impl fmt::Debug for RedisUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.redacted)
-    }
-}
-
-impl fmt::Display for RedisUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.redacted)
-    }
-}
-
-impl<'de> Deserialize<'de> for RedisUrl {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(deserializer)?;
-        expand(&raw).and_then(|s| s.parse()).map_err(serde::de::Error::custom)
-    }
-}
-
-impl Serialize for RedisUrl {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.redacted)
+        Ok((client, url.to_string()))
     }
 }
 
@@ -129,7 +97,7 @@ impl fmt::Debug for RedisProbe {
 impl RedisProbe {
     #[must_use]
     pub fn new(spec: &Spec) -> Self {
-        Self { client: spec.url.client.clone(), redacted: spec.url.redacted.clone(), connection: Mutex::new(None) }
+        Self { client: spec.url.get().clone(), redacted: spec.url.to_string(), connection: Mutex::new(None) }
     }
 
     pub async fn run(&self) -> Outcome {
