@@ -433,3 +433,34 @@ async fn scheduled_checks_run_on_their_own_and_scrapes_only_read_them() {
     assert!(scrapes.iter().all(|s| s.took < Duration::from_millis(200)), "scrapes wait for nothing");
     assert!(app.accepted.load(Ordering::SeqCst) - before <= 1, "only the schedule runs the check");
 }
+
+#[tokio::test]
+async fn every_new_result_reaches_the_next_scrape() {
+    let dir = tempfile::tempdir().unwrap();
+    let exporter = TestExporter::start(&format!(
+        "scrape:\n  min_interval: 0s\nchecks:\n  dumps:\n    kind: file_freshness\n    path: {}/*.dump\n    max_age: 1h\n",
+        dir.path().display()
+    ))
+    .await;
+    let success = r#"opsgen_check_success{check="dumps",kind="file_freshness"}"#;
+    for round in 0..3 {
+        assert_eq!(exporter.scrape().await.value(success), Some(0.0), "round {round}: no dump yet");
+        std::fs::write(dir.path().join("a.dump"), b"data").unwrap();
+        assert_eq!(exporter.scrape().await.value(success), Some(1.0), "round {round}: dump written");
+        std::fs::remove_file(dir.path().join("a.dump")).unwrap();
+    }
+    // With results reused (min_interval 1h) the series stay, and each scrape
+    // still reports its own duration.
+    let exporter = TestExporter::start(
+        "checks:\n  dumps:\n    kind: file_freshness\n    path: /nonexistent/*.dump\n    max_age: 1h\n",
+    )
+    .await;
+    let first = exporter.scrape().await;
+    let second = exporter.scrape().await;
+    assert_eq!(first.value(success), second.value(success));
+    assert!(second.value("opsgen_scrape_duration_seconds").unwrap() < 0.01);
+    assert!(
+        second.body.ends_with("opsgen_scrape_duration_seconds ".to_owned().as_str())
+            || second.body.contains("\nopsgen_scrape_duration_seconds ")
+    );
+}

@@ -73,17 +73,47 @@ pub struct SelfState {
     pub config_last_reload_timestamp_seconds: f64,
 }
 
-/// Encodes everything for one scrape.
-#[must_use]
-pub fn encode(snapshot: Arc<Snapshot>, ledger: Arc<FailureLedger>, me: SelfState, format: Format) -> String {
-    let mut registry = Registry::default();
-    registry.register_collector(Box::new(Exposition { snapshot, ledger, me }));
-    let mut out = String::with_capacity(4096);
-    // Writing into a String cannot fail.
-    let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
-    match format {
-        Format::OpenMetrics => out,
-        Format::Text => openmetrics_to_text(&out),
+/// Every series but the per-scrape one, encoded once and served to every
+/// scrape whose results it holds (see `Exporter::render`).
+#[derive(Debug)]
+pub struct Rendered {
+    /// OpenMetrics, without the final `# EOF`.
+    openmetrics: String,
+    /// The text 0.0.4 form, made on first request.
+    text: std::sync::OnceLock<String>,
+}
+
+const SCRAPE_DURATION_HELP: &str = "Time this scrape spent running or waiting for checks.";
+
+impl Rendered {
+    /// Encodes the snapshot's series (one pass of prometheus-client).
+    #[must_use]
+    pub fn new(snapshot: Arc<Snapshot>, ledger: Arc<FailureLedger>, me: SelfState) -> Self {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(Exposition { snapshot, ledger, me }));
+        let mut openmetrics = String::with_capacity(8192);
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode_registry(&mut openmetrics, &registry);
+        Self { openmetrics, text: std::sync::OnceLock::new() }
+    }
+
+    /// The full answer: the cached series, then this scrape's duration.
+    #[must_use]
+    pub fn body(&self, format: Format, scrape_duration: std::time::Duration) -> String {
+        let prefix = match format {
+            Format::OpenMetrics => &self.openmetrics,
+            Format::Text => self.text.get_or_init(|| openmetrics_to_text(&self.openmetrics)),
+        };
+        let mut out = String::with_capacity(prefix.len() + 256);
+        out.push_str(prefix);
+        let seconds = scrape_duration.as_secs_f64();
+        let _ = writeln!(out, "# HELP opsgen_scrape_duration_seconds {SCRAPE_DURATION_HELP}");
+        let _ = writeln!(out, "# TYPE opsgen_scrape_duration_seconds gauge");
+        let _ = writeln!(out, "opsgen_scrape_duration_seconds {seconds:?}");
+        if format == Format::OpenMetrics {
+            out.push_str("# EOF\n");
+        }
+        out
     }
 }
 
@@ -321,13 +351,6 @@ impl Exposition {
             MetricType::Gauge,
         )?
         .encode_gauge(&self.me.config_last_reload_timestamp_seconds)?;
-        enc.encode_descriptor(
-            "opsgen_scrape_duration_seconds",
-            "Time this scrape spent running or waiting for checks.",
-            None,
-            MetricType::Gauge,
-        )?
-        .encode_gauge(&self.snapshot.duration.as_secs_f64())?;
         Ok(())
     }
 }

@@ -23,7 +23,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::config::{ConfigError, Loaded};
 use crate::probe::BuildError;
-use crate::probe::runner::{FailureLedger, Mode, Runner, Snapshot};
+use crate::probe::runner::{Completed, FailureLedger, Mode, Runner, Snapshot};
 
 /// Any request is cut off after this (a scrape ends at its own deadline first).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
@@ -43,7 +43,32 @@ struct Active {
     runner: Runner,
 }
 
-#[derive(Debug, Clone, Copy)]
+/// What a rendering of `/metrics` depends on. Results are compared by
+/// identity: a new run always makes a new `Completed`.
+#[derive(Debug)]
+struct RenderKey {
+    active: Arc<Active>,
+    results: Vec<Option<Arc<Completed>>>,
+    ledger: u64,
+    reload: ReloadStatus,
+}
+
+impl PartialEq for RenderKey {
+    fn eq(&self, other: &Self) -> bool {
+        let same = |a: &Option<Arc<Completed>>, b: &Option<Arc<Completed>>| match (a, b) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        Arc::ptr_eq(&self.active, &other.active)
+            && self.ledger == other.ledger
+            && self.reload == other.reload
+            && self.results.len() == other.results.len()
+            && self.results.iter().zip(&other.results).all(|(a, b)| same(a, b))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct ReloadStatus {
     success: bool,
     last_success: SystemTime,
@@ -65,6 +90,7 @@ pub struct Exporter {
     ledger: Arc<FailureLedger>,
     reload_status: Mutex<ReloadStatus>,
     reloading: tokio::sync::Mutex<()>,
+    rendered: Mutex<Option<(RenderKey, Arc<metrics::Rendered>)>>,
 }
 
 impl Exporter {
@@ -79,6 +105,7 @@ impl Exporter {
             ledger,
             reload_status: Mutex::new(ReloadStatus { success: true, last_success: SystemTime::now() }),
             reloading: tokio::sync::Mutex::new(()),
+            rendered: Mutex::new(None),
         }))
     }
 
@@ -120,6 +147,8 @@ impl Exporter {
                     );
                 }
                 *self.active.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(active);
+                // The cached rendering holds the old runner: let it go now.
+                *self.rendered.lock().unwrap_or_else(PoisonError::into_inner) = None;
                 *status = ReloadStatus { success: true, last_success: SystemTime::now() };
                 tracing::info!(source = %current.loaded.source.label(), "config reloaded");
                 Ok(())
@@ -135,12 +164,39 @@ impl Exporter {
     /// Collects every check for one scrape. `timeout` is the scrape's own
     /// timeout (from Prometheus' header), or the configured default.
     pub async fn scrape(&self, timeout: Option<Duration>) -> Arc<Snapshot> {
+        self.collect(timeout).await.1
+    }
+
+    async fn collect(&self, timeout: Option<Duration>) -> (Arc<Active>, Arc<Snapshot>) {
         let active = self.active();
         let scrape = &active.loaded.config.scrape;
         let timeout = timeout.unwrap_or(scrape.timeout.get());
         let margin = scrape.margin.get();
         let budget = if timeout > margin * 2 { timeout.saturating_sub(margin) } else { timeout.mul_f32(0.8) };
-        Arc::new(active.runner.collect(Instant::now() + budget, Mode::Scrape).await)
+        let snapshot = Arc::new(active.runner.collect(Instant::now() + budget, Mode::Scrape).await);
+        (active, snapshot)
+    }
+
+    /// The encoded series of `snapshot`: the previous rendering when it holds
+    /// exactly these results (most scrapes, thanks to `min_interval`), else a
+    /// new one.
+    fn render(&self, active: &Arc<Active>, snapshot: &Arc<Snapshot>) -> Arc<metrics::Rendered> {
+        let key = RenderKey {
+            active: Arc::clone(active),
+            results: snapshot.entries.iter().map(|(_, r)| r.clone()).collect(),
+            ledger: self.ledger.version(),
+            reload: *self.reload_status.lock().unwrap_or_else(PoisonError::into_inner),
+        };
+        let mut cache = self.rendered.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((cached_key, rendered)) = cache.as_ref()
+            && *cached_key == key
+        {
+            return Arc::clone(rendered);
+        }
+        let rendered =
+            Arc::new(metrics::Rendered::new(Arc::clone(snapshot), Arc::clone(&self.ledger), self.self_state()));
+        *cache = Some((key, Arc::clone(&rendered)));
+        rendered
     }
 
     fn self_state(&self) -> metrics::SelfState {
@@ -208,8 +264,8 @@ async fn metrics_handler(State(exporter): State<Arc<Exporter>>, headers: HeaderM
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s > 0.0)
         .map(Duration::from_secs_f64);
-    let snapshot = exporter.scrape(timeout).await;
-    let body = metrics::encode(snapshot, Arc::clone(&exporter.ledger), exporter.self_state(), format);
+    let (active, snapshot) = exporter.collect(timeout).await;
+    let body = exporter.render(&active, &snapshot).body(format, snapshot.duration);
     ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
 }
 

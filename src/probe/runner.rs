@@ -63,25 +63,37 @@ struct State {
 /// Failure counts by check, kind and reason. Lives as long as the process,
 /// across config reloads, so `opsgen_check_failures_total` stays monotonic.
 #[derive(Debug, Default)]
-pub struct FailureLedger(Mutex<BTreeMap<(String, Kind, Reason), u64>>);
+pub struct FailureLedger {
+    counts: Mutex<BTreeMap<(String, Kind, Reason), u64>>,
+    /// Bumped on every change, so renderings can tell they are current.
+    version: std::sync::atomic::AtomicU64,
+}
 
 impl FailureLedger {
     fn register(&self, name: &str, kind: Kind) {
-        let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        self.version.fetch_add(1, std::sync::atomic::Ordering::Release);
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         for reason in kind.reasons() {
             counts.entry((name.to_owned(), kind, *reason)).or_insert(0);
         }
     }
 
     fn record(&self, name: &str, kind: Kind, reason: Reason) {
-        let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         *counts.entry((name.to_owned(), kind, reason)).or_insert(0) += 1;
+        self.version.fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Changes whenever any count changes.
+    #[must_use]
+    pub fn version(&self) -> u64 {
+        self.version.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The counts of one check, by reason.
     #[must_use]
     pub fn counts(&self, name: &str, kind: Kind) -> Vec<(Reason, u64)> {
-        let counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         counts.iter().filter(|((n, k, _), _)| n == name && *k == kind).map(|((_, _, r), c)| (*r, *c)).collect()
     }
 }
@@ -125,14 +137,14 @@ impl Check {
         self.lock().last.clone()
     }
 
-    /// A fresh enough result, the run in flight, or a new run.
-    fn result(self: &Arc<Self>, budget: Duration, reuse_younger_than: Duration) -> SharedRun {
+    /// The last result if it is younger than `max_age`.
+    fn fresh(&self, max_age: Duration) -> Option<Arc<Completed>> {
+        self.lock().last.as_ref().filter(|last| last.at.elapsed() < max_age).cloned()
+    }
+
+    /// The run in flight, or a new run.
+    fn run(self: &Arc<Self>, budget: Duration) -> SharedRun {
         let mut state = self.lock();
-        if let Some(last) = &state.last
-            && last.at.elapsed() < reuse_younger_than
-        {
-            return futures::future::ready(last.clone()).boxed().shared();
-        }
         if let Some(inflight) = &state.inflight {
             return inflight.clone();
         }
@@ -272,7 +284,7 @@ impl Runner {
                 ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     ticker.tick().await;
-                    check.result(check.timeout, Duration::ZERO).await;
+                    check.run(check.timeout).await;
                 }
             }));
         }
@@ -285,26 +297,40 @@ impl Runner {
             Mode::Scrape => self.min_interval,
             Mode::Everything => Duration::ZERO,
         };
-        let runs = self.checks.iter().map(|check| {
-            let check = Arc::clone(check);
-            async move {
-                if mode == Mode::Scrape && check.is_scheduled() {
-                    let last = check.last();
-                    return (check, last);
+        // What is known now: scheduled checks' last results and fresh ones.
+        // When that is everything (the usual scrape), no task, timer or
+        // future is made at all.
+        let known: Vec<Option<Option<Arc<Completed>>>> = self
+            .checks
+            .iter()
+            .map(|check| match mode {
+                Mode::Scrape if check.is_scheduled() => Some(check.last()),
+                _ => check.fresh(reuse).map(Some),
+            })
+            .collect();
+        let entries = if known.iter().all(Option::is_some) {
+            self.checks.iter().cloned().zip(known.into_iter().flatten()).collect()
+        } else {
+            let runs = self.checks.iter().zip(known).map(|(check, known)| {
+                let check = Arc::clone(check);
+                async move {
+                    if let Some(result) = known {
+                        return (check, result);
+                    }
+                    let budget = check.timeout.min(deadline.saturating_duration_since(Instant::now()));
+                    let run = check.run(budget);
+                    // A run started here ends by `deadline` on its own; the grace
+                    // lets its own result (and failure count) win that race.
+                    let completed = match tokio::time::timeout_at((deadline + JOIN_GRACE).into(), run).await {
+                        Ok(completed) => completed,
+                        // Joined a run started for a later deadline: a timeout for us.
+                        Err(_) => Arc::new(Completed::timed_out(deadline.saturating_duration_since(started), started)),
+                    };
+                    (check, Some(completed))
                 }
-                let budget = check.timeout.min(deadline.saturating_duration_since(Instant::now()));
-                let run = check.result(budget, reuse);
-                // A run started here ends by `deadline` on its own; the grace
-                // lets its own result (and failure count) win that race.
-                let completed = match tokio::time::timeout_at((deadline + JOIN_GRACE).into(), run).await {
-                    Ok(completed) => completed,
-                    // Joined a run started for a later deadline: a timeout for us.
-                    Err(_) => Arc::new(Completed::timed_out(deadline.saturating_duration_since(started), started)),
-                };
-                (check, Some(completed))
-            }
-        });
-        let entries = futures::future::join_all(runs).await;
+            });
+            futures::future::join_all(runs).await
+        };
         Snapshot { entries, duration: started.elapsed() }
     }
 
