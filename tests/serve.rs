@@ -228,6 +228,11 @@ impl ServeProcess {
         std::fs::read_dir(format!("/proc/{}/fd", self.pid())).unwrap().count()
     }
 
+    fn threads(&self) -> usize {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status.lines().find_map(|l| l.strip_prefix("Threads:")).unwrap().trim().parse().unwrap()
+    }
+
     fn signal(&self, signal: &str) {
         let ok =
             Command::new("kill").args([&format!("-{signal}"), &self.pid().to_string()]).status().unwrap().success();
@@ -253,6 +258,7 @@ async fn thousands_of_scrapes_against_a_hung_target_leak_nothing() {
     };
     scrape(client.clone(), url.clone()).await;
     let baseline_fds = server.open_fds();
+    let baseline_threads = server.threads();
 
     let total = 3000;
     let slowest = futures::stream::iter((0..total).map(|_| scrape(client.clone(), url.clone())))
@@ -273,6 +279,7 @@ async fn thousands_of_scrapes_against_a_hung_target_leak_nothing() {
         server.open_fds() <= baseline_fds + 2
     })
     .await;
+    assert!(server.threads() <= baseline_threads, "threads grew from {baseline_threads} to {}", server.threads());
 }
 
 #[tokio::test]
