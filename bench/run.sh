@@ -3,7 +3,7 @@
 # this machine: postgres_exporter, redis_exporter, blackbox_exporter (http_2xx)
 # and a "ceiling" server (same HTTP stack as ops-gen, fixed body, no work).
 #
-#   bench/run.sh                                   full run (about 6 minutes)
+#   bench/run.sh                                   full run (about 4 minutes + build)
 #   BENCH_SECONDS=3 BENCH_SCRAPES=500 bench/run.sh smoke run (under 2 minutes)
 #
 # Prints a Markdown table and writes it to bench/results/latest.md. Everything
@@ -15,9 +15,11 @@
 #   BENCH_SECONDS        length of each wrk run                         [10]
 #   BENCH_SCRAPES        scrapes counted for CPU and RSS-after          [2000]
 #   BENCH_CONNECTIONS    wrk connections of the throughput run          [16]
+#   BENCH_COUNT_MAX      cut-off of the counted run, seconds            [180]
 #   BENCH_HUNG_MAX       client cut-off for a scrape of a hung target   [20]
-#   BENCH_PORT_BASE      first of 13 consecutive loopback ports         [19700]
+#   BENCH_PORT_BASE      first of 11 consecutive loopback ports         [19700]
 #   BENCH_KEEP_SERVICES  1: leave PostgreSQL/Redis running if started   [0]
+#   BENCH_KEEP_LOGS      1: keep the work folder (logs, wrk output)     [0]
 #   CARGO_TARGET_DIR     honoured by the build step
 set -euo pipefail
 export LC_ALL=C
@@ -29,8 +31,8 @@ CONNECTIONS=${BENCH_CONNECTIONS:-16}
 HUNG_MAX=${BENCH_HUNG_MAX:-20}
 PORT_BASE=${BENCH_PORT_BASE:-19700}
 KEEP_SERVICES=${BENCH_KEEP_SERVICES:-0}
-# The counted run stops at SCRAPES responses, or after this long at most.
-COUNT_MAX=$((SECONDS_PER_RUN * 6 > 60 ? SECONDS_PER_RUN * 6 : 60))
+KEEP_LOGS=${BENCH_KEEP_LOGS:-0}
+COUNT_MAX=${BENCH_COUNT_MAX:-180}
 # What the hung-target scrape tells the exporter its deadline is.
 HUNG_DEADLINE=2
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -38,7 +40,7 @@ RESULTS=$ROOT/bench/results/latest.md
 PG_PORT=${OPS_GEN_PG_PORT:-55432}
 REDIS_PORT=${OPS_GEN_REDIS_PORT:-56379}
 
-for v in SECONDS_PER_RUN SCRAPES CONNECTIONS HUNG_MAX PORT_BASE; do
+for v in SECONDS_PER_RUN SCRAPES CONNECTIONS COUNT_MAX HUNG_MAX PORT_BASE; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench: $v must be a positive integer" >&2; exit 2; }
 done
 for tool in curl wrk python3 prometheus-postgres-exporter prometheus-redis-exporter prometheus-blackbox-exporter; do
@@ -48,7 +50,7 @@ for tool in curl wrk python3 prometheus-postgres-exporter prometheus-redis-expor
   }
 done
 
-log() { printf 'bench: %s\n' "$*" >&2; }
+log() { printf 'bench: %s %s\n' "$(date +%T)" "$*" >&2; }
 
 # ---------------------------------------------------------------- cleanup --
 
@@ -72,8 +74,10 @@ cleanup() {
   if ((STARTED_SERVICES)) && [[ $KEEP_SERVICES != 1 ]]; then
     "$ROOT/scripts/services.sh" down >/dev/null 2>&1 || true
   fi
-  if ((rc == 0)); then
+  if ((rc == 0)) && [[ $KEEP_LOGS != 1 ]]; then
     rm -rf "$WORK"
+  elif ((rc == 0)); then
+    log "logs kept in $WORK"
   else
     log "failed (exit $rc); logs kept in $WORK"
   fi
@@ -123,6 +127,8 @@ wait_ok() {
 }
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+# "anon/file" resident MiB: heap and stacks vs mapped binary and libraries.
+rss_split() { awk '/^RssAnon:/ {a = $2} /^RssFile:/ {f = $2} END {printf "%.1f/%.1f", a / 1024, f / 1024}' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 # utime + stime of a process, in clock ticks (fields 14 and 15 of stat).
 cpu_ticks() {
@@ -150,7 +156,7 @@ wrk_run() {
   local name=$1 tag=$2
   shift 2
   local out=$WORK/$name.$tag.wrk
-  timeout $((COUNT_MAX + 60)) wrk --timeout 10s "$@" >"$out" 2>&1 || {
+  timeout $((SECONDS_PER_RUN + 30)) wrk --timeout 10s "$@" >"$out" 2>&1 || {
     log "wrk failed for $name ($tag):"
     cat "$out" >&2
     exit 1
@@ -159,7 +165,6 @@ wrk_run() {
   bad=$(grep -E 'Non-2xx|Socket errors' "$out" | sed 's/^ *//' | paste -sd ';' - || true)
   [[ -z $bad ]] || NOTES+=("${LABEL[$name]}, $tag run: $bad")
 }
-wrk_requests() { awk '/requests in/ {print $1; exit}' "$1"; }
 wrk_rate() { awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$1"; }
 wrk_percentile() { to_ms "$(awk -v p="$2" '$1 == p {print $2; exit}' "$1")"; }
 
@@ -196,7 +201,7 @@ for p in $(seq "$PORT_BASE" $((PORT_BASE + 10))); do
   fi
 done
 
-declare -A PID=() LABEL=() URL=() BODY=() IDLE=() AFTER=() PEAK=() CPU=() P50=() P99=() RPS=() HUNG=() SANITY=()
+declare -A PID=() LABEL=() URL=() BODY=() IDLE=() SPLIT=() AFTER=() PEAK=() CPU=() P50=() P99=() RPS=() HUNG=() SANITY=()
 NOTES=()
 
 # ---------------------------------------------------------------- start ----
@@ -281,14 +286,16 @@ sanity blackbox '^probe_success '
 
 # -------------------------------------------------------------- measure ----
 
-cat >"$WORK/stop.lua" <<LUA
--- Stops after $SCRAPES responses, so the CPU delta covers a known count.
-local done = 0
-function response()
-  done = done + 1
-  if done >= $SCRAPES then wrk.thread:stop() end
-end
-LUA
+# counted NAME: SCRAPES sequential scrapes on one keep-alive connection (one
+# curl, many URLs), cut at COUNT_MAX; sets COUNTED to how many answered 2xx.
+counted() {
+  local url=${URL[$1]} cfg=$WORK/$1.curlrc codes=$WORK/$1.counted.codes i
+  for ((i = 0; i < SCRAPES; i++)); do printf 'url = "%s"\noutput = "/dev/null"\n' "$url"; done >"$cfg"
+  if ! timeout "$COUNT_MAX" curl -s --globoff --max-time 10 -w '%{http_code}\n' -K "$cfg" >"$codes"; then
+    NOTES+=("${LABEL[$1]}: the counted run was cut at ${COUNT_MAX} s or failed; CPU per scrape is approximate")
+  fi
+  COUNTED=$(grep -c '^2' "$codes" || true)
+}
 
 measure() {
   local name=$1 url=${URL[$1]} pid=${PID[$1]}
@@ -297,17 +304,21 @@ measure() {
   for _ in 1 2 3 4 5; do curl -sf -o /dev/null --max-time 10 "$url"; done
   sleep 1
   IDLE[$name]=$(rss_kib "$pid")
+  SPLIT[$name]=$(rss_split "$pid")
 
   local t0 t1 n
   t0=$(cpu_ticks "$pid")
-  wrk_run "$name" counted -t1 -c1 -d"${COUNT_MAX}s" -s "$WORK/stop.lua" "$url"
+  counted "$name"
+  n=$COUNTED
   t1=$(cpu_ticks "$pid")
   AFTER[$name]=$(rss_kib "$pid")
-  n=$(wrk_requests "$WORK/$name.counted.wrk")
   if ((n < SCRAPES)); then
-    NOTES+=("${LABEL[$name]}: only $n of $SCRAPES counted scrapes within ${COUNT_MAX}s")
+    NOTES+=("${LABEL[$name]}: only $n of $SCRAPES counted scrapes answered 2xx")
   fi
-  CPU[$name]=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$n" 'BEGIN {printf "%.3f", d / hz / n * 1000}')
+  ((n > 0)) || { log "no counted scrape of ${LABEL[$name]} succeeded"; exit 1; }
+  # Under 1 clock tick over the whole run: print the resolution as a bound.
+  CPU[$name]=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$n" 'BEGIN {
+    if (d > 0) printf "%.3f", d / hz / n * 1000; else printf "<%.3f", 1 / hz / n * 1000 }')
 
   wrk_run "$name" latency -t1 -c1 -d"${SECONDS_PER_RUN}s" --latency "$url"
   P50[$name]=$(wrk_percentile "$WORK/$name.latency.wrk" 50%)
@@ -317,7 +328,9 @@ measure() {
   RPS[$name]=$(wrk_rate "$WORK/$name.throughput.wrk")
   PEAK[$name]=$(hwm_kib "$pid")
 }
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 for name in "${ORDER[@]}"; do measure "$name"; done
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ------------------------------------------------------------ hung target --
 
@@ -416,10 +429,11 @@ read -r best_cpu who_cpu < <(best_of CPU min)
 {
   echo "# ops-gen exporter vs Debian's peer exporters"
   echo
-  echo "Run $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores ($(. /etc/os-release && echo "$PRETTY_NAME")), ops-gen $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')."
+  echo "Run $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) cores ($(sed -n 's/^PRETTY_NAME="\(.*\)"$/\1/p' /etc/os-release)), ops-gen $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?')."
   echo "wrk runs of ${SECONDS_PER_RUN} s; latency at 1 connection; throughput at ${CONNECTIONS} connections, 2 threads;"
   echo "CPU and RSS-after over ${SCRAPES} sequential keep-alive scrapes; text format (no Accept header) everywhere."
-  echo "Load generator, exporters, PostgreSQL and Redis share the same cores."
+  echo "Load generator, exporters, PostgreSQL and Redis share the same cores; load average"
+  echo "before the measurements ${LOAD_BEFORE}, after ${LOAD_AFTER} (anything else running skews the numbers)."
   echo
   echo "| exporter | p50 ms | p99 ms | req/s | idle RSS MiB | RSS after ${SCRAPES} MiB | peak RSS MiB | CPU s / 1k scrapes | body bytes | scrape, target hung (deadline ${HUNG_DEADLINE} s) |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
@@ -428,6 +442,10 @@ read -r best_cpu who_cpu < <(best_of CPU min)
       "${P50[$name]}" "${P99[$name]}" "${RPS[$name]}" "$(mib "${IDLE[$name]}")" "$(mib "${AFTER[$name]}")" \
       "$(mib "${PEAK[$name]}")" "${CPU[$name]}" "${BODY[$name]}" "${HUNG[$name]}"
   done
+  echo
+  printf 'Idle RSS split, anon/file MiB (file = mapped binary and libraries):'
+  for name in "${ORDER[@]}"; do printf '\n- %s: %s' "${LABEL[$name]}" "${SPLIT[$name]}"; done
+  echo
   echo
   echo "**Not like for like:** one ops-gen scrape checks PostgreSQL, Redis *and* an HTTP endpoint;"
   echo "each peer covers one target (and postgres_exporter/redis_exporter export far more series)."
