@@ -298,6 +298,11 @@ async fn reload_swaps_the_config_and_a_bad_one_keeps_the_old() {
     .unwrap();
     let resp = exporter.http.post(exporter.url("/-/reload")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
+    // The new checks run right away: ready again without waiting for a scrape.
+    util::eventually("readiness after reload", Duration::from_secs(5), async || {
+        exporter.get("/-/ready").await.0 == 200
+    })
+    .await;
     let body = exporter.scrape().await.body;
     assert!(body.contains("check=\"two\"") && !body.contains("check=\"one\""), "{body}");
     assert!(body.contains("opsgen_config_last_reload_success 1"));

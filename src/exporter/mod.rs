@@ -94,9 +94,9 @@ pub struct Exporter {
 }
 
 impl Exporter {
-    /// Builds the checks and starts their schedules and a first run, so the
-    /// exporter becomes ready without waiting for a scrape. Needs a Tokio
-    /// runtime.
+    /// Builds the checks and starts their schedules. [`serve`] then runs a
+    /// first collection, so the exporter becomes ready without waiting for a
+    /// scrape. Needs a Tokio runtime.
     pub fn start(loaded: Loaded) -> Result<Arc<Self>, BuildError> {
         let ledger = Arc::new(FailureLedger::default());
         let active = Arc::new(Self::activate(loaded, &ledger)?);
@@ -128,8 +128,9 @@ impl Exporter {
         });
     }
 
-    /// Re-reads the config from where it came from and swaps it in.
-    pub async fn reload(&self) -> Result<(), ReloadError> {
+    /// Re-reads the config from where it came from, swaps it in and warms up
+    /// its checks.
+    pub async fn reload(self: &Arc<Self>) -> Result<(), ReloadError> {
         let _one_at_a_time = self.reloading.lock().await;
         let current = self.active();
         let result = current
@@ -151,6 +152,8 @@ impl Exporter {
                 *self.rendered.lock().unwrap_or_else(PoisonError::into_inner) = None;
                 *status = ReloadStatus { success: true, last_success: SystemTime::now() };
                 tracing::info!(source = %current.loaded.source.label(), "config reloaded");
+                drop(status);
+                self.warm_up();
                 Ok(())
             }
             Err(e) => {

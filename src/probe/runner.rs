@@ -148,13 +148,22 @@ impl Check {
         if let Some(inflight) = &state.inflight {
             return inflight.clone();
         }
+        let task = tokio::spawn(Arc::clone(self).execute(budget));
         let check = Arc::clone(self);
-        let task = tokio::spawn(async move { check.execute(budget).await });
         let started = Instant::now();
         let run = async move {
-            // The task records its result itself; a JoinError means it panicked
-            // outside the probe (the probe's own panics are caught inside).
-            task.await.unwrap_or_else(|_| Arc::new(Completed::timed_out(budget, started)))
+            // The task records its result itself. A JoinError means it ended
+            // abnormally outside the probe (whose own panics are caught):
+            // clear the slot so the next scrape starts a fresh run.
+            task.await.unwrap_or_else(|_| {
+                check.lock().inflight = None;
+                Arc::new(Completed {
+                    outcome: Outcome::failed(Reason::Internal, "the check's task ended abnormally"),
+                    finished: SystemTime::now(),
+                    duration: started.elapsed(),
+                    at: Instant::now(),
+                })
+            })
         }
         .boxed()
         .shared();
