@@ -53,7 +53,7 @@ pub(super) fn render(snapshot: &Snapshot, source: &str, now: SystemTime) -> Stri
 <title>ops-gen</title>
 <style>
 body{{font:15px/1.4 system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:1rem;color:#1d1d1f}}
-table{{border-collapse:collapse;width:100%}}th,td{{text-align:left;padding:.4rem .5rem;border-bottom:1px solid #ddd;vertical-align:top}}
+table{{border-collapse:collapse;width:100%;table-layout:auto}}td:last-child{{overflow-wrap:anywhere}}td:nth-child(3){{white-space:nowrap}}th,td{{text-align:left;padding:.4rem .5rem;border-bottom:1px solid #ddd;vertical-align:top}}
 .dot{{display:inline-block;width:.7rem;height:.7rem;border-radius:50%;margin-right:.4rem;background:#999}}
 .ok .dot{{background:#1a7f37}}.fail .dot{{background:#cf222e}}.fail td{{color:#a40e26}}
 footer{{margin-top:1rem;color:#666;font-size:13px}}
