@@ -54,8 +54,12 @@ make_cert() {
 start_postgres() {
   local data=$DIR/postgres
   if pg "$PG_BIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then
-    log "PostgreSQL already running on 127.0.0.1:$PG_PORT"
-    return
+    if [[ $(pg psql -h "$data" -p "$PG_PORT" -U postgres -tAc 'SHOW ssl' 2>/dev/null) == on ]]; then
+      log "PostgreSQL already running on 127.0.0.1:$PG_PORT"
+      return
+    fi
+    log "PostgreSQL on 127.0.0.1:$PG_PORT runs without TLS (started by an older services.sh): restarting it"
+    pg "$PG_BIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null
   fi
   if [[ ! -f $data/PG_VERSION ]]; then
     mkdir -p "$data"

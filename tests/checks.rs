@@ -221,3 +221,42 @@ async fn https_checks_verify_certificates_unless_told_not_to() {
     assert_reason(&out, Reason::Tls);
     assert!(out.failure.unwrap().message.to_lowercase().contains("certificate"));
 }
+
+fn login_flow(base: &str, password: &str, with_token: bool) -> Probe {
+    let auth = if with_token { "\n        headers: {Authorization: 'Bearer {{token}}'}" } else { "" };
+    http(&format!(
+        "    steps:
+      - name: log in
+        url: {base}/login
+        method: POST
+        headers: {{Content-Type: application/json}}
+        body: '{{\"user\":\"smoke\",\"password\":\"{password}\"}}'
+        capture: {{token: /token, asset: /asset}}
+      - name: me
+        url: {base}/me{auth}
+        json: {{pointer: /name, equals: smoke}}
+      - name: asset
+        url: '{base}{{{{asset}}}}'
+        body_contains: console.log
+"
+    ))
+}
+
+#[tokio::test]
+async fn http_flows_share_cookies_and_captured_values_and_name_the_failing_step() {
+    let app = servers::http_app().await;
+    let base = format!("http://{}", app.addr);
+    let out = login_flow(&base, "pw", true).run().await;
+    assert!(out.is_success(), "{out:?}");
+
+    // Runs do not share cookies: a second run logs in again and still passes.
+    assert!(login_flow(&base, "pw", true).run().await.is_success());
+
+    let out = login_flow(&base, "wrong", true).run().await;
+    assert_reason(&out, Reason::Status);
+    assert_eq!(out.failure.unwrap().message, "step 1 `log in`: answered 401 Unauthorized, expected a 2xx status");
+
+    let out = login_flow(&base, "pw", false).run().await;
+    assert_reason(&out, Reason::Status);
+    assert!(out.failure.unwrap().message.starts_with("step 2 `me`: answered 401"));
+}

@@ -83,6 +83,14 @@ fn bad_configs_exit_2_with_file_key_and_fix() {
         ("wrong_section", "targets:\n  web:\n    kind: http\n    url: http://localhost/\n"),
         ("missing_field", "checks:\n  dumps:\n    kind: file_freshness\n    path: /var/backups/*.dump\n"),
         ("bad_glob", "checks:\n  dumps:\n    kind: file_freshness\n    path: /var/backups/[*.dump\n    max_age: 26h\n"),
+        (
+            "flow_and_url",
+            "checks:\n  flow:\n    kind: http\n    url: http://localhost/\n    steps:\n      - {name: a, url: 'http://localhost/'}\n",
+        ),
+        (
+            "flow_uncaptured",
+            "checks:\n  flow:\n    kind: http\n    steps:\n      - name: me\n        url: 'http://localhost/items/{{id}}'\n",
+        ),
     ];
     for (name, text) in cases {
         let dir = config_dir(text);

@@ -17,9 +17,18 @@ targets:
 checks:
   web:
     kind: http
-    url: ${OPS_GEN_APP_URL}
+    url: ${OPS_GEN_APP_URL}?api_key=${OPS_GEN_APP_TOKEN}
     headers:
       Authorization: Bearer ${OPS_GEN_APP_TOKEN}
+    body: 'password=${OPS_GEN_APP_TOKEN}'
+  flow:
+    kind: http
+    steps:
+      - name: log in
+        url: ${OPS_GEN_APP_URL}
+        method: POST
+        body: 'password=${OPS_GEN_APP_TOKEN}'
+        capture: {token: /token}
 ";
 
 #[track_caller]

@@ -119,6 +119,30 @@ impl Serialize for Secret {
     }
 }
 
+/// `url` as text with every query value replaced by [`MASK`]: query strings
+/// carry API keys and tokens as often as user parts carry passwords.
+#[must_use]
+pub fn mask_query(url: &str) -> String {
+    let Some((head, rest)) = url.split_once('?') else { return url.to_owned() };
+    let (query, fragment) = match rest.split_once('#') {
+        Some((q, f)) => (q, Some(f)),
+        None => (rest, None),
+    };
+    let masked: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) => format!("{key}={MASK}"),
+            None => pair.to_owned(),
+        })
+        .collect();
+    let mut out = format!("{head}?{}", masked.join("&"));
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    out
+}
+
 /// A value parsed from config text that may carry credentials, such as a
 /// connection URL. It keeps the parsed value for use and a redacted rendering
 /// for everything that shows it: `Debug`, `Display` and `Serialize` print
@@ -210,6 +234,12 @@ mod tests {
         assert!(expand_with("${SET", env).unwrap_err().contains("unclosed"));
         assert!(expand_with("${1X}", env).unwrap_err().contains("not a valid reference"));
         assert!(expand_with("${}", env).unwrap_err().contains("not a valid reference"));
+    }
+
+    #[test]
+    fn query_values_are_masked() {
+        assert_eq!(mask_query("http://h/p?key=abc&x&y=1#top"), "http://h/p?key=***&x&y=***#top");
+        assert_eq!(mask_query("http://h/p"), "http://h/p");
     }
 
     #[test]

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use duration::HumanDuration;
-pub use env::{MASK, Redact, Redacted, Secret, expand, string as env_string};
+pub use env::{MASK, Redact, Redacted, Secret, expand, mask_query, string as env_string};
 pub use error::{ConfigError, Location};
 
 use crate::probe::{Kind, Spec};
@@ -262,6 +262,9 @@ impl Config {
                         Some("give every target and check its own name".to_owned()),
                     ));
                 }
+                spec.validate().map_err(|invalid| {
+                    ConfigError::invalid(file, format!("{key}.{}", invalid.key), invalid.message, Some(invalid.fix))
+                })?;
                 if let Some(timeout) = spec.common().timeout {
                     positive(&format!("{key}.timeout"), timeout)?;
                 }

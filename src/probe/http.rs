@@ -1,17 +1,24 @@
-//! `http`: one request, checked against the expected status, a body
-//! substring and/or a value at a JSON pointer.
+//! `http`: one request, or a flow of steps, checked against the expected
+//! status, a body substring and/or a value at a JSON pointer.
+//!
+//! A flow (`steps:`) runs its requests in order, sharing cookies (one jar per
+//! run, so nothing leaks between runs), and can capture a value from a JSON
+//! answer into later steps as `{{name}}` in a URL, header or body (log in →
+//! call the API with the token → fetch an asset). The first failing step is
+//! named in the result. A single request is a flow of one step.
 //!
 //! Failures say why in the `reason` label: `connect`, `tls`, `timeout`,
 //! `status`, `body`, or `protocol` when the answer is not HTTP at all. The
 //! client (and its connection pool) is built once per check.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
+use reqwest::cookie::CookieStore as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{Details, Outcome, Reason, chain, chain_has};
-use crate::config::{HumanDuration, MASK, Redact, Redacted, Secret};
+use super::{Details, Failure, Outcome, Reason, chain, chain_has};
+use crate::config::{HumanDuration, MASK, Redact, Redacted, Secret, mask_query};
 
 pub const REASONS: &[Reason] =
     &[Reason::Timeout, Reason::Connect, Reason::Tls, Reason::Status, Reason::Body, Reason::Protocol, Reason::Internal];
@@ -19,19 +26,21 @@ pub const REASONS: &[Reason] =
 /// The most of a body we read to check it; larger bodies are cut there.
 const MAX_BODY: usize = 1024 * 1024;
 
-/// Config of an `http` check.
+/// Config of an `http` check: either one request (`url` and the request
+/// keys at this level) or a flow (`steps`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
-    pub url: HttpUrl,
-    #[serde(default = "Spec::default_method")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<HttpUrl>,
+    #[serde(default = "Method::get")]
     pub method: Method,
     /// Request headers; values may be `${ENV}` references and are never shown.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, Secret>,
-    /// Request body, sent as is.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "optional_string")]
-    pub body: Option<String>,
+    /// Request body, sent as is; may hold secrets, so it is never shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Secret>,
     /// Accepted status codes; any 2xx when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "one_or_many")]
     pub expect_status: Vec<u16>,
@@ -41,6 +50,9 @@ pub struct Spec {
     /// The JSON body must hold this value at this pointer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub json: Option<JsonExpectation>,
+    /// A flow: requests run in order, sharing cookies and captured values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<Step>,
     /// Verify the server's certificate (on by default).
     #[serde(default = "Spec::default_tls_verify")]
     pub tls_verify: bool,
@@ -50,13 +62,166 @@ pub struct Spec {
     pub interval: Option<HumanDuration>,
 }
 
+/// One request of a flow.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// How the result names this step when it fails.
+    pub name: String,
+    pub url: HttpUrl,
+    #[serde(default = "Method::get")]
+    pub method: Method,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "one_or_many")]
+    pub expect_status: Vec<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_contains: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub json: Option<JsonExpectation>,
+    /// Values to take from this step's JSON answer for later steps:
+    /// `name: /json/pointer`, used as `{{name}}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub capture: BTreeMap<String, String>,
+}
+
 impl Spec {
-    fn default_method() -> Method {
-        Method(reqwest::Method::GET)
-    }
     fn default_tls_verify() -> bool {
         true
     }
+
+    /// The requests to run: the steps, or the one request at the top level.
+    #[must_use]
+    pub fn requests(&self) -> Vec<Step> {
+        match &self.url {
+            Some(url) if self.steps.is_empty() => vec![Step {
+                name: "request".to_owned(),
+                url: url.clone(),
+                method: self.method.clone(),
+                headers: self.headers.clone(),
+                body: self.body.clone(),
+                expect_status: self.expect_status.clone(),
+                body_contains: self.body_contains.clone(),
+                json: self.json.clone(),
+                capture: BTreeMap::new(),
+            }],
+            _ => self.steps.clone(),
+        }
+    }
+
+    /// Checks what one field cannot: one request or a flow, not both; step
+    /// names unique; every `{{name}}` captured by an earlier step.
+    pub fn validate(&self) -> Result<(), super::Invalid> {
+        let invalid = |key: String, message: String, fix: &str| super::Invalid { key, message, fix: fix.to_owned() };
+        match (&self.url, self.steps.is_empty()) {
+            (None, true) => {
+                return Err(invalid("url".into(), "missing `url`".into(), "add `url:`, or `steps:` for a flow"));
+            }
+            (Some(_), false) => {
+                return Err(invalid(
+                    "steps".into(),
+                    "both `url` and `steps` are set".into(),
+                    "keep `url` for one request, or move it into the first step",
+                ));
+            }
+            (None, false) => {
+                let top_level = [
+                    ("headers", !self.headers.is_empty()),
+                    ("body", self.body.is_some()),
+                    ("expect_status", !self.expect_status.is_empty()),
+                    ("body_contains", self.body_contains.is_some()),
+                    ("json", self.json.is_some()),
+                    ("method", self.method.0 != reqwest::Method::GET),
+                ];
+                if let Some((key, _)) = top_level.iter().find(|(_, set)| *set) {
+                    return Err(invalid(
+                        (*key).to_owned(),
+                        format!("`{key}` is set next to `steps`"),
+                        "move it into the step it belongs to",
+                    ));
+                }
+            }
+            (Some(_), true) => {}
+        }
+        let mut captured: Vec<String> = Vec::new();
+        let mut names: Vec<String> = Vec::new();
+        let is_flow = !self.steps.is_empty();
+        for (i, step) in self.requests().iter().enumerate() {
+            let at = |field: &str| if is_flow { format!("steps[{i}].{field}") } else { field.to_owned() };
+            if names.contains(&step.name) {
+                return Err(invalid(
+                    at("name"),
+                    format!("two steps are named `{}`", step.name),
+                    "give each step its own name",
+                ));
+            }
+            names.push(step.name.clone());
+            let mut texts = vec![("url", step.url.to_string())];
+            texts.extend(step.headers.values().map(|v| ("headers", v.expose().to_owned())));
+            texts.extend(step.body.iter().map(|b| ("body", b.expose().to_owned())));
+            for (field, text) in texts {
+                for name in placeholders(&text) {
+                    if !captured.iter().any(|c| c == name) {
+                        return Err(invalid(
+                            at(field),
+                            format!("`{{{{{name}}}}}` is not captured by an earlier step"),
+                            &format!("capture it with `capture: {{{name}: /json/pointer}}` in a step before this one"),
+                        ));
+                    }
+                }
+            }
+            for (name, pointer) in &step.capture {
+                if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    return Err(invalid(
+                        at("capture"),
+                        format!("`{name}` is not a valid capture name"),
+                        "use letters, digits and `_`",
+                    ));
+                }
+                if !pointer.is_empty() && !pointer.starts_with('/') {
+                    return Err(invalid(
+                        at("capture"),
+                        format!("`{pointer}` is not a JSON pointer"),
+                        "write it like `/data/token` (RFC 6901)",
+                    ));
+                }
+                captured.push(name.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `{{name}}` placeholders in `text`.
+fn placeholders(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start + 2..].find("}}") else { break };
+        out.push(rest[start + 2..start + 2 + len].trim());
+        rest = &rest[start + 2 + len + 2..];
+    }
+    out
+}
+
+/// `text` with every `{{name}}` replaced by its captured value.
+fn render(text: &str, values: &HashMap<String, String>) -> String {
+    if !text.contains("{{") {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start + 2..].find("}}") else { break };
+        out.push_str(&rest[..start]);
+        let name = rest[start + 2..start + 2 + len].trim();
+        out.push_str(values.get(name).map_or("", String::as_str));
+        rest = &rest[start + 2 + len + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `json: {pointer: /status, equals: ok}`
@@ -68,29 +233,56 @@ pub struct JsonExpectation {
     pub equals: serde_json::Value,
 }
 
-/// An `http(s)` URL; prints without a password in its user part.
-pub type HttpUrl = Redacted<url::Url>;
+/// An `http(s)` URL that may hold `{{name}}` placeholders; prints without a
+/// password in its user part.
+pub type HttpUrl = Redacted<UrlTemplate>;
 
-impl Redact for url::Url {
+/// The text of a URL, checked at load with its placeholders filled in.
+#[derive(Debug, Clone)]
+pub struct UrlTemplate(String);
+
+impl Redact for UrlTemplate {
     fn parse_redacted(raw: &str) -> Result<(Self, String), String> {
-        let url = url::Url::parse(raw).map_err(|e| format!("not a URL ({e}); write it as http://HOST:PORT/PATH"))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("unsupported scheme `{}`; use http:// or https://", url.scheme()));
-        }
-        if url.host().is_none() {
-            return Err("the URL names no host".to_owned());
-        }
-        let mut shown = url.clone();
-        if shown.password().is_some() {
-            let _ = shown.set_password(Some(MASK));
-        }
-        Ok((url, shown.to_string()))
+        // A placeholder may stand for a word or for a whole path: the URL must
+        // parse with one of the two.
+        let fill =
+            |with: &str| render(raw, &placeholders(raw).into_iter().map(|n| (n.to_owned(), with.to_owned())).collect());
+        let url = parse_http_url(&fill("x")).or_else(|e| parse_http_url(&fill("")).map_err(|_| e))?;
+        let shown = mask_query(&match url.password() {
+            // Mask the user part of the text as written, placeholders kept.
+            Some(_) => match (raw.find("://"), raw.rfind('@')) {
+                (Some(scheme_end), Some(at)) if at > scheme_end => {
+                    let user_end = raw[scheme_end + 3..at].find(':').map_or(at, |i| scheme_end + 3 + i);
+                    format!("{}:{MASK}{}", &raw[..user_end], &raw[at..])
+                }
+                _ => MASK.to_owned(),
+            },
+            None => raw.to_owned(),
+        });
+        Ok((Self(raw.to_owned()), shown))
     }
+}
+
+fn parse_http_url(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text).map_err(|e| format!("not a URL ({e}); write it as http://HOST:PORT/PATH"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("unsupported scheme `{}`; use http:// or https://", url.scheme()));
+    }
+    if url.host().is_none() {
+        return Err("the URL names no host".to_owned());
+    }
+    Ok(url)
 }
 
 /// An HTTP method from the usual set.
 #[derive(Debug, Clone)]
 pub struct Method(reqwest::Method);
+
+impl Method {
+    fn get() -> Self {
+        Self(reqwest::Method::GET)
+    }
+}
 
 impl<'de> Deserialize<'de> for Method {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -116,10 +308,6 @@ impl Serialize for Method {
     }
 }
 
-fn optional_string<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
-    crate::config::env_string(deserializer).map(Some)
-}
-
 fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u16>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -140,107 +328,157 @@ fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u16>, D
     Ok(codes)
 }
 
+/// A step ready to send: header names parsed once, values kept as templates.
+struct Prepared {
+    step: Step,
+    headers: Vec<(reqwest::header::HeaderName, String)>,
+}
+
 pub struct HttpProbe {
     client: reqwest::Client,
-    spec: Spec,
-    headers: reqwest::header::HeaderMap,
+    steps: Vec<Prepared>,
+    /// Name steps in failures (a flow), or not (one request).
+    is_flow: bool,
 }
 
 impl fmt::Debug for HttpProbe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpProbe").field("url", &self.spec.url).finish_non_exhaustive()
+        let urls: Vec<String> = self.steps.iter().map(|p| p.step.url.to_string()).collect();
+        f.debug_struct("HttpProbe").field("urls", &urls).finish_non_exhaustive()
     }
 }
 
 impl HttpProbe {
     pub fn new(spec: &Spec) -> Result<Self, String> {
         super::tls::init();
-        let mut headers = reqwest::header::HeaderMap::new();
-        for (name, value) in &spec.headers {
-            let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| format!("`{name}` is not a valid header name"))?;
-            let mut value = reqwest::header::HeaderValue::from_str(value.expose())
-                .map_err(|_| format!("the value of header `{name}` is not valid in HTTP"))?;
-            value.set_sensitive(true);
-            headers.insert(name, value);
-        }
+        let steps = spec
+            .requests()
+            .into_iter()
+            .map(|step| {
+                let headers = step
+                    .headers
+                    .iter()
+                    .map(|(name, value)| {
+                        let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                            .map_err(|_| format!("`{name}` is not a valid header name"))?;
+                        Ok((name, value.expose().to_owned()))
+                    })
+                    .collect::<Result<_, String>>()?;
+                Ok(Prepared { step, headers })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
         let client = reqwest::Client::builder()
             .user_agent(concat!("ops-gen/", env!("CARGO_PKG_VERSION")))
             .tls_danger_accept_invalid_certs(!spec.tls_verify)
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {}", chain(&e.without_url())))?;
-        Ok(Self { client, spec: spec.clone(), headers })
+        Ok(Self { client, is_flow: !spec.steps.is_empty(), steps })
     }
 
     pub async fn run(&self) -> Outcome {
-        let mut request =
-            self.client.request(self.spec.method.0.clone(), self.spec.url.get().clone()).headers(self.headers.clone());
-        if let Some(body) = &self.spec.body {
-            request = request.body(body.clone());
-        }
-        let mut response = match request.send().await {
-            Ok(r) => r,
-            Err(e) => return failure(e),
-        };
-        let status = response.status();
-        let status_ok = if self.spec.expect_status.is_empty() {
-            status.is_success()
-        } else {
-            self.spec.expect_status.contains(&status.as_u16())
-        };
-        if !status_ok {
-            let expected = if self.spec.expect_status.is_empty() {
-                "a 2xx status".to_owned()
-            } else {
-                format!("{:?}", self.spec.expect_status)
-            };
-            return Outcome::failed(Reason::Status, format!("answered {status}, expected {expected}"));
-        }
-        if self.spec.body_contains.is_none() && self.spec.json.is_none() {
-            return Outcome::ok(Details::None);
-        }
-        let mut body = Vec::new();
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    body.extend_from_slice(&chunk[..chunk.len().min(MAX_BODY - body.len())]);
-                    if body.len() >= MAX_BODY {
-                        break;
-                    }
+        let cookies = reqwest::cookie::Jar::default();
+        let mut captured = HashMap::new();
+        for (i, prepared) in self.steps.iter().enumerate() {
+            if let Err(mut failure) = self.run_step(prepared, &cookies, &mut captured).await {
+                if self.is_flow {
+                    failure.message = format!("step {} `{}`: {}", i + 1, prepared.step.name, failure.message);
                 }
-                Ok(None) => break,
-                Err(e) => return failure(e),
-            }
-        }
-        self.check_body(&body)
-    }
-
-    fn check_body(&self, body: &[u8]) -> Outcome {
-        if let Some(needle) = &self.spec.body_contains
-            && !String::from_utf8_lossy(body).contains(needle.as_str())
-        {
-            return Outcome::failed(Reason::Body, format!("body does not contain {needle:?}"));
-        }
-        if let Some(expect) = &self.spec.json {
-            let value: serde_json::Value = match serde_json::from_slice(body) {
-                Ok(v) => v,
-                Err(e) => return Outcome::failed(Reason::Body, format!("body is not JSON ({e})")),
-            };
-            match value.pointer(&expect.pointer) {
-                Some(found) if *found == expect.equals => {}
-                Some(found) => {
-                    return Outcome::failed(
-                        Reason::Body,
-                        format!("{} is {}, expected {}", expect.pointer, short(found), short(&expect.equals)),
-                    );
-                }
-                None => {
-                    return Outcome::failed(Reason::Body, format!("{} is not in the body", expect.pointer));
-                }
+                return Outcome { details: Details::None, failure: Some(failure) };
             }
         }
         Outcome::ok(Details::None)
     }
+
+    async fn run_step(
+        &self,
+        prepared: &Prepared,
+        cookies: &reqwest::cookie::Jar,
+        captured: &mut HashMap<String, String>,
+    ) -> Result<(), Failure> {
+        let step = &prepared.step;
+        let url = parse_http_url(&render(&step.url.get().0, captured))
+            .map_err(|e| Failure::new(Reason::Body, format!("the URL made from captured values is invalid: {e}")))?;
+        let mut headers = reqwest::header::HeaderMap::with_capacity(prepared.headers.len() + 1);
+        for (name, value) in &prepared.headers {
+            let mut value = reqwest::header::HeaderValue::from_str(&render(value, captured)).map_err(|_| {
+                Failure::new(Reason::Body, format!("the value of header `{name}` made from captured values is invalid"))
+            })?;
+            value.set_sensitive(true);
+            headers.insert(name.clone(), value);
+        }
+        if let Some(cookie) = cookies.cookies(&url) {
+            headers.insert(reqwest::header::COOKIE, cookie);
+        }
+        let mut request = self.client.request(step.method.0.clone(), url).headers(headers);
+        if let Some(body) = &step.body {
+            request = request.body(render(body.expose(), captured));
+        }
+        let mut response = request.send().await.map_err(failure)?;
+        cookies.set_cookies(&mut response.headers().get_all(reqwest::header::SET_COOKIE).iter(), response.url());
+
+        let status = response.status();
+        let status_ok = if step.expect_status.is_empty() {
+            status.is_success()
+        } else {
+            step.expect_status.contains(&status.as_u16())
+        };
+        if !status_ok {
+            let expected = if step.expect_status.is_empty() {
+                "a 2xx status".to_owned()
+            } else {
+                format!("{:?}", step.expect_status)
+            };
+            return Err(Failure::new(Reason::Status, format!("answered {status}, expected {expected}")));
+        }
+        if step.body_contains.is_none() && step.json.is_none() && step.capture.is_empty() {
+            return Ok(());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(failure)? {
+            body.extend_from_slice(&chunk[..chunk.len().min(MAX_BODY - body.len())]);
+            if body.len() >= MAX_BODY {
+                break;
+            }
+        }
+        check_body(step, &body, captured)
+    }
+}
+
+/// Checks a step's body and takes its captures.
+fn check_body(step: &Step, body: &[u8], captured: &mut HashMap<String, String>) -> Result<(), Failure> {
+    let fail = |message: String| Err(Failure::new(Reason::Body, message));
+    if let Some(needle) = &step.body_contains
+        && !String::from_utf8_lossy(body).contains(needle.as_str())
+    {
+        return fail(format!("body does not contain {needle:?}"));
+    }
+    if step.json.is_none() && step.capture.is_empty() {
+        return Ok(());
+    }
+    let value: serde_json::Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => return fail(format!("body is not JSON ({e})")),
+    };
+    if let Some(expect) = &step.json {
+        match value.pointer(&expect.pointer) {
+            Some(found) if *found == expect.equals => {}
+            Some(found) => {
+                return fail(format!("{} is {}, expected {}", expect.pointer, short(found), short(&expect.equals)));
+            }
+            None => return fail(format!("{} is not in the body", expect.pointer)),
+        }
+    }
+    for (name, pointer) in &step.capture {
+        let text = match value.pointer(pointer) {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(serde_json::Value::Null) | None => {
+                return fail(format!("cannot capture `{name}`: {pointer} is not in the body"));
+            }
+            Some(other) => other.to_string(),
+        };
+        captured.insert(name.clone(), text);
+    }
+    Ok(())
 }
 
 /// A JSON value, cut to a length fit for a one-line message.
@@ -254,7 +492,7 @@ fn short(v: &serde_json::Value) -> String {
     s
 }
 
-fn failure(e: reqwest::Error) -> Outcome {
+fn failure(e: reqwest::Error) -> Failure {
     // The URL may carry credentials: never let it into a message.
     let e = e.without_url();
     let reason = if e.is_timeout() {
@@ -273,7 +511,7 @@ fn failure(e: reqwest::Error) -> Outcome {
     } else {
         Reason::Protocol
     };
-    Outcome::failed(reason, chain(&e))
+    Failure::new(reason, chain(&e))
 }
 
 #[cfg(test)]
@@ -282,6 +520,12 @@ mod tests {
 
     fn spec(yaml: &str) -> Spec {
         serde_norway::from_str(yaml).unwrap()
+    }
+
+    fn body_check(yaml: &str, body: &[u8]) -> Result<HashMap<String, String>, Failure> {
+        let steps = spec(yaml).requests();
+        let mut captured = HashMap::new();
+        check_body(&steps[0], body, &mut captured).map(|()| captured)
     }
 
     #[test]
@@ -294,17 +538,52 @@ mod tests {
 
     #[test]
     fn json_pointer_mismatch_says_what_was_found() {
-        let probe = HttpProbe::new(&spec("url: http://x/\njson: {pointer: /status, equals: ok}\n")).unwrap();
-        let out = probe.check_body(br#"{"status":"degraded"}"#);
-        assert_eq!(out.failure.unwrap().message, r#"/status is "degraded", expected "ok""#);
-        assert!(probe.check_body(br#"{"status":"ok"}"#).is_success());
-        assert_eq!(probe.check_body(b"<html>").failure.unwrap().reason, Reason::Body);
+        let yaml = "url: http://x/\njson: {pointer: /status, equals: ok}\n";
+        let err = body_check(yaml, br#"{"status":"degraded"}"#).unwrap_err();
+        assert_eq!(err.message, r#"/status is "degraded", expected "ok""#);
+        assert!(body_check(yaml, br#"{"status":"ok"}"#).is_ok());
+        assert_eq!(body_check(yaml, b"<html>").unwrap_err().reason, Reason::Body);
     }
 
     #[test]
-    fn url_password_is_masked() {
+    fn captures_strings_as_is_and_other_values_as_json() {
+        let yaml = "steps:\n  - name: a\n    url: http://x/\n    capture: {token: /t, n: /n}\n";
+        let got = body_check(yaml, br#"{"t":"abc","n":42}"#).unwrap();
+        assert_eq!((got["token"].as_str(), got["n"].as_str()), ("abc", "42"));
+        let err = body_check(yaml, br#"{"t":"abc"}"#).unwrap_err();
+        assert_eq!(err.message, "cannot capture `n`: /n is not in the body");
+    }
+
+    #[test]
+    fn templates_fill_captured_values() {
+        let values = HashMap::from([("id".to_owned(), "42".to_owned())]);
+        assert_eq!(render("http://x/items/{{id}}?q={{ id }}", &values), "http://x/items/42?q=42");
+        assert_eq!(placeholders("a {{x}} b {{ y }}"), ["x", "y"]);
+    }
+
+    #[test]
+    fn flows_are_validated_at_load() {
+        let err = |yaml: &str| spec(yaml).validate().unwrap_err();
+        assert_eq!(err("method: GET\n").key, "url");
+        assert_eq!(err("url: http://x/\nsteps:\n  - {name: a, url: http://x/}\n").key, "steps");
+        assert_eq!(err("body_contains: ok\nsteps:\n  - {name: a, url: http://x/}\n").key, "body_contains");
+        let e = err("steps:\n  - {name: a, url: 'http://x/{{id}}'}\n");
+        assert_eq!(e.key, "steps[0].url");
+        assert!(e.message.contains("`{{id}}` is not captured"), "{}", e.message);
+        assert_eq!(err("steps:\n  - {name: a, url: http://x/}\n  - {name: a, url: http://x/}\n").key, "steps[1].name");
+        assert_eq!(err("url: 'http://x/{{id}}'\n").key, "url");
+        let ok = "steps:\n  - {name: a, url: http://x/, capture: {id: /id}}\n  - {name: b, url: 'http://x/{{id}}'}\n";
+        assert!(spec(ok).validate().is_ok());
+    }
+
+    #[test]
+    fn url_password_is_masked_with_placeholders_kept() {
         let url: HttpUrl = "https://admin:pw@example.test/health".parse().unwrap();
         assert_eq!(url.to_string(), "https://admin:***@example.test/health");
+        let url: HttpUrl = "https://admin:pw@example.test/items/{{id}}".parse().unwrap();
+        assert_eq!(url.to_string(), "https://admin:***@example.test/items/{{id}}");
+        let url: HttpUrl = "https://example.test/health?api_key=abc123".parse().unwrap();
+        assert_eq!(url.to_string(), "https://example.test/health?api_key=***");
         assert!("ftp://example.test/".parse::<HttpUrl>().unwrap_err().contains("unsupported scheme"));
     }
 }

@@ -8,7 +8,8 @@
 //!
 //! # Adding a probe kind
 //! 1. One file in this folder with its `Spec` (config, `deny_unknown_fields`,
-//!    secrets as [`crate::config::Secret`] or redacted URLs), its probe type
+//!    secrets as [`crate::config::Secret`] or redacted URLs, rules that span
+//!    fields in a `validate` returning [`Invalid`]), its probe type
 //!    with `async fn run(&self) -> Outcome`, its error enum mapped to
 //!    [`Reason`], and its `REASONS`.
 //! 2. One variant in [`Kind`], [`Spec`] and [`Probe`], and its arms in the
@@ -269,6 +270,25 @@ impl Spec {
 
 fn typed<T: serde::de::DeserializeOwned>(v: serde_norway::Value) -> Result<T, EntryError> {
     serde_path_to_error::deserialize(v).map_err(EntryError::Field)
+}
+
+/// A problem one field cannot show, found by a kind's `validate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// The key inside the entry, such as `steps[1].url`.
+    pub key: String,
+    pub message: String,
+    pub fix: String,
+}
+
+impl Spec {
+    /// Checks rules that span fields, after each field parsed on its own.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        match self {
+            Self::Http(s) => s.validate(),
+            Self::Postgres(_) | Self::Redis(_) | Self::FileFreshness(_) => Ok(()),
+        }
+    }
 }
 
 /// A check ready to run: the spec turned into clients, built once and reused.

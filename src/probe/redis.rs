@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use super::{Details, Outcome, Reason, chain};
-use crate::config::{HumanDuration, MASK, Redact, Redacted};
+use crate::config::{HumanDuration, MASK, Redact, Redacted, mask_query};
 
 pub const REASONS: &[Reason] = &[Reason::Timeout, Reason::Connect, Reason::Auth, Reason::Protocol, Reason::Internal];
 
@@ -49,7 +49,7 @@ impl Redact for redis::Client {
             // Cannot fail: the URL has a host, or it would not have a password.
             let _ = url.set_password(Some(MASK));
         }
-        Ok((client, url.to_string()))
+        Ok((client, mask_query(url.as_str())))
     }
 }
 

@@ -150,8 +150,47 @@ pub async fn http_app() -> Server {
                 }
             }),
         );
+    let app = app.merge(login_flow());
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
     Server { addr, accepted, open: Arc::new(AtomicUsize::new(0)), task }
+}
+
+/// A login flow: `POST /login` with `{"user":"smoke","password":"pw"}` sets a
+/// session cookie and answers a token and an asset path; `GET /me` needs both
+/// the cookie and `Authorization: Bearer <token>`.
+fn login_flow() -> axum::Router {
+    use axum::http::{HeaderMap, StatusCode, header};
+    use axum::routing::{get, post};
+
+    const SESSION: &str = "session=s3ss10n";
+    const TOKEN: &str = "tok-42";
+    axum::Router::new()
+        .route(
+            "/login",
+            post(|body: String| async move {
+                let creds: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                if creds["user"] != "smoke" || creds["password"] != "pw" {
+                    return (StatusCode::UNAUTHORIZED, HeaderMap::new(), "bad credentials".to_owned());
+                }
+                let mut headers = HeaderMap::new();
+                headers.insert(header::SET_COOKIE, format!("{SESSION}; Path=/; HttpOnly").parse().unwrap());
+                let body = serde_json::json!({"token": TOKEN, "asset": "/static/app.js"}).to_string();
+                (StatusCode::OK, headers, body)
+            }),
+        )
+        .route(
+            "/me",
+            get(|headers: HeaderMap| async move {
+                let cookie = headers.get(header::COOKIE).and_then(|v| v.to_str().ok()).unwrap_or("");
+                let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
+                if cookie.contains(SESSION) && auth == format!("Bearer {TOKEN}") {
+                    (StatusCode::OK, r#"{"name":"smoke"}"#)
+                } else {
+                    (StatusCode::UNAUTHORIZED, r#"{"error":"who are you?"}"#)
+                }
+            }),
+        )
+        .route("/static/app.js", get(|| async { "console.log('app')" }))
 }
