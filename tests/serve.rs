@@ -476,3 +476,135 @@ async fn every_new_result_reaches_the_next_scrape() {
             || second.body.contains("\nopsgen_scrape_duration_seconds ")
     );
 }
+
+#[tokio::test]
+async fn absurd_scrape_timeouts_are_clamped_not_fatal() {
+    let exporter = TestExporter::start("checks: {}\n").await;
+    for header in [1e30, 1e-12, f64::MAX] {
+        let scrape = exporter.scrape_with(None, Some(header)).await;
+        assert_eq!(scrape.status, 200, "timeout header {header}");
+    }
+}
+
+#[tokio::test]
+async fn probe_returns_one_targets_series_and_refuses_anything_else() {
+    let hung = servers::hung().await;
+    let app = servers::http_app().await;
+    let exporter = TestExporter::start(&format!(
+        "checks:\n  web:\n    kind: http\n    url: {}\n  stuck:\n    kind: http\n    url: http://{}/\n    timeout: 30s\n",
+        app.url("/ok"),
+        hung.addr
+    ))
+    .await;
+    let (status, body) = exporter.get("/probe?target=web").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#"opsgen_check_success{check="web",kind="http"} 1"#), "{body}");
+    assert!(
+        !body.contains("check=\"stuck\"") && !body.contains("opsgen_build_info"),
+        "only the probed target:\n{body}"
+    );
+    assert!(body.contains("opsgen_scrape_duration_seconds"));
+    assert_eq!(exporter.get("/probe?target=web&check=http").await.0, 200);
+
+    for (query, says) in [
+        ("", "missing `target`"),
+        ("?target=", "missing `target`"),
+        ("?target=nope", "unknown target `nope`; configured targets and checks: stuck, web"),
+        ("?target=http://169.254.169.254/", "unknown target"),
+        ("?target=web&check=postgres", "target `web` is a `http` check, not `postgres`"),
+    ] {
+        let (status, body) = exporter.get(&format!("/probe{query}")).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert!(body.contains(says), "{query}: {body}");
+    }
+
+    // A hung target answers within the deadline Prometheus gives.
+    let started = Instant::now();
+    let resp = exporter
+        .http
+        .get(exporter.url("/probe?target=stuck"))
+        .header("x-prometheus-scrape-timeout-seconds", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().contains(r#"opsgen_check_success{check="stuck",kind="http"} 0"#));
+    assert!(started.elapsed() < Duration::from_millis(1200), "took {:?}", started.elapsed());
+}
+
+/// Three hosts, each with its own `ops-gen serve`, watched by one real
+/// Prometheus: every exporter's `/metrics` through file SD, and one `/probe`
+/// job whose file SD lists target names, relabelled the usual way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_prometheus_watches_three_hosts_through_file_sd_and_probe() {
+    let prometheus = util::require_tool("prometheus", "prometheus");
+    let app = servers::http_app().await;
+    let mut hosts = Vec::new();
+    for host in ["alpha", "beta", "gamma"] {
+        hosts.push(
+            TestExporter::start(&format!(
+                "checks:\n  {host}-web:\n    kind: http\n    url: {}\n  {host}-dumps:\n    kind: file_freshness\n    path: /nonexistent/*.dump\n    max_age: 1h\n",
+                app.url("/ok")
+            ))
+            .await,
+        );
+    }
+    let data = tempfile::tempdir().unwrap();
+    let targets = data.path().join("targets");
+    std::fs::create_dir(&targets).unwrap();
+    let addrs: Vec<String> = hosts.iter().map(|h| format!("'{}'", h.addr)).collect();
+    std::fs::write(targets.join("exporters.yml"), format!("- targets: [{}]\n", addrs.join(", "))).unwrap();
+    std::fs::write(targets.join("probe.yml"), "- targets: ['alpha-web', 'alpha-dumps']\n").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = data.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n\
+             - job_name: opsgen\n  file_sd_configs: [{{files: ['{t}/exporters.yml'], refresh_interval: 1s}}]\n\
+             - job_name: opsgen-probe\n  metrics_path: /probe\n  file_sd_configs: [{{files: ['{t}/probe.yml'], refresh_interval: 1s}}]\n  \
+             relabel_configs:\n    - {{source_labels: [__address__], target_label: __param_target}}\n    \
+             - {{source_labels: [__param_target], target_label: instance}}\n    - {{target_label: __address__, replacement: '{a}'}}\n",
+            t = targets.display(),
+            a = hosts[0].addr
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(prometheus)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", data.path().join("tsdb").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let query = |q: String| {
+        let api = format!("http://127.0.0.1:{port}/api/v1/query");
+        async move {
+            let mut url = url::Url::parse(&api).unwrap();
+            url.query_pairs_mut().append_pair("query", &q);
+            let resp = util::http_client().get(url).send().await.ok()?;
+            let json: serde_json::Value = resp.json().await.ok()?;
+            json["data"]["result"][0]["value"][1].as_str().map(str::to_owned)
+        }
+    };
+    util::eventually("Prometheus to scrape three exporters and two probes", Duration::from_secs(30), async || {
+        query("count(up{job=\"opsgen\"} == 1)".into()).await.as_deref() == Some("3")
+            && query("count(up{job=\"opsgen-probe\"} == 1)".into()).await.as_deref() == Some("2")
+    })
+    .await;
+    assert_eq!(
+        query("opsgen_check_success{job=\"opsgen-probe\",instance=\"alpha-web\"}".into()).await.as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        query("opsgen_check_success{job=\"opsgen-probe\",instance=\"alpha-dumps\"}".into()).await.as_deref(),
+        Some("0")
+    );
+    assert_eq!(
+        query("count(opsgen_check_success{job=\"opsgen\",check=~\".*-web\"} == 1)".into()).await.as_deref(),
+        Some("3")
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

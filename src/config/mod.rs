@@ -96,6 +96,17 @@ impl Scrape {
     }
 }
 
+impl Scrape {
+    /// The time checks get within one scrape: the scrape's own timeout (from
+    /// Prometheus' header, or `timeout`) less the margin.
+    #[must_use]
+    pub fn budget(&self, header: Option<std::time::Duration>) -> std::time::Duration {
+        let timeout = header.unwrap_or(self.timeout.get());
+        let margin = self.margin.get();
+        if timeout > margin * 2 { timeout.saturating_sub(margin) } else { timeout.mul_f32(0.8) }
+    }
+}
+
 impl Default for Scrape {
     fn default() -> Self {
         Self {

@@ -88,7 +88,9 @@ const SCRAPE_DURATION_HELP: &str = "Time this scrape spent running or waiting fo
 impl Rendered {
     /// Encodes the snapshot's series (one pass of prometheus-client).
     #[must_use]
-    pub fn new(snapshot: Arc<Snapshot>, ledger: Arc<FailureLedger>, me: SelfState) -> Self {
+    /// `me` is `None` for `/probe` answers, which hold only the probed
+    /// check's series.
+    pub fn new(snapshot: Arc<Snapshot>, ledger: Arc<FailureLedger>, me: Option<SelfState>) -> Self {
         let mut registry = Registry::default();
         registry.register_collector(Box::new(Exposition { snapshot, ledger, me }));
         let mut openmetrics = String::with_capacity(8192);
@@ -121,7 +123,7 @@ impl Rendered {
 struct Exposition {
     snapshot: Arc<Snapshot>,
     ledger: Arc<FailureLedger>,
-    me: SelfState,
+    me: Option<SelfState>,
 }
 
 fn unix_seconds(t: SystemTime) -> f64 {
@@ -236,7 +238,10 @@ impl Collector for Exposition {
         self.postgres_series(&mut enc)?;
         self.redis_series(&mut enc)?;
         self.freshness_series(&mut enc)?;
-        self.self_series(&mut enc)
+        match &self.me {
+            Some(me) => self_series(me, &mut enc),
+            None => Ok(()),
+        }
     }
 }
 
@@ -328,31 +333,27 @@ impl Exposition {
             },
         )
     }
+}
 
-    fn self_series(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
-        enc.encode_descriptor(
-            "opsgen_build",
-            "Version and git revision of this ops-gen binary.",
-            None,
-            MetricType::Info,
-        )?
-        .encode_info(&[("version", self.me.version), ("revision", self.me.revision)])?;
-        enc.encode_descriptor(
-            "opsgen_config_last_reload_success",
-            "Whether the last config (re)load succeeded; a failed reload keeps the previous config running.",
-            None,
-            MetricType::Gauge,
-        )?
-        .encode_gauge(&bool_gauge(self.me.config_last_reload_success))?;
-        enc.encode_descriptor(
-            "opsgen_config_last_reload_success_timestamp_seconds",
-            "When the config was last loaded successfully, in Unix seconds.",
-            None,
-            MetricType::Gauge,
-        )?
-        .encode_gauge(&self.me.config_last_reload_timestamp_seconds)?;
-        Ok(())
-    }
+/// Facts about the exporter itself (not in `/probe` answers).
+fn self_series(me: &SelfState, enc: &mut DescriptorEncoder) -> std::fmt::Result {
+    enc.encode_descriptor("opsgen_build", "Version and git revision of this ops-gen binary.", None, MetricType::Info)?
+        .encode_info(&[("version", me.version), ("revision", me.revision)])?;
+    enc.encode_descriptor(
+        "opsgen_config_last_reload_success",
+        "Whether the last config (re)load succeeded; a failed reload keeps the previous config running.",
+        None,
+        MetricType::Gauge,
+    )?
+    .encode_gauge(&bool_gauge(me.config_last_reload_success))?;
+    enc.encode_descriptor(
+        "opsgen_config_last_reload_success_timestamp_seconds",
+        "When the config was last loaded successfully, in Unix seconds.",
+        None,
+        MetricType::Gauge,
+    )?
+    .encode_gauge(&me.config_last_reload_timestamp_seconds)?;
+    Ok(())
 }
 
 /// Rewrites OpenMetrics into the Prometheus text format 0.0.4: counter and

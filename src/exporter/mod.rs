@@ -31,6 +31,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 const MAX_BODY: usize = 64 * 1024;
 /// Header by which Prometheus tells its scrape timeout.
 const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
+/// Scrape timeouts above this are taken as this (Prometheus allows minutes).
+const MAX_SCRAPE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The version and git revision baked into this binary.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -172,12 +174,32 @@ impl Exporter {
 
     async fn collect(&self, timeout: Option<Duration>) -> (Arc<Active>, Arc<Snapshot>) {
         let active = self.active();
-        let scrape = &active.loaded.config.scrape;
-        let timeout = timeout.unwrap_or(scrape.timeout.get());
-        let margin = scrape.margin.get();
-        let budget = if timeout > margin * 2 { timeout.saturating_sub(margin) } else { timeout.mul_f32(0.8) };
-        let snapshot = Arc::new(active.runner.collect(Instant::now() + budget, Mode::Scrape).await);
+        let deadline = Instant::now() + active.loaded.config.scrape.budget(timeout);
+        let snapshot = Arc::new(active.runner.collect(deadline, Mode::Scrape).await);
         (active, snapshot)
+    }
+
+    /// `/probe`: collects the one check `target` names (its `kind` must
+    /// match `check` when given), under the scrape deadline.
+    pub async fn probe(
+        &self,
+        target: &str,
+        kind: Option<&str>,
+        timeout: Option<Duration>,
+    ) -> Result<Arc<Snapshot>, String> {
+        let active = self.active();
+        let known = || active.runner.checks().iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ");
+        let Some(check) = active.runner.checks().iter().find(|c| c.name == target) else {
+            return Err(format!("unknown target `{target}`; configured targets and checks: {}", known()));
+        };
+        if let Some(kind) = kind
+            && kind != check.kind().as_str()
+        {
+            return Err(format!("target `{target}` is a `{}` check, not `{kind}`", check.kind()));
+        }
+        let deadline = Instant::now() + active.loaded.config.scrape.budget(timeout);
+        let snapshot = active.runner.collect_one(target, deadline, Mode::Scrape).await;
+        snapshot.map(Arc::new).ok_or_else(|| format!("unknown target `{target}`"))
     }
 
     /// The encoded series of `snapshot`: the previous rendering when it holds
@@ -197,7 +219,7 @@ impl Exporter {
             return Arc::clone(rendered);
         }
         let rendered =
-            Arc::new(metrics::Rendered::new(Arc::clone(snapshot), Arc::clone(&self.ledger), self.self_state()));
+            Arc::new(metrics::Rendered::new(Arc::clone(snapshot), Arc::clone(&self.ledger), Some(self.self_state())));
         *cache = Some((key, Arc::clone(&rendered)));
         rendered
     }
@@ -226,6 +248,7 @@ pub fn router(exporter: Arc<Exporter>) -> Router {
         .route("/-/ready", get(ready))
         .route("/readyz", get(ready))
         .route("/-/reload", post(reload_handler))
+        .route("/probe", get(probe_handler))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .with_state(exporter)
@@ -259,17 +282,58 @@ pub fn reload_on_sighup(exporter: &Arc<Exporter>) -> std::io::Result<()> {
     Ok(())
 }
 
-async fn metrics_handler(State(exporter): State<Arc<Exporter>>, headers: HeaderMap) -> Response {
-    let format = metrics::Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
-    let timeout = headers
+/// The scrape timeout Prometheus sent, if any.
+fn scrape_timeout(headers: &HeaderMap) -> Option<Duration> {
+    headers
         .get(SCRAPE_TIMEOUT_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s > 0.0)
-        .map(Duration::from_secs_f64);
-    let (active, snapshot) = exporter.collect(timeout).await;
+        .map(|s| Duration::try_from_secs_f64(s).unwrap_or(MAX_SCRAPE_TIMEOUT).min(MAX_SCRAPE_TIMEOUT))
+}
+
+fn format_of(headers: &HeaderMap) -> metrics::Format {
+    metrics::Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()))
+}
+
+async fn metrics_handler(State(exporter): State<Arc<Exporter>>, headers: HeaderMap) -> Response {
+    let format = format_of(&headers);
+    let (active, snapshot) = exporter.collect(scrape_timeout(&headers)).await;
     let body = exporter.render(&active, &snapshot).body(format, snapshot.duration);
     ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
+}
+
+/// `/probe?target=NAME[&check=KIND]`: the multi-target pattern. Targets come
+/// only from the config: the query names one, it never supplies an address.
+#[derive(Debug, serde::Deserialize)]
+struct ProbeQuery {
+    target: Option<String>,
+    check: Option<String>,
+}
+
+async fn probe_handler(
+    State(exporter): State<Arc<Exporter>>,
+    headers: HeaderMap,
+    query: Result<axum::extract::Query<ProbeQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let bad_request = |message: String| (StatusCode::BAD_REQUEST, format!("{message}\n")).into_response();
+    let Ok(axum::extract::Query(query)) = query else {
+        return bad_request("malformed query; use /probe?target=NAME[&check=KIND]".to_owned());
+    };
+    let Some(target) = query.target.filter(|t| !t.is_empty()) else {
+        return bad_request(
+            "missing `target`; use /probe?target=NAME with NAME a target or check from the config".to_owned(),
+        );
+    };
+    let format = format_of(&headers);
+    match exporter.probe(&target, query.check.as_deref(), scrape_timeout(&headers)).await {
+        Ok(snapshot) => {
+            let body = metrics::Rendered::new(Arc::clone(&snapshot), Arc::clone(&exporter.ledger), None)
+                .body(format, snapshot.duration);
+            ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
+        }
+        Err(message) => bad_request(message),
+    }
 }
 
 async fn healthy() -> &'static str {

@@ -301,6 +301,17 @@ impl Runner {
 
     /// Runs what needs running and returns every check's result, by `deadline`.
     pub async fn collect(&self, deadline: Instant, mode: Mode) -> Snapshot {
+        self.collect_checks(&self.checks, deadline, mode).await
+    }
+
+    /// The same for the one check called `name` (for `/probe`); `None` when
+    /// there is no such check.
+    pub async fn collect_one(&self, name: &str, deadline: Instant, mode: Mode) -> Option<Snapshot> {
+        let check = self.checks.iter().find(|c| c.name == name)?;
+        Some(self.collect_checks(std::slice::from_ref(check), deadline, mode).await)
+    }
+
+    async fn collect_checks(&self, checks: &[Arc<Check>], deadline: Instant, mode: Mode) -> Snapshot {
         let started = Instant::now();
         let reuse = match mode {
             Mode::Scrape => self.min_interval,
@@ -309,8 +320,7 @@ impl Runner {
         // What is known now: scheduled checks' last results and fresh ones.
         // When that is everything (the usual scrape), no task, timer or
         // future is made at all.
-        let known: Vec<Option<Option<Arc<Completed>>>> = self
-            .checks
+        let known: Vec<Option<Option<Arc<Completed>>>> = checks
             .iter()
             .map(|check| match mode {
                 Mode::Scrape if check.is_scheduled() => Some(check.last()),
@@ -318,9 +328,9 @@ impl Runner {
             })
             .collect();
         let entries = if known.iter().all(Option::is_some) {
-            self.checks.iter().cloned().zip(known.into_iter().flatten()).collect()
+            checks.iter().cloned().zip(known.into_iter().flatten()).collect()
         } else {
-            let runs = self.checks.iter().zip(known).map(|(check, known)| {
+            let runs = checks.iter().zip(known).map(|(check, known)| {
                 let check = Arc::clone(check);
                 async move {
                     if let Some(result) = known {
