@@ -10,6 +10,8 @@
 //!   concurrently, sharing runs between concurrent scrapes.
 //! - [`exporter`] is `ops-gen serve`: `/metrics` (OpenMetrics or text),
 //!   health and readiness, the landing page, and config reload.
+//! - [`notify`] tells people when a check goes red or green again (webhook,
+//!   command), debounced, off the checks' path.
 //! - [`report`] shows check results to people (`ops-gen probe`).
 //! - [`cli`] holds the command-line types, turned into library calls by the
 //!   binary.
@@ -17,5 +19,6 @@
 pub mod cli;
 pub mod config;
 pub mod exporter;
+pub mod notify;
 pub mod probe;
 pub mod report;

@@ -188,7 +188,7 @@ async fn cmd_probe(cli: &Cli, args: &ProbeArgs) -> Result<Outcome> {
         config.targets.retain(|name, _| args.names.contains(name));
         config.checks.retain(|name, _| args.names.contains(name));
     }
-    let runner = Runner::new(&loaded.config, &Arc::new(FailureLedger::default()))?;
+    let runner = Runner::new(&loaded.config, &Arc::new(FailureLedger::default()), None)?;
     let longest = runner.checks().iter().map(|c| c.spec.common().timeout()).max().unwrap_or_default();
     let snapshot = runner.collect(Instant::now() + longest + Duration::from_millis(100), Mode::Everything).await;
 

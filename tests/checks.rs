@@ -177,7 +177,7 @@ async fn hung_targets_time_out_within_the_check_limit() {
     );
     let config = Config::parse(&yaml, "test.yml").unwrap();
     let ledger = std::sync::Arc::new(ops_gen::probe::runner::FailureLedger::default());
-    let runner = ops_gen::probe::runner::Runner::new(&config, &ledger).unwrap();
+    let runner = ops_gen::probe::runner::Runner::new(&config, &ledger, None).unwrap();
     let start = Instant::now();
     let snapshot =
         runner.collect(Instant::now() + Duration::from_secs(5), ops_gen::probe::runner::Mode::Everything).await;

@@ -8,5 +8,6 @@ mod util;
 
 mod checks;
 mod cli;
+mod notify;
 mod secrets;
 mod serve;

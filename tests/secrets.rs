@@ -29,6 +29,8 @@ checks:
         method: POST
         body: 'password=${OPS_GEN_APP_TOKEN}'
         capture: {token: /token}
+notify:
+  webhook: http://127.0.0.1:9/hook?token=${OPS_GEN_APP_TOKEN}
 ";
 
 #[track_caller]

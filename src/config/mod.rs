@@ -67,6 +67,8 @@ pub struct Config {
     pub targets: BTreeMap<String, Spec>,
     /// Smoke and freshness checks, by name.
     pub checks: BTreeMap<String, Spec>,
+    /// Who hears about checks going red and green again.
+    pub notify: crate::notify::Settings,
 }
 
 /// How scrapes run checks.
@@ -127,6 +129,7 @@ impl Default for Config {
             scrape: Scrape::default(),
             targets: BTreeMap::new(),
             checks: BTreeMap::from([(defaults::BACKUP_CHECK.to_owned(), Spec::FileFreshness(backups))]),
+            notify: crate::notify::Settings::default(),
         }
     }
 }
@@ -143,6 +146,8 @@ struct RawConfig {
     targets: BTreeMap<String, serde_norway::Value>,
     #[serde(default)]
     checks: BTreeMap<String, serde_norway::Value>,
+    #[serde(default)]
+    notify: crate::notify::Settings,
 }
 
 impl RawConfig {
@@ -222,7 +227,7 @@ impl Config {
         })?;
         let targets = typed_entries(file, "targets", raw.targets)?;
         let checks = typed_entries(file, "checks", raw.checks)?;
-        let config = Self { listen, scrape: raw.scrape, targets, checks };
+        let config = Self { listen, scrape: raw.scrape, targets, checks, notify: raw.notify };
         config.validate(file)?;
         Ok(config)
     }
@@ -252,6 +257,15 @@ impl Config {
                 Some("keep the margin well under the timeout, e.g. `250ms`".to_owned()),
             ));
         }
+        if self.notify.webhook.as_ref().is_some_and(|url| url.get().as_url().is_none()) {
+            return Err(ConfigError::invalid(
+                file,
+                "notify.webhook",
+                "`{{name}}` placeholders belong to http flows, not to the webhook",
+                Some("write the webhook's full URL".to_owned()),
+            ));
+        }
+        positive("notify.timeout", self.notify.timeout)?;
         for (section, entries, wants_target) in [("targets", &self.targets, true), ("checks", &self.checks, false)] {
             for (name, spec) in entries {
                 let key = format!("{section}.{name}");

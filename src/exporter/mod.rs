@@ -22,6 +22,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::config::{ConfigError, Loaded};
+use crate::notify::Notifier;
 use crate::probe::BuildError;
 use crate::probe::runner::{Completed, FailureLedger, Mode, Runner, Snapshot};
 
@@ -93,6 +94,7 @@ pub struct Exporter {
     reload_status: Mutex<ReloadStatus>,
     reloading: tokio::sync::Mutex<()>,
     rendered: Mutex<Option<(RenderKey, Arc<metrics::Rendered>)>>,
+    notifier: Notifier,
 }
 
 impl Exporter {
@@ -101,18 +103,20 @@ impl Exporter {
     /// scrape. Needs a Tokio runtime.
     pub fn start(loaded: Loaded) -> Result<Arc<Self>, BuildError> {
         let ledger = Arc::new(FailureLedger::default());
-        let active = Arc::new(Self::activate(loaded, &ledger)?);
+        let notifier = Notifier::start(loaded.config.notify.clone());
+        let active = Arc::new(Self::activate(loaded, &ledger, &notifier)?);
         Ok(Arc::new(Self {
             active: RwLock::new(active),
             ledger,
             reload_status: Mutex::new(ReloadStatus { success: true, last_success: SystemTime::now() }),
             reloading: tokio::sync::Mutex::new(()),
             rendered: Mutex::new(None),
+            notifier,
         }))
     }
 
-    fn activate(loaded: Loaded, ledger: &Arc<FailureLedger>) -> Result<Active, BuildError> {
-        let mut runner = Runner::new(&loaded.config, ledger)?;
+    fn activate(loaded: Loaded, ledger: &Arc<FailureLedger>, notifier: &Notifier) -> Result<Active, BuildError> {
+        let mut runner = Runner::new(&loaded.config, ledger, Some(notifier.changes()))?;
         runner.start_schedules();
         let active = Active { loaded, runner };
         Ok(active)
@@ -139,7 +143,7 @@ impl Exporter {
             .loaded
             .reload()
             .map_err(ReloadError::from)
-            .and_then(|loaded| Self::activate(loaded, &self.ledger).map_err(ReloadError::from));
+            .and_then(|loaded| Self::activate(loaded, &self.ledger, &self.notifier).map_err(ReloadError::from));
         let mut status = self.reload_status.lock().unwrap_or_else(PoisonError::into_inner);
         match result {
             Ok(active) => {
@@ -149,6 +153,7 @@ impl Exporter {
                         active.loaded.config.listen
                     );
                 }
+                self.notifier.update(active.loaded.config.notify.clone());
                 *self.active.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(active);
                 // The cached rendering holds the old runner: let it go now.
                 *self.rendered.lock().unwrap_or_else(PoisonError::into_inner) = None;

@@ -238,8 +238,16 @@ pub struct JsonExpectation {
 pub type HttpUrl = Redacted<UrlTemplate>;
 
 /// The text of a URL, checked at load with its placeholders filled in.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UrlTemplate(String);
+
+impl UrlTemplate {
+    /// The URL itself, when it has no `{{name}}` placeholders.
+    #[must_use]
+    pub fn as_url(&self) -> Option<url::Url> {
+        if placeholders(&self.0).is_empty() { parse_http_url(&self.0).ok() } else { None }
+    }
+}
 
 impl Redact for UrlTemplate {
     fn parse_redacted(raw: &str) -> Result<(Self, String), String> {

@@ -98,6 +98,20 @@ impl FailureLedger {
     }
 }
 
+/// A check turning red, or back to green, for notifications.
+#[derive(Debug, Clone)]
+pub struct StateChange {
+    pub check: String,
+    pub kind: Kind,
+    /// The failure, or `None` when the check recovered.
+    pub failure: Option<super::Failure>,
+    pub at: SystemTime,
+}
+
+/// Where state changes go. Sends never wait: when the receiver lags, a change
+/// is dropped (and logged) rather than delaying a check.
+pub type StateChanges = tokio::sync::mpsc::Sender<StateChange>;
+
 /// A configured check and its state.
 pub struct Check {
     pub name: String,
@@ -106,6 +120,7 @@ pub struct Check {
     timeout: Duration,
     interval: Option<Duration>,
     ledger: Arc<FailureLedger>,
+    changes: Option<StateChanges>,
     state: Mutex<State>,
 }
 
@@ -196,7 +211,29 @@ impl Check {
             state.last.replace(Arc::clone(&completed))
         };
         self.log_transition(previous.as_deref(), &completed);
+        self.announce(previous.as_deref(), &completed);
         completed
+    }
+
+    /// Sends a state change: first failure, failing after ok, or recovery.
+    fn announce(&self, previous: Option<&Completed>, now: &Completed) {
+        let Some(sink) = &self.changes else { return };
+        let is_change = match previous.map(|p| p.outcome.is_success()) {
+            None => !now.outcome.is_success(),
+            Some(was_ok) => was_ok != now.outcome.is_success(),
+        };
+        if !is_change {
+            return;
+        }
+        let change = StateChange {
+            check: self.name.clone(),
+            kind: self.kind(),
+            failure: now.outcome.failure.clone(),
+            at: now.finished,
+        };
+        if sink.try_send(change).is_err() {
+            tracing::warn!(check = %self.name, "state change not notified: the notifier is behind or stopped");
+        }
     }
 
     /// Logs when a check changes state, not on every run.
@@ -257,8 +294,13 @@ impl Drop for Runner {
 }
 
 impl Runner {
-    /// Builds every check's clients. Does not start schedules.
-    pub fn new(config: &Config, ledger: &Arc<FailureLedger>) -> Result<Self, BuildError> {
+    /// Builds every check's clients. Does not start schedules. State changes
+    /// go to `changes` when given (for notifications).
+    pub fn new(
+        config: &Config,
+        ledger: &Arc<FailureLedger>,
+        changes: Option<&StateChanges>,
+    ) -> Result<Self, BuildError> {
         let checks = config
             .probes()
             .map(|(name, spec)| {
@@ -271,6 +313,7 @@ impl Runner {
                     timeout: common.timeout(),
                     interval: common.interval.map(HumanDuration::get),
                     ledger: Arc::clone(ledger),
+                    changes: changes.cloned(),
                     state: Mutex::new(State::default()),
                 }))
             })

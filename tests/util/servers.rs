@@ -194,3 +194,25 @@ fn login_flow() -> axum::Router {
         )
         .route("/static/app.js", get(|| async { "console.log('app')" }))
 }
+
+/// A webhook endpoint that keeps every JSON body posted to `/hook`.
+pub async fn webhook() -> (Server, Arc<std::sync::Mutex<Vec<serde_json::Value>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let store = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: String| {
+            let store = store.clone();
+            async move {
+                store.lock().unwrap().push(serde_json::from_str(&body).unwrap_or(serde_json::Value::Null));
+                "ok"
+            }
+        }),
+    );
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (Server { addr, accepted: Arc::new(AtomicUsize::new(0)), open: Arc::new(AtomicUsize::new(0)), task }, received)
+}
