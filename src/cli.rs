@@ -45,6 +45,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run checks once and print the results; exit 1 if any fails
     Probe(ProbeArgs),
+    /// Recovery procedures: list them, or print one
+    Runbook(RunbookArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
     /// Print the man page (roff)
@@ -75,4 +77,11 @@ pub struct ProbeArgs {
 pub struct CompletionsArgs {
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct RunbookArgs {
+    /// The runbook to print [default: list them all]
+    #[arg(value_name = "TOPIC")]
+    pub topic: Option<String>,
 }

@@ -12,6 +12,7 @@
 //!   health and readiness, the landing page, and config reload.
 //! - [`notify`] tells people when a check goes red or green again (webhook,
 //!   command), debounced, off the checks' path.
+//! - [`ops`] holds the operator's chores (`ops-gen runbook`).
 //! - [`report`] shows check results to people (`ops-gen probe`).
 //! - [`cli`] holds the command-line types, turned into library calls by the
 //!   binary.
@@ -20,5 +21,6 @@ pub mod cli;
 pub mod config;
 pub mod exporter;
 pub mod notify;
+pub mod ops;
 pub mod probe;
 pub mod report;

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context as _, Result};
 use clap::{CommandFactory as _, Parser as _};
-use ops_gen::cli::{Cli, Command, ConfigCommand, ProbeArgs, ServeArgs};
+use ops_gen::cli::{Cli, Command, ConfigCommand, ProbeArgs, RunbookArgs, ServeArgs};
 use ops_gen::config::{ConfigError, Loaded};
 use ops_gen::exporter::{self, Exporter};
+use ops_gen::ops::runbook;
 use ops_gen::probe::runner::{FailureLedger, Mode, Runner};
 use ops_gen::report;
 
@@ -106,6 +107,7 @@ fn run(cli: &Cli) -> Result<Outcome> {
             Ok(Outcome::Ok)
         }
         Command::Config(ConfigCommand::Check) => cmd_config_check(cli),
+        Command::Runbook(args) => cmd_runbook(cli, args),
         Command::Serve(args) => runtime()?.block_on(cmd_serve(cli, args)),
         Command::Probe(args) => runtime()?.block_on(cmd_probe(cli, args)),
     }
@@ -117,6 +119,38 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 fn load(cli: &Cli) -> Result<Loaded> {
     Ok(Loaded::load(cli.config.as_deref())?)
+}
+
+fn cmd_runbook(cli: &Cli, args: &RunbookArgs) -> Result<Outcome> {
+    let mut out = std::io::stdout().lock();
+    match &args.topic {
+        None if cli.json => {
+            let list: Vec<_> = runbook::ALL
+                .iter()
+                .map(|r| serde_json::json!({"topic": r.topic, "title": r.title(), "when": r.when()}))
+                .collect();
+            serde_json::to_writer_pretty(&mut out, &list)?;
+            writeln!(out)?;
+        }
+        None => {
+            let width = runbook::ALL.iter().map(|r| r.topic.len()).max().unwrap_or(0);
+            for r in runbook::ALL {
+                writeln!(out, "{:<width$}  {}", r.topic, r.title())?;
+            }
+            writeln!(out, "\nPrint one with: ops-gen runbook TOPIC")?;
+        }
+        Some(topic) => {
+            let r = runbook::find(topic).map_err(UsageError)?;
+            if cli.json {
+                let page = serde_json::json!({"topic": r.topic, "title": r.title(), "when": r.when(), "text": r.text});
+                serde_json::to_writer_pretty(&mut out, &page)?;
+                writeln!(out)?;
+            } else {
+                out.write_all(r.text.as_bytes())?;
+            }
+        }
+    }
+    Ok(Outcome::Ok)
 }
 
 fn cmd_config_check(cli: &Cli) -> Result<Outcome> {

@@ -163,3 +163,30 @@ fn serve_on_a_taken_port_is_a_runtime_failure() {
     out.expect_code(3);
     assert!(out.stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")), "{}", out.stderr);
 }
+
+#[test]
+fn runbooks_are_listed_printed_and_suggested() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(ops_gen(dir.path()).arg("runbook"));
+    out.expect_code(0);
+    for topic in [
+        "check-failing",
+        "restart-service",
+        "warm-up",
+        "backup-stale",
+        "restore-from-backup",
+        "disk-full",
+        "full-reset",
+    ] {
+        assert!(out.stdout.contains(topic), "{topic} listed:\n{}", out.stdout);
+    }
+    let out = run(ops_gen(dir.path()).args(["runbook", "disk-full"]));
+    let page = std::fs::read_to_string(util::repo_root().join("docs/runbooks/disk-full.md")).unwrap();
+    assert_eq!(out.expect_code(0).stdout, page, "the binary prints the committed page");
+    let out = run(ops_gen(dir.path()).args(["--json", "runbook", "warm-up"]));
+    let json: serde_json::Value = serde_json::from_str(&out.expect_code(0).stdout).unwrap();
+    assert_eq!(json["title"], "Warm up dependencies");
+    let out = run(ops_gen(dir.path()).args(["runbook", "restor"]));
+    out.expect_code(2);
+    assert!(out.stderr.contains("did you mean `restore-from-backup`?"), "{}", out.stderr);
+}
