@@ -45,6 +45,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run checks once and print the results; exit 1 if any fails
     Probe(ProbeArgs),
+    /// Take, verify and list backup sets
+    #[command(subcommand)]
+    Backup(BackupCommand),
     /// Recovery procedures: list them, or print one
     Runbook(RunbookArgs),
     /// Print shell completions
@@ -84,4 +87,37 @@ pub struct RunbookArgs {
     /// The runbook to print [default: list them all]
     #[arg(value_name = "TOPIC")]
     pub topic: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Take one set of every PostgreSQL and Redis target; exit 1 if one failed
+    Run(BackupRunArgs),
+    /// Re-hash and read the newest set (or SET); exit 1 on any problem
+    Verify(BackupVerifyArgs),
+    /// The sets, newest first: age, size, targets, verification
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupRunArgs {
+    /// Only these kinds of targets
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "KIND,…")]
+    pub only: Vec<BackupKind>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackupKind {
+    Postgres,
+    Redis,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupVerifyArgs {
+    /// The set's folder [default: the newest set in `backup.dir`]
+    #[arg(value_name = "SET")]
+    pub set: Option<PathBuf>,
+    /// Also check that every target's newest backup is younger than its `max_age`
+    #[arg(long)]
+    pub freshness: bool,
 }

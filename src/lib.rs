@@ -8,6 +8,8 @@
 //! - [`probe`] is the check framework: the closed set of check kinds (one file
 //!   each), and the [`probe::runner`] that runs them under time limits,
 //!   concurrently, sharing runs between concurrent scrapes.
+//! - [`backup`] takes, verifies and lists backup sets (`ops-gen backup`),
+//!   written so that an interrupted run never replaces the last good set.
 //! - [`exporter`] is `ops-gen serve`: `/metrics` (OpenMetrics or text),
 //!   health and readiness, the landing page, and config reload.
 //! - [`notify`] tells people when a check goes red or green again (webhook,
@@ -17,6 +19,7 @@
 //! - [`cli`] holds the command-line types, turned into library calls by the
 //!   binary.
 
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod exporter;

@@ -9,10 +9,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context as _, Result};
 use clap::{CommandFactory as _, Parser as _};
-use ops_gen::cli::{Cli, Command, ConfigCommand, ProbeArgs, RunbookArgs, ServeArgs};
+use ops_gen::backup;
+use ops_gen::cli::{BackupCommand, BackupKind, Cli, Command, ConfigCommand, ProbeArgs, RunbookArgs, ServeArgs};
 use ops_gen::config::{ConfigError, Loaded};
 use ops_gen::exporter::{self, Exporter};
 use ops_gen::ops::runbook;
+use ops_gen::probe::Kind;
 use ops_gen::probe::runner::{FailureLedger, Mode, Runner};
 use ops_gen::report;
 
@@ -108,6 +110,21 @@ fn run(cli: &Cli) -> Result<Outcome> {
         }
         Command::Config(ConfigCommand::Check) => cmd_config_check(cli),
         Command::Runbook(args) => cmd_runbook(cli, args),
+        Command::Backup(BackupCommand::Run(args)) => {
+            let only: Vec<Kind> = args
+                .only
+                .iter()
+                .map(|k| match k {
+                    BackupKind::Postgres => Kind::Postgres,
+                    BackupKind::Redis => Kind::Redis,
+                })
+                .collect();
+            runtime()?.block_on(cmd_backup_run(cli, &only))
+        }
+        Command::Backup(BackupCommand::Verify(args)) => {
+            runtime()?.block_on(cmd_backup_verify(cli, args.set.as_deref(), args.freshness))
+        }
+        Command::Backup(BackupCommand::List) => cmd_backup_list(cli),
         Command::Serve(args) => runtime()?.block_on(cmd_serve(cli, args)),
         Command::Probe(args) => runtime()?.block_on(cmd_probe(cli, args)),
     }
@@ -119,6 +136,140 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 fn load(cli: &Cli) -> Result<Loaded> {
     Ok(Loaded::load(cli.config.as_deref())?)
+}
+
+async fn cmd_backup_run(cli: &Cli, only: &[Kind]) -> Result<Outcome> {
+    let loaded = load(cli)?;
+    let summary = match backup::run::run(&loaded.config, only).await {
+        Ok(summary) => summary,
+        Err(e @ backup::run::RunError::NothingToDo { .. }) => return Err(UsageError(e.to_string()).into()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut out = std::io::stdout().lock();
+    if cli.json {
+        let json = serde_json::json!({"set": summary.set, "manifest": summary.manifest, "removed": summary.removed});
+        serde_json::to_writer_pretty(&mut out, &json)?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "backup set {}", summary.set.display())?;
+        for t in &summary.manifest.targets {
+            let size: u64 = t.files.iter().map(|f| f.size).sum();
+            match &t.error {
+                None => writeln!(
+                    out,
+                    "  ok    {:<16} {:>10}  {:.1} s",
+                    t.target,
+                    bytesize::ByteSize::b(size).to_string(),
+                    t.duration_seconds
+                )?,
+                Some(e) => writeln!(out, "  FAIL  {:<16} {e}", t.target)?,
+            }
+        }
+        if !summary.removed.is_empty() {
+            writeln!(out, "retention removed: {}", summary.removed.join(", "))?;
+        }
+    }
+    Ok(if summary.success() { Outcome::Ok } else { Outcome::ProblemsFound })
+}
+
+async fn cmd_backup_verify(cli: &Cli, set: Option<&std::path::Path>, freshness: bool) -> Result<Outcome> {
+    use backup::verify::{self, VerifyError};
+    let loaded = load(cli)?;
+    let dir = &loaded.config.backup.dir;
+    let set = match set {
+        Some(set) => set.to_owned(),
+        None => match verify::newest(dir) {
+            Ok(set) => set,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(Outcome::ProblemsFound);
+            }
+        },
+    };
+    let record = match verify::verify_set(&set).await {
+        Ok(record) => record,
+        Err(e @ VerifyError::NotASet(_)) => return Err(UsageError(e.to_string()).into()),
+        Err(e) => return Err(e.into()),
+    };
+    let stale =
+        if freshness { verify::freshness(dir, &backup::jobs(&loaded.config), SystemTime::now()) } else { Vec::new() };
+    let ok = record.ok && stale.is_empty();
+    let mut out = std::io::stdout().lock();
+    if cli.json {
+        let json = serde_json::json!({"ok": ok, "set": set, "verification": record, "freshness": stale});
+        serde_json::to_writer_pretty(&mut out, &json)?;
+        writeln!(out)?;
+    } else {
+        writeln!(
+            out,
+            "{} {}: {} file(s) checked",
+            if record.ok { "ok  " } else { "FAIL" },
+            set.display(),
+            record.files_checked
+        )?;
+        for p in record.problems.iter().chain(&stale) {
+            writeln!(out, "  FAIL  {}: {}", p.subject, p.problem)?;
+        }
+        if freshness && stale.is_empty() {
+            writeln!(out, "ok   every target's newest backup is fresh")?;
+        }
+    }
+    Ok(if ok { Outcome::Ok } else { Outcome::ProblemsFound })
+}
+
+fn cmd_backup_list(cli: &Cli) -> Result<Outcome> {
+    let loaded = load(cli)?;
+    let dir = &loaded.config.backup.dir;
+    let sets = backup::sets(dir).with_context(|| format!("cannot read the backup folder {}", dir.display()))?;
+    let now = SystemTime::now();
+    let mut rows = Vec::new();
+    for set in sets.iter().rev() {
+        let name = set.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let (size, targets, age) = match backup::manifest::Manifest::read(set) {
+            Ok(m) => {
+                let size: u64 = m.files().map(|f| f.size).sum();
+                let targets: Vec<String> = m
+                    .targets
+                    .iter()
+                    .map(|t| if t.success { t.target.clone() } else { format!("{} (FAILED)", t.target) })
+                    .collect();
+                let finished = std::time::UNIX_EPOCH + Duration::from_secs_f64(m.finished_unix.max(0.0));
+                let age = now.duration_since(finished).map(|d| Duration::from_secs(d.as_secs())).unwrap_or_default();
+                (size, targets.join(", "), age)
+            }
+            Err(e) => (0, format!("unreadable manifest: {e}"), Duration::ZERO),
+        };
+        let verified = match backup::verify::Record::read(set) {
+            Some(r) if r.ok => "yes",
+            Some(_) => "FAILED",
+            None => "never",
+        };
+        rows.push((name, age, size, verified, targets));
+    }
+    let mut out = std::io::stdout().lock();
+    if cli.json {
+        let json: Vec<_> = rows
+            .iter()
+            .map(|(name, age, size, verified, targets)| {
+                serde_json::json!({"set": name, "age_seconds": age.as_secs(), "size_bytes": size, "verified": verified, "targets": targets})
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &json)?;
+        writeln!(out)?;
+    } else if rows.is_empty() {
+        writeln!(out, "no backup sets in {} yet; take one with `ops-gen backup run`", dir.display())?;
+    } else {
+        writeln!(out, "{:<18}  {:>10}  {:>10}  {:<8}  TARGETS", "SET", "AGE", "SIZE", "VERIFIED")?;
+        for (name, age, size, verified, targets) in rows {
+            let age = ops_gen::config::HumanDuration(age).to_string();
+            writeln!(
+                out,
+                "{name:<18}  {age:>10}  {:>10}  {verified:<8}  {targets}",
+                bytesize::ByteSize::b(size).to_string()
+            )?;
+        }
+    }
+    Ok(Outcome::Ok)
 }
 
 fn cmd_runbook(cli: &Cli, args: &RunbookArgs) -> Result<Outcome> {

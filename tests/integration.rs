@@ -6,6 +6,7 @@
 
 mod util;
 
+mod backup;
 mod checks;
 mod cli;
 mod notify;

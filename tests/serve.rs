@@ -21,6 +21,8 @@ fn normalize(body: &str) -> String {
         "opsgen_config_last_reload_success ",
         "opsgen_build_info",
         "opsgen_postgres_server_info",
+        "opsgen_backup_verified",
+        "opsgen_backup_sets",
     ];
     let version = regex_lite(body);
     version
@@ -65,7 +67,7 @@ async fn stack_config() -> (String, servers::Server, tempfile::TempDir) {
     let backups = tempfile::tempdir().unwrap();
     std::fs::write(backups.path().join("app.dump"), vec![b'x'; 2048]).unwrap();
     let config = format!(
-        "targets:\n  db:\n    kind: postgres\n    url: {db_url}\n  cache:\n    kind: redis\n    url: {redis}\nchecks:\n  web:\n    kind: http\n    url: {web}\n    body_contains: good\n  dumps:\n    kind: file_freshness\n    path: {dumps}/*.dump\n    max_age: 26h\n    min_size: 1KiB\n  missing-dumps:\n    kind: file_freshness\n    path: {dumps}/none/*.dump\n    max_age: 1h\n",
+        "targets:\n  db:\n    kind: postgres\n    url: {db_url}\n  cache:\n    kind: redis\n    url: {redis}\nchecks:\n  web:\n    kind: http\n    url: {web}\n    body_contains: good\n  dumps:\n    kind: file_freshness\n    path: {dumps}/*.dump\n    max_age: 26h\n    min_size: 1KiB\n  missing-dumps:\n    kind: file_freshness\n    path: {dumps}/none/*.dump\n    max_age: 1h\nbackup:\n  dir: {dumps}/sets\n",
         redis = util::redis_url(),
         web = app.url("/ok"),
         dumps = backups.path().display(),

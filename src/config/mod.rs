@@ -69,6 +69,8 @@ pub struct Config {
     pub checks: BTreeMap<String, Spec>,
     /// Who hears about checks going red and green again.
     pub notify: crate::notify::Settings,
+    /// Where and what `ops-gen backup` writes.
+    pub backup: crate::backup::Settings,
 }
 
 /// How scrapes run checks.
@@ -130,6 +132,7 @@ impl Default for Config {
             targets: BTreeMap::new(),
             checks: BTreeMap::from([(defaults::BACKUP_CHECK.to_owned(), Spec::FileFreshness(backups))]),
             notify: crate::notify::Settings::default(),
+            backup: crate::backup::Settings::default(),
         }
     }
 }
@@ -148,6 +151,8 @@ struct RawConfig {
     checks: BTreeMap<String, serde_norway::Value>,
     #[serde(default)]
     notify: crate::notify::Settings,
+    #[serde(default)]
+    backup: crate::backup::Settings,
 }
 
 impl RawConfig {
@@ -227,7 +232,7 @@ impl Config {
         })?;
         let targets = typed_entries(file, "targets", raw.targets)?;
         let checks = typed_entries(file, "checks", raw.checks)?;
-        let config = Self { listen, scrape: raw.scrape, targets, checks, notify: raw.notify };
+        let config = Self { listen, scrape: raw.scrape, targets, checks, notify: raw.notify, backup: raw.backup };
         config.validate(file)?;
         Ok(config)
     }
@@ -266,6 +271,7 @@ impl Config {
             ));
         }
         positive("notify.timeout", self.notify.timeout)?;
+        self.backup.validate(self, file)?;
         for (section, entries, wants_target) in [("targets", &self.targets, true), ("checks", &self.checks, false)] {
             for (name, spec) in entries {
                 let key = format!("{section}.{name}");

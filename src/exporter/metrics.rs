@@ -90,9 +90,14 @@ impl Rendered {
     #[must_use]
     /// `me` is `None` for `/probe` answers, which hold only the probed
     /// check's series.
-    pub fn new(snapshot: Arc<Snapshot>, ledger: Arc<FailureLedger>, me: Option<SelfState>) -> Self {
+    pub fn new(
+        snapshot: Arc<Snapshot>,
+        ledger: Arc<FailureLedger>,
+        backups: Arc<Vec<BackupRow>>,
+        me: Option<SelfState>,
+    ) -> Self {
         let mut registry = Registry::default();
-        registry.register_collector(Box::new(Exposition { snapshot, ledger, me }));
+        registry.register_collector(Box::new(Exposition { snapshot, ledger, backups, me }));
         let mut openmetrics = String::with_capacity(8192);
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode_registry(&mut openmetrics, &registry);
@@ -123,6 +128,7 @@ impl Rendered {
 struct Exposition {
     snapshot: Arc<Snapshot>,
     ledger: Arc<FailureLedger>,
+    backups: Arc<Vec<BackupRow>>,
     me: Option<SelfState>,
 }
 
@@ -135,9 +141,6 @@ fn bool_gauge(b: bool) -> i64 {
 }
 
 type Entry<'a> = (&'a Check, Option<&'a Completed>);
-
-/// Name, help and value of one backup series.
-type FreshnessFamily = (&'static str, &'static str, fn(&crate::probe::file_freshness::Freshness) -> f64);
 
 impl Exposition {
     fn entries(&self) -> impl Iterator<Item = Entry<'_>> {
@@ -185,51 +188,94 @@ impl Exposition {
         Ok(())
     }
 
-    fn freshness_series(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
-        use crate::probe::file_freshness::Freshness;
+    /// The backup series: of `file_freshness` checks (the newest matching
+    /// file) and of the sets ops-gen takes itself, in the same families.
+    fn backup_series(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
         // File checks always report, also before their first run, so
         // "backup never succeeded" can alert from the first scrape.
-        let values: Vec<(&str, Freshness)> = self
-            .entries()
-            .filter_map(|(check, result)| {
-                let crate::probe::Spec::FileFreshness(spec) = &check.spec else {
-                    return None;
-                };
-                let found = match result.map(|r| &r.outcome.details) {
-                    Some(Details::Freshness(f)) => f.clone(),
-                    _ => Freshness {
-                        last_success_timestamp_seconds: 0.0,
-                        size_bytes: 0,
-                        max_age_seconds: spec.max_age.get().as_secs_f64(),
-                    },
-                };
-                Some((check.name.as_str(), found))
+        let from_files = self.entries().filter_map(|(check, result)| {
+            let crate::probe::Spec::FileFreshness(spec) = &check.spec else {
+                return None;
+            };
+            let (last, size) = match result.map(|r| &r.outcome.details) {
+                Some(Details::Freshness(f)) => (f.last_success_timestamp_seconds, f.size_bytes),
+                _ => (0.0, 0),
+            };
+            Some(BackupRow {
+                target: check.name.clone(),
+                last_success_timestamp_seconds: last,
+                max_age_seconds: spec.max_age.get().as_secs_f64(),
+                size_bytes: size,
+                sets: None,
             })
-            .collect();
-        if values.is_empty() {
+        });
+        let rows: Vec<BackupRow> = from_files.chain(self.backups.iter().cloned()).collect();
+        if rows.is_empty() {
             return Ok(());
         }
-        let families: [FreshnessFamily; 3] = [
+        let all: [BackupFamily; 6] = [
             (
                 "opsgen_backup_last_success_timestamp_seconds",
-                "Modification time of the newest backup file or set, in Unix seconds; 0 when there is none.",
-                |f| f.last_success_timestamp_seconds,
+                "When the newest successful backup finished (a set) or was written (a file), in Unix seconds; 0 when there is none.",
+                |r| Some(r.last_success_timestamp_seconds),
             ),
             (
                 "opsgen_backup_max_age_seconds",
                 "The configured freshness threshold of the backup, so alert rules need no hard-coded ages.",
-                |f| f.max_age_seconds,
+                |r| Some(r.max_age_seconds),
             ),
-            ("opsgen_backup_size_bytes", "Size of the newest backup file, in bytes.", |f| f.size_bytes as f64),
+            ("opsgen_backup_size_bytes", "Size of the newest successful backup, in bytes.", |r| {
+                Some(r.size_bytes as f64)
+            }),
+            (
+                "opsgen_backup_duration_seconds",
+                "How long the newest successful backup of the target took (sets taken by ops-gen).",
+                |r| r.sets.as_ref().map(|s| s.duration_seconds),
+            ),
+            (
+                "opsgen_backup_verified",
+                "1 when the newest set holding the target passed `ops-gen backup verify` (sets taken by ops-gen).",
+                |r| r.sets.as_ref().map(|s| f64::from(u8::from(s.verified))),
+            ),
+            ("opsgen_backup_sets", "Sets holding a successful backup of the target (sets taken by ops-gen).", |r| {
+                r.sets.as_ref().map(|s| s.sets as f64)
+            }),
         ];
-        for (name, help, value) in families {
+        for (name, help, value) in all {
+            if rows.iter().all(|r| value(r).is_none()) {
+                continue;
+            }
             let mut family = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
-            for (target, f) in &values {
-                family.encode_family(&[("target", *target)])?.encode_gauge(&value(f))?;
+            for row in &rows {
+                if let Some(v) = value(row) {
+                    family.encode_family(&[("target", row.target.as_str())])?.encode_gauge(&v)?;
+                }
             }
         }
         Ok(())
     }
+}
+
+/// Name, help and value (if the row has one) of a backup family.
+type BackupFamily = (&'static str, &'static str, fn(&BackupRow) -> Option<f64>);
+
+/// One target's backup series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackupRow {
+    pub target: String,
+    pub last_success_timestamp_seconds: f64,
+    pub max_age_seconds: f64,
+    pub size_bytes: u64,
+    /// Facts only sets taken by ops-gen have.
+    pub sets: Option<SetFacts>,
+}
+
+/// What ops-gen's own sets add to a backup row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetFacts {
+    pub duration_seconds: f64,
+    pub verified: bool,
+    pub sets: u64,
 }
 
 impl Collector for Exposition {
@@ -237,7 +283,7 @@ impl Collector for Exposition {
         self.check_series(&mut enc)?;
         self.postgres_series(&mut enc)?;
         self.redis_series(&mut enc)?;
-        self.freshness_series(&mut enc)?;
+        self.backup_series(&mut enc)?;
         match &self.me {
             Some(me) => self_series(me, &mut enc),
             None => Ok(()),

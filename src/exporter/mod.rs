@@ -46,11 +46,15 @@ struct Active {
     runner: Runner,
 }
 
+/// The backup folder's summary: when read, for which config, and what.
+type BackupView = (Instant, Arc<Active>, Arc<Vec<metrics::BackupRow>>);
+
 /// What a rendering of `/metrics` depends on. Results are compared by
 /// identity: a new run always makes a new `Completed`.
 #[derive(Debug)]
 struct RenderKey {
     active: Arc<Active>,
+    backups: Arc<Vec<metrics::BackupRow>>,
     results: Vec<Option<Arc<Completed>>>,
     ledger: u64,
     reload: ReloadStatus,
@@ -64,6 +68,7 @@ impl PartialEq for RenderKey {
             _ => false,
         };
         Arc::ptr_eq(&self.active, &other.active)
+            && Arc::ptr_eq(&self.backups, &other.backups)
             && self.ledger == other.ledger
             && self.reload == other.reload
             && self.results.len() == other.results.len()
@@ -94,6 +99,7 @@ pub struct Exporter {
     reload_status: Mutex<ReloadStatus>,
     reloading: tokio::sync::Mutex<()>,
     rendered: Mutex<Option<(RenderKey, Arc<metrics::Rendered>)>>,
+    backups: Mutex<Option<BackupView>>,
     notifier: Notifier,
 }
 
@@ -111,6 +117,7 @@ impl Exporter {
             reload_status: Mutex::new(ReloadStatus { success: true, last_success: SystemTime::now() }),
             reloading: tokio::sync::Mutex::new(()),
             rendered: Mutex::new(None),
+            backups: Mutex::new(None),
             notifier,
         }))
     }
@@ -157,6 +164,7 @@ impl Exporter {
                 *self.active.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(active);
                 // The cached rendering holds the old runner: let it go now.
                 *self.rendered.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                *self.backups.lock().unwrap_or_else(PoisonError::into_inner) = None;
                 *status = ReloadStatus { success: true, last_success: SystemTime::now() };
                 tracing::info!(source = %current.loaded.source.label(), "config reloaded");
                 drop(status);
@@ -211,8 +219,10 @@ impl Exporter {
     /// exactly these results (most scrapes, thanks to `min_interval`), else a
     /// new one.
     fn render(&self, active: &Arc<Active>, snapshot: &Arc<Snapshot>) -> Arc<metrics::Rendered> {
+        let backups = self.backups(active);
         let key = RenderKey {
             active: Arc::clone(active),
+            backups: Arc::clone(&backups),
             results: snapshot.entries.iter().map(|(_, r)| r.clone()).collect(),
             ledger: self.ledger.version(),
             reload: *self.reload_status.lock().unwrap_or_else(PoisonError::into_inner),
@@ -223,10 +233,55 @@ impl Exporter {
         {
             return Arc::clone(rendered);
         }
-        let rendered =
-            Arc::new(metrics::Rendered::new(Arc::clone(snapshot), Arc::clone(&self.ledger), Some(self.self_state())));
+        let rendered = Arc::new(metrics::Rendered::new(
+            Arc::clone(snapshot),
+            Arc::clone(&self.ledger),
+            backups,
+            Some(self.self_state()),
+        ));
         *cache = Some((key, Arc::clone(&rendered)));
         rendered
+    }
+
+    /// What the backup folder says about each backed-up target, read again
+    /// at most once per `scrape.min_interval` (a few small files).
+    fn backups(&self, active: &Arc<Active>) -> Arc<Vec<metrics::BackupRow>> {
+        let config = &active.loaded.config;
+        let mut cache = self.backups.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((at, for_config, rows)) = cache.as_ref()
+            && Arc::ptr_eq(for_config, active)
+            && at.elapsed() < config.scrape.min_interval.get()
+        {
+            return Arc::clone(rows);
+        }
+        let jobs = crate::backup::jobs(config);
+        let names: Vec<&str> = jobs.iter().map(|j| j.target.as_str()).collect();
+        let states = crate::backup::inventory(&config.backup.dir, &names);
+        let rows: Arc<Vec<metrics::BackupRow>> = Arc::new(
+            jobs.iter()
+                .map(|job| {
+                    let state = states.get(&job.target).cloned().unwrap_or_default();
+                    metrics::BackupRow {
+                        target: job.target.clone(),
+                        last_success_timestamp_seconds: state.last_success.unwrap_or(0.0),
+                        max_age_seconds: job.max_age.get().as_secs_f64(),
+                        size_bytes: state.size_bytes,
+                        sets: Some(metrics::SetFacts {
+                            duration_seconds: state.duration_seconds,
+                            verified: state.verified,
+                            sets: state.sets,
+                        }),
+                    }
+                })
+                .collect(),
+        );
+        // Keep the previous Arc when nothing changed, so renderings are reused.
+        let rows = match cache.as_ref() {
+            Some((_, _, previous)) if **previous == *rows => Arc::clone(previous),
+            _ => rows,
+        };
+        *cache = Some((Instant::now(), Arc::clone(active), Arc::clone(&rows)));
+        rows
     }
 
     fn self_state(&self) -> metrics::SelfState {
@@ -333,8 +388,9 @@ async fn probe_handler(
     let format = format_of(&headers);
     match exporter.probe(&target, query.check.as_deref(), scrape_timeout(&headers)).await {
         Ok(snapshot) => {
-            let body = metrics::Rendered::new(Arc::clone(&snapshot), Arc::clone(&exporter.ledger), None)
-                .body(format, snapshot.duration);
+            let body =
+                metrics::Rendered::new(Arc::clone(&snapshot), Arc::clone(&exporter.ledger), Arc::default(), None)
+                    .body(format, snapshot.duration);
             ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
         }
         Err(message) => bad_request(message),

@@ -1,0 +1,404 @@
+//! `ops-gen backup run`: take one set, then apply retention.
+//!
+//! Targets are dumped one after the other into a hidden temporary folder; a
+//! target that fails is recorded in the manifest and the others still run.
+//! Passwords reach `pg_dump` and `redis-cli` through their environment
+//! (`PGPASSWORD`, `REDISCLI_AUTH`), never their arguments, which any user can
+//! read in `ps`. One lock per backup folder (released by the kernel even on
+//! `kill -9`) keeps two runs apart and makes cleaning up leftovers safe.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Instant, SystemTime};
+
+use sha2::{Digest as _, Sha256};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio_postgres::config::{Host, SslMode};
+
+use super::manifest::{FileEntry, Manifest, TargetOutcome, hash_file, hex, write_synced};
+use super::{Job, jobs, set_name, sets};
+use crate::config::Config;
+use crate::probe::{Kind, Spec};
+
+/// The file that says which set is the newest complete one.
+pub const LATEST: &str = "latest.json";
+
+/// Why no set could be taken at all (a failing target is not one of these:
+/// it is recorded in the set).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot use the backup folder {dir}: {source} (fix: create it, or set `backup.dir` to a writable folder)")]
+    Folder { dir: String, source: std::io::Error },
+    #[error("another `ops-gen backup` is running on {dir}; wait for it to finish")]
+    Busy { dir: String },
+    #[error("nothing to back up: the config has no postgres or redis targets{only}")]
+    NothingToDo { only: String },
+    #[error("cannot write the set in {dir}: {source}")]
+    Write { dir: String, source: std::io::Error },
+}
+
+/// What `backup run` did.
+#[derive(Debug)]
+pub struct Summary {
+    /// The new set's folder.
+    pub set: PathBuf,
+    pub manifest: Manifest,
+    /// Sets removed by retention.
+    pub removed: Vec<String>,
+}
+
+impl Summary {
+    #[must_use]
+    pub fn success(&self) -> bool {
+        self.manifest.targets.iter().all(|t| t.success)
+    }
+}
+
+/// Takes one set of every configured target (or only `only` kinds).
+pub async fn run(config: &Config, only: &[Kind]) -> Result<Summary, RunError> {
+    let dir = &config.backup.dir;
+    let folder_err = |source| RunError::Folder { dir: dir.display().to_string(), source };
+    std::fs::create_dir_all(dir).map_err(folder_err)?;
+    let lock = std::fs::File::create(dir.join(".lock")).map_err(folder_err)?;
+    if lock.try_lock().is_err() {
+        return Err(RunError::Busy { dir: dir.display().to_string() });
+    }
+    remove_leftovers(dir);
+
+    let jobs: Vec<Job> =
+        jobs(config).into_iter().filter(|j| only.is_empty() || only.contains(&j.spec.kind())).collect();
+    if jobs.is_empty() {
+        let only = if only.is_empty() {
+            String::new()
+        } else {
+            format!(" of kind {}", only.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
+        };
+        return Err(RunError::NothingToDo { only });
+    }
+
+    let started_at = SystemTime::now();
+    let started = Instant::now();
+    let name = unique_name(dir, started_at);
+    let tmp = dir.join(format!(".tmp-{name}"));
+    let write_err = |source| RunError::Write { dir: dir.display().to_string(), source };
+    std::fs::create_dir(&tmp).map_err(write_err)?;
+
+    let mut targets = Vec::with_capacity(jobs.len());
+    for job in &jobs {
+        tracing::info!(target = %job.target, "backing up");
+        let begun = Instant::now();
+        let result = match &job.spec {
+            Spec::Postgres(spec) => dump_postgres(job, spec, &tmp).await,
+            Spec::Redis(spec) => dump_redis(job, spec, &tmp).await,
+            _ => Err("not a kind that is backed up".to_owned()),
+        };
+        let (success, error, files) = match result {
+            Ok(files) => (true, None, files),
+            Err(e) => {
+                tracing::error!(target = %job.target, "backup failed: {e}");
+                (false, Some(e), Vec::new())
+            }
+        };
+        targets.push(TargetOutcome {
+            target: job.target.clone(),
+            kind: job.spec.kind().to_string(),
+            success,
+            error,
+            duration_seconds: begun.elapsed().as_secs_f64(),
+            files,
+        });
+    }
+
+    let finished_at = SystemTime::now();
+    let manifest = Manifest {
+        format: 1,
+        set: name.clone(),
+        ops_gen_version: env!("CARGO_PKG_VERSION").to_owned(),
+        started_at: humantime::format_rfc3339_seconds(started_at).to_string(),
+        finished_at: humantime::format_rfc3339_seconds(finished_at).to_string(),
+        finished_unix: finished_at.duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
+        duration_seconds: started.elapsed().as_secs_f64(),
+        targets,
+    };
+    manifest.write(&tmp).map_err(write_err)?;
+    let set = dir.join(&name);
+    // The set exists under its real name only once complete.
+    std::fs::rename(&tmp, &set).map_err(write_err)?;
+    let latest = serde_json::json!({"set": name, "finished_at": manifest.finished_at, "success": manifest.targets.iter().all(|t| t.success)});
+    let latest_tmp = dir.join(format!(".{LATEST}.tmp"));
+    write_synced(&latest_tmp, latest.to_string().as_bytes()).map_err(write_err)?;
+    std::fs::rename(&latest_tmp, dir.join(LATEST)).map_err(write_err)?;
+
+    let mut summary = Summary { set, manifest, removed: Vec::new() };
+    if summary.success() {
+        summary.removed = apply_retention(config, SystemTime::now());
+    }
+    Ok(summary)
+}
+
+/// A set name that does not exist yet (two runs in the same second).
+fn unique_name(dir: &Path, at: SystemTime) -> String {
+    let base = set_name(at);
+    (0..1000)
+        .map(|n| if n == 0 { base.clone() } else { format!("{base}-{n}") })
+        .find(|n| !dir.join(n).exists())
+        .unwrap_or(base)
+}
+
+/// Removes temporary folders of runs that died (we hold the lock).
+fn remove_leftovers(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.filter_map(Result::ok) {
+        if entry.file_name().to_string_lossy().starts_with(".tmp-") {
+            tracing::info!("removing {} left by an interrupted backup", entry.path().display());
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Deletes sets beyond `keep_last` that are older than `max_age`, never the
+/// newest verified set (or, without one, the newest set).
+fn apply_retention(config: &Config, now: SystemTime) -> Vec<String> {
+    let retention = &config.backup.retention;
+    let Ok(all) = sets(&config.backup.dir) else { return Vec::new() };
+    let protected =
+        all.iter().rev().find(|s| super::verify::Record::read(s).is_some_and(|r| r.ok)).or(all.last()).cloned();
+    let keep_from = all.len().saturating_sub(retention.keep_last.max(1));
+    let mut removed = Vec::new();
+    for set in &all[..keep_from] {
+        if Some(set) == protected.as_ref() {
+            continue;
+        }
+        let old_enough = retention.max_age.is_none_or(|max| {
+            Manifest::read(set).ok().is_none_or(|m| {
+                let finished = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs_f64(m.finished_unix.max(0.0));
+                now.duration_since(finished).is_ok_and(|age| age > max.get())
+            })
+        });
+        if old_enough && std::fs::remove_dir_all(set).is_ok() {
+            removed.push(set.file_name().unwrap_or_default().to_string_lossy().into_owned());
+        }
+    }
+    removed
+}
+
+/// The version a tool prints (`pg_dump (PostgreSQL) 15.18 …` → `15.18`).
+async fn tool_version(program: &str, install: &str) -> Result<String, String> {
+    let out = tokio::process::Command::new(program)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(|e| format!("cannot run `{program}` ({e}); install it: {install}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+        .map(|v| v.trim_end_matches(',').to_owned())
+        .ok_or_else(|| format!("cannot read the version of `{program}` from {text:?}"))
+}
+
+/// Runs `command`, streaming its stdout into `path` while hashing it.
+async fn stream_to_file(
+    mut command: tokio::process::Command,
+    path: &Path,
+    what: &str,
+) -> Result<(u64, String), String> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start {what}: {e}"))?;
+    let mut stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut stderr = child.stderr.take().ok_or("no stderr")?;
+    let errors = tokio::spawn(async move {
+        let mut text = Vec::new();
+        let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut text).await;
+        String::from_utf8_lossy(&text).into_owned()
+    });
+    let mut file = tokio::fs::File::create(path).await.map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = stdout.read(&mut buf).await.map_err(|e| format!("reading {what}: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        file.write_all(&buf[..n]).await.map_err(|e| format!("writing {}: {e}", path.display()))?;
+        size += n as u64;
+    }
+    file.sync_all().await.map_err(|e| format!("writing {}: {e}", path.display()))?;
+    let status = child.wait().await.map_err(|e| format!("{what}: {e}"))?;
+    let errors = errors.await.unwrap_or_default();
+    if !status.success() {
+        let last = errors.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
+        return Err(format!("{what} failed ({status}): {}", last.trim()));
+    }
+    Ok((size, hex(&hasher.finalize())))
+}
+
+fn relative(set: &Path, path: &Path) -> String {
+    path.strip_prefix(set).unwrap_or(path).to_string_lossy().replace('\\', "/")
+}
+
+async fn dump_postgres(job: &Job, spec: &crate::probe::postgres::Spec, set: &Path) -> Result<Vec<FileEntry>, String> {
+    let config = spec.url.get();
+    let version = tool_version("pg_dump", "apt-get install postgresql-client").await?;
+    let server_major = server_major(spec).await?;
+    let client_major: u32 = version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
+    if client_major < server_major {
+        return Err(format!(
+            "pg_dump {version} cannot dump a PostgreSQL {server_major} server; install postgresql-client-{server_major}"
+        ));
+    }
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(name)) => name.clone(),
+        Some(Host::Unix(path)) => path.display().to_string(),
+        None => return Err("the URL names no host".to_owned()),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().unwrap_or("postgres").to_owned();
+    let databases = if job.databases.is_empty() {
+        vec![config.get_dbname().unwrap_or(&user).to_owned()]
+    } else {
+        job.databases.clone()
+    };
+    let sslmode = match (config.get_ssl_mode(), spec.tls_verify) {
+        (SslMode::Disable, _) => "disable",
+        (_, true) => "verify-full",
+        (SslMode::Require, false) => "require",
+        _ => "prefer",
+    };
+    let folder = set.join("postgres").join(&job.target);
+    std::fs::create_dir_all(&folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+    let mut files = Vec::new();
+    for db in databases {
+        let path = folder.join(format!("{db}.dump"));
+        let mut command = tokio::process::Command::new("pg_dump");
+        command
+            .args(["--format=custom", "--no-password", "--host", &host, "--port", &port.to_string()])
+            .args(["--username", &user, "--dbname", &db])
+            .env("PGSSLMODE", sslmode)
+            .env("PGCONNECT_TIMEOUT", "10")
+            .env("PGAPPNAME", "ops-gen-backup");
+        match config.get_password() {
+            Some(password) => command.env("PGPASSWORD", String::from_utf8_lossy(password).as_ref()),
+            None => command.env_remove("PGPASSWORD"),
+        };
+        let begun = Instant::now();
+        let (size, sha256) = stream_to_file(command, &path, &format!("pg_dump of database `{db}`")).await?;
+        files.push(FileEntry {
+            path: relative(set, &path),
+            size,
+            sha256,
+            tool: "pg_dump".to_owned(),
+            tool_version: version.clone(),
+            source: db,
+            duration_seconds: begun.elapsed().as_secs_f64(),
+        });
+    }
+    Ok(files)
+}
+
+/// The server's major version, which `pg_dump` must not be older than.
+async fn server_major(spec: &crate::probe::postgres::Spec) -> Result<u32, String> {
+    let tls = tokio_postgres_rustls::MakeRustlsConnect::new(crate::probe::tls::client_config(spec.tls_verify)?);
+    let mut config = spec.url.get().clone();
+    config.connect_timeout(std::time::Duration::from_secs(10));
+    let (client, connection) =
+        config.connect(tls).await.map_err(|e| format!("cannot connect: {}", crate::probe::chain(&e)))?;
+    let driver = tokio::spawn(connection);
+    let row = client
+        .query_one("SHOW server_version_num", &[])
+        .await
+        .map_err(|e| format!("cannot read the server version: {e}"));
+    driver.abort();
+    let number: u32 = row?.get::<_, String>(0).parse().map_err(|_| "unexpected server_version_num".to_owned())?;
+    Ok(number / 10_000)
+}
+
+async fn dump_redis(job: &Job, spec: &crate::probe::redis::Spec, set: &Path) -> Result<Vec<FileEntry>, String> {
+    let client = spec.url.get();
+    let info = client.get_connection_info();
+    let redis::ConnectionAddr::Tcp(host, port) = info.addr() else {
+        return Err("only Redis over plain TCP can be backed up".to_owned());
+    };
+    // Ask Redis itself first: a clear error for a wrong password or a down
+    // server, and the metadata that goes with the snapshot.
+    let metadata = redis_metadata(client).await?;
+    let version = tool_version("redis-cli", "apt-get install redis-tools").await?;
+    let folder = set.join("redis");
+    std::fs::create_dir_all(&folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+    let rdb = folder.join(format!("{}.rdb", job.target));
+    let mut command = tokio::process::Command::new("redis-cli");
+    command.args(["-h", host, "-p", &port.to_string()]);
+    let settings = info.redis_settings();
+    if let Some(user) = settings.username() {
+        command.args(["--user", user]);
+    }
+    match settings.password() {
+        Some(password) => command.env("REDISCLI_AUTH", password),
+        None => command.env_remove("REDISCLI_AUTH"),
+    };
+    // redis-cli writes the file itself; its stdout only says how it went.
+    command.args(["--rdb"]).arg(&rdb);
+    let begun = Instant::now();
+    let sink = folder.join(format!(".{}.log", job.target));
+    stream_to_file(command, &sink, "redis-cli --rdb").await?;
+    let _ = std::fs::remove_file(&sink);
+    let duration = begun.elapsed().as_secs_f64();
+    let (size, sha256) = hash_file(&rdb).map_err(|e| format!("cannot read {}: {e}", rdb.display()))?;
+    let meta_path = folder.join(format!("{}.json", job.target));
+    let meta = serde_json::to_vec_pretty(&metadata).map_err(|e| e.to_string())?;
+    write_synced(&meta_path, &meta).map_err(|e| format!("cannot write {}: {e}", meta_path.display()))?;
+    let (meta_size, meta_sha) = hash_file(&meta_path).map_err(|e| e.to_string())?;
+    Ok(vec![
+        FileEntry {
+            path: relative(set, &rdb),
+            size,
+            sha256,
+            tool: "redis-cli".to_owned(),
+            tool_version: version,
+            source: "rdb".to_owned(),
+            duration_seconds: duration,
+        },
+        FileEntry {
+            path: relative(set, &meta_path),
+            size: meta_size,
+            sha256: meta_sha,
+            tool: "ops-gen".to_owned(),
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            source: "metadata".to_owned(),
+            duration_seconds: 0.0,
+        },
+    ])
+}
+
+/// `INFO server`, `persistence` and `keyspace`, as written next to the RDB.
+async fn redis_metadata(client: &redis::Client) -> Result<serde_json::Value, String> {
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(std::time::Duration::from_secs(10)))
+        .set_response_timeout(Some(std::time::Duration::from_secs(10)));
+    let mut conn = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .map_err(|e| format!("cannot connect: {}", crate::probe::chain(&e)))?;
+    let mut sections = serde_json::Map::new();
+    for section in ["server", "persistence", "keyspace"] {
+        let text: String = redis::cmd("INFO")
+            .arg(section)
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| format!("INFO {section}: {}", crate::probe::chain(&e)))?;
+        let fields: serde_json::Map<String, serde_json::Value> = text
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_owned(), serde_json::Value::String(v.trim().to_owned())))
+            .collect();
+        sections.insert(section.to_owned(), serde_json::Value::Object(fields));
+    }
+    Ok(serde_json::Value::Object(sections))
+}

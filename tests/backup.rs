@@ -1,0 +1,270 @@
+//! `ops-gen backup` against real PostgreSQL and Redis: sets that are whole,
+//! verifiable and never replace the last good one when something goes wrong.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::util::{self, Run, TestExporter, ops_gen, run, servers};
+
+/// A stack with a fresh database holding a table of ours, a Redis key of
+/// ours, and a temporary backup folder.
+struct Stack {
+    dir: tempfile::TempDir,
+    db_url: String,
+    table: String,
+}
+
+impl Stack {
+    async fn new() -> Self {
+        let (db_url, _) = util::postgres_database().await;
+        let (client, conn) = tokio_postgres::connect(&db_url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        let table = util::unique("orders");
+        client
+            .batch_execute(&format!("CREATE TABLE {table} (id int primary key, note text); INSERT INTO {table} SELECT g, md5(g::text) FROM generate_series(1, 5000) g"))
+            .await
+            .unwrap();
+        let mut redis = util::redis_conn().await;
+        let _: () =
+            redis::cmd("SET").arg(util::unique("opsgen_backup_key")).arg("v").query_async(&mut redis).await.unwrap();
+        Self { dir: tempfile::tempdir().unwrap(), db_url, table }
+    }
+
+    fn config(&self, redis_url: &str, extra: &str) -> String {
+        format!(
+            "targets:\n  db:\n    kind: postgres\n    url: {}\n  cache:\n    kind: redis\n    url: {redis_url}\nbackup:\n  dir: {}\n{extra}",
+            self.db_url,
+            self.backups().display()
+        )
+    }
+
+    fn backups(&self) -> PathBuf {
+        self.dir.path().join("backups")
+    }
+
+    fn write_config(&self, text: &str) {
+        std::fs::write(self.dir.path().join("ops-gen.yml"), text).unwrap();
+    }
+
+    fn ops_gen(&self, args: &[&str]) -> Run {
+        run(ops_gen(self.dir.path()).args(args))
+    }
+
+    fn sets(&self) -> Vec<PathBuf> {
+        ops_gen::backup::sets(&self.backups()).unwrap()
+    }
+}
+
+fn manifest(set: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(set.join("manifest.json")).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_verify_list_and_metrics_on_real_services() {
+    let stack = Stack::new().await;
+    stack.write_config(&stack.config(&util::redis_url(), ""));
+    stack.ops_gen(&["backup", "run"]).expect_code(0);
+    let sets = stack.sets();
+    assert_eq!(sets.len(), 1);
+    let set = &sets[0];
+    let m = manifest(set);
+    assert_eq!(m["targets"].as_array().unwrap().iter().filter(|t| t["success"] == true).count(), 2, "{m:#}");
+    let dump = set.join("postgres/db").join(format!("{}.dump", stack.db_url.rsplit('/').next().unwrap()));
+    assert!(dump.is_file());
+    // The dump really holds our table, and sha256sum agrees with the manifest.
+    let list = std::process::Command::new("pg_restore").arg("--list").arg(&dump).output().unwrap();
+    assert!(String::from_utf8_lossy(&list.stdout).contains(&stack.table));
+    let sums =
+        std::process::Command::new("sha256sum").args(["-c", "manifest.sha256"]).current_dir(set).output().unwrap();
+    assert!(sums.status.success(), "{}", String::from_utf8_lossy(&sums.stdout));
+    let latest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(stack.backups().join("latest.json")).unwrap()).unwrap();
+    assert_eq!(latest["set"], set.file_name().unwrap().to_str().unwrap());
+
+    let out = stack.ops_gen(&["backup", "verify", "--freshness"]);
+    out.expect_code(0);
+    assert!(out.stdout.contains("3 file(s) checked"), "{}", out.stdout);
+    let out = stack.ops_gen(&["--json", "backup", "list"]);
+    let list: serde_json::Value = serde_json::from_str(&out.expect_code(0).stdout).unwrap();
+    assert_eq!(list[0]["verified"], "yes");
+
+    let exporter = TestExporter::start(&stack.config(&util::redis_url(), "")).await;
+    let scrape = exporter.scrape().await;
+    for target in ["db", "cache"] {
+        assert_eq!(
+            scrape.value(&format!("opsgen_backup_verified{{target=\"{target}\"}}")),
+            Some(1.0),
+            "{}",
+            scrape.body
+        );
+        assert_eq!(scrape.value(&format!("opsgen_backup_sets{{target=\"{target}\"}}")), Some(1.0));
+        assert!(
+            scrape.value(&format!("opsgen_backup_last_success_timestamp_seconds{{target=\"{target}\"}}")).unwrap()
+                > 1e9
+        );
+        assert!(scrape.value(&format!("opsgen_backup_size_bytes{{target=\"{target}\"}}")).unwrap() > 0.0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn before_the_first_backup_the_series_say_never() {
+    let stack = Stack::new().await;
+    let exporter = TestExporter::start(&stack.config(&util::redis_url(), "")).await;
+    let scrape = exporter.scrape().await;
+    assert_eq!(scrape.value(r#"opsgen_backup_last_success_timestamp_seconds{target="db"}"#), Some(0.0));
+    assert_eq!(scrape.value(r#"opsgen_backup_max_age_seconds{target="db"}"#), Some(93600.0));
+    assert_eq!(scrape.value(r#"opsgen_backup_sets{target="cache"}"#), Some(0.0));
+    stack.write_config(&stack.config(&util::redis_url(), ""));
+    let out = stack.ops_gen(&["backup", "verify", "--freshness"]);
+    out.expect_code(1);
+    assert!(out.all().contains("no backup set"), "{}", out.all());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampering_and_truncation_are_named_by_verify() {
+    let stack = Stack::new().await;
+    stack.write_config(&stack.config(&util::redis_url(), ""));
+    stack.ops_gen(&["backup", "run"]).expect_code(0);
+    let set = stack.sets().pop().unwrap();
+    let dump = std::fs::read_dir(set.join("postgres/db")).unwrap().next().unwrap().unwrap().path();
+    let original = std::fs::read(&dump).unwrap();
+    let mut flipped = original.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x01;
+    std::fs::write(&dump, &flipped).unwrap();
+    let out = stack.ops_gen(&["backup", "verify"]);
+    out.expect_code(1);
+    assert!(out.stdout.contains("postgres/db/") && out.stdout.contains("sha256 differs"), "{}", out.stdout);
+    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(set.join("verify.json")).unwrap()).unwrap();
+    assert_eq!(record["ok"], false);
+    std::fs::write(&dump, &original).unwrap();
+    stack.ops_gen(&["backup", "verify"]).expect_code(0);
+
+    let rdb = set.join("redis/cache.rdb");
+    let bytes = std::fs::read(&rdb).unwrap();
+    std::fs::write(&rdb, &bytes[..bytes.len() / 2]).unwrap();
+    let out = stack.ops_gen(&["backup", "verify"]);
+    out.expect_code(1);
+    assert!(
+        out.stdout.contains("redis/cache.rdb") && out.stdout.contains("bytes, the manifest says"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_target_is_recorded_and_the_others_still_back_up() {
+    let stack = Stack::new().await;
+    let refused = servers::refused().await;
+    stack.write_config(&stack.config(&format!("redis://{refused}"), ""));
+    let out = stack.ops_gen(&["backup", "run"]);
+    out.expect_code(1);
+    assert!(out.stdout.contains("FAIL  cache") && out.stdout.contains("ok    db"), "{}", out.stdout);
+    let m = manifest(&stack.sets()[0]);
+    let cache = m["targets"].as_array().unwrap().iter().find(|t| t["target"] == "cache").unwrap();
+    assert_eq!(cache["success"], false);
+    assert!(cache["error"].as_str().unwrap().contains("cannot connect"), "{cache}");
+    let out = stack.ops_gen(&["backup", "verify"]);
+    out.expect_code(1);
+    assert!(out.stdout.contains("cache: failed in this set"), "{}", out.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_run_never_replaces_the_last_good_set() {
+    let stack = Stack::new().await;
+    stack.write_config(&stack.config(&util::redis_url(), ""));
+    stack.ops_gen(&["backup", "run"]).expect_code(0);
+    let good = stack.sets();
+
+    // Redis that accepts and never answers keeps the second run busy.
+    let hung = servers::hung().await;
+    stack.write_config(&stack.config(&format!("redis://{}", hung.addr), ""));
+    let mut child =
+        ops_gen(stack.dir.path()).args(["backup", "run"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    util::eventually("the run's temporary folder", Duration::from_secs(10), async || {
+        std::fs::read_dir(stack.backups())
+            .unwrap()
+            .any(|e| e.unwrap().file_name().to_string_lossy().starts_with(".tmp-"))
+    })
+    .await;
+    child.kill().unwrap(); // SIGKILL: no cleanup of its own
+    child.wait().unwrap();
+
+    assert_eq!(stack.sets(), good, "no partial set is counted");
+    let latest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(stack.backups().join("latest.json")).unwrap()).unwrap();
+    assert_eq!(latest["set"], good[0].file_name().unwrap().to_str().unwrap());
+    stack.ops_gen(&["backup", "verify"]).expect_code(0);
+
+    // The next run cleans up what the killed one left.
+    stack.write_config(&stack.config(&util::redis_url(), ""));
+    stack.ops_gen(&["backup", "run"]).expect_code(0);
+    let leftovers = std::fs::read_dir(stack.backups())
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(".tmp-"))
+        .count();
+    assert_eq!(leftovers, 0);
+    assert_eq!(stack.sets().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_keeps_the_newest_and_the_newest_verified_set() {
+    let stack = Stack::new().await;
+    stack.write_config(&stack.config(&util::redis_url(), "  retention:\n    keep_last: 1\n"));
+    stack.ops_gen(&["backup", "run", "--only", "postgres"]).expect_code(0);
+    stack.ops_gen(&["backup", "verify"]).expect_code(0);
+    let verified = stack.sets()[0].clone();
+    for _ in 0..2 {
+        // Set names have one-second resolution.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        stack.ops_gen(&["backup", "run", "--only", "postgres"]).expect_code(0);
+    }
+    let sets = stack.sets();
+    assert_eq!(sets.len(), 2, "keep_last 1 keeps the newest, and the newest verified: {sets:?}");
+    assert_eq!(sets[0], verified);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gives_clear_errors_and_deletes_nothing() {
+    let stack = Stack::new().await;
+    // The backup folder is a file.
+    std::fs::write(stack.backups(), b"not a folder").unwrap();
+    stack.write_config(&stack.config(&util::redis_url(), ""));
+    let out = stack.ops_gen(&["backup", "run"]);
+    out.expect_code(3);
+    assert!(out.stderr.contains("cannot use the backup folder"), "{}", out.stderr);
+    std::fs::remove_file(stack.backups()).unwrap();
+
+    // No pg_dump on PATH: the target fails with the fix, Redis still backs up.
+    let tools = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(util::require_tool("redis-cli", "redis-tools"), tools.path().join("redis-cli")).unwrap();
+    let out = run(ops_gen(stack.dir.path()).env("PATH", tools.path()).args(["backup", "run"]));
+    out.expect_code(1);
+    assert!(
+        out.stdout.contains("cannot run `pg_dump`") && out.stdout.contains("apt-get install postgresql-client"),
+        "{}",
+        out.stdout
+    );
+
+    // A manifest that is not JSON; a folder that is not a set.
+    let set = stack.sets().pop().unwrap();
+    std::fs::write(set.join("manifest.json"), b"{ not json").unwrap();
+    let out = stack.ops_gen(&["backup", "verify"]);
+    assert_eq!(out.code, 3, "{}", out.all());
+    assert!(out.stderr.contains("is not a valid manifest"), "{}", out.stderr);
+    let out = stack.ops_gen(&["backup", "verify", "/tmp"]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("/tmp is not a backup set"), "{}", out.stderr);
+    assert!(set.is_dir(), "nothing deleted");
+
+    // Targets in `backup` must exist.
+    stack.write_config(&stack.config(&util::redis_url(), "  targets:\n    dbb: {}\n"));
+    let out = stack.ops_gen(&["backup", "run"]);
+    out.expect_code(2);
+    assert!(
+        out.stderr.contains("backup.targets.dbb") && out.stderr.contains("no target named `dbb`"),
+        "{}",
+        out.stderr
+    );
+}
