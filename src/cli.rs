@@ -97,6 +97,15 @@ pub enum BackupCommand {
     Verify(BackupVerifyArgs),
     /// The sets, newest first: age, size, targets, verification
     List,
+    /// Restore the newest set (or --from) into throwaway instances and check it; exit 1 on failure
+    Drill(BackupDrillArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupDrillArgs {
+    /// The set's folder [default: the newest set in `backup.dir`]
+    #[arg(long, value_name = "SET")]
+    pub from: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

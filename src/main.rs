@@ -125,6 +125,7 @@ fn run(cli: &Cli) -> Result<Outcome> {
             runtime()?.block_on(cmd_backup_verify(cli, args.set.as_deref(), args.freshness))
         }
         Command::Backup(BackupCommand::List) => cmd_backup_list(cli),
+        Command::Backup(BackupCommand::Drill(args)) => runtime()?.block_on(cmd_backup_drill(cli, args.from.as_deref())),
         Command::Serve(args) => runtime()?.block_on(cmd_serve(cli, args)),
         Command::Probe(args) => runtime()?.block_on(cmd_probe(cli, args)),
     }
@@ -215,6 +216,50 @@ async fn cmd_backup_verify(cli: &Cli, set: Option<&std::path::Path>, freshness: 
         }
     }
     Ok(if ok { Outcome::Ok } else { Outcome::ProblemsFound })
+}
+
+async fn cmd_backup_drill(cli: &Cli, from: Option<&std::path::Path>) -> Result<Outcome> {
+    use backup::verify::VerifyError;
+    let loaded = load(cli)?;
+    let set = match from {
+        Some(set) => set.to_owned(),
+        None => match backup::verify::newest(&loaded.config.backup.dir) {
+            Ok(set) => set,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(Outcome::ProblemsFound);
+            }
+        },
+    };
+    let summary = match backup::drill::drill(&loaded.config, &set).await {
+        Ok(summary) => summary,
+        Err(backup::drill::DrillError::Verify(e @ VerifyError::NotASet(_))) => {
+            return Err(UsageError(e.to_string()).into());
+        }
+        Err(e @ backup::drill::DrillError::Damaged { .. }) => {
+            eprintln!("error: {e}");
+            return Ok(Outcome::ProblemsFound);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut out = std::io::stdout().lock();
+    if cli.json {
+        serde_json::to_writer_pretty(&mut out, &summary)?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "restore drill of {}", set.display())?;
+        for t in &summary.targets {
+            let state = if t.success { "ok  " } else { "FAIL" };
+            match &t.error {
+                Some(e) => writeln!(out, "  {state}  {}: {e}", t.target)?,
+                None => writeln!(out, "  {state}  {:<16} restored in {:.2} s", t.target, t.restore_seconds)?,
+            }
+            for c in &t.checks {
+                writeln!(out, "        {} {}: {}", if c.ok { "ok  " } else { "FAIL" }, c.check, c.detail)?;
+            }
+        }
+    }
+    Ok(if summary.success { Outcome::Ok } else { Outcome::ProblemsFound })
 }
 
 fn cmd_backup_list(cli: &Cli) -> Result<Outcome> {

@@ -268,3 +268,88 @@ async fn bad_input_gives_clear_errors_and_deletes_nothing() {
         out.stderr
     );
 }
+
+fn drill_config(stack: &Stack, min_rows: u64) -> String {
+    stack.config(
+        &util::redis_url(),
+        &format!(
+            "  targets:\n    db:\n      drill:\n        tables: [{t}]\n        queries:\n          - sql: SELECT count(*) FROM {t}\n            min: {min_rows}\n          - sql: SELECT note FROM {t} WHERE id = 1\n            equals: c4ca4238a0b923820dcc509a6f75849b\n    cache:\n      drill:\n        min_keys: 1\n",
+            t = stack.table
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_restores_into_throwaway_instances_and_checks_the_data() {
+    let stack = Stack::new().await;
+    stack.write_config(&drill_config(&stack, 5000));
+    stack.ops_gen(&["backup", "run"]).expect_code(0);
+    // A TMPDIR of our own, open to the postgres user the cluster runs as.
+    let scratch = stack.dir.path().join("tmp");
+    std::fs::create_dir(&scratch).unwrap();
+    for (dir, mode) in [(stack.dir.path(), 0o755), (scratch.as_path(), 0o1777)] {
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+    }
+    let out = run(ops_gen(stack.dir.path()).env("TMPDIR", &scratch).args(["backup", "drill"]));
+    out.expect_code(0);
+    assert!(
+        out.stdout.contains(&format!("ok   query SELECT count(*) FROM {}: returned \"5000\"", stack.table)),
+        "{}",
+        out.stdout
+    );
+    let set = stack.sets().pop().unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(set.join("restore-drill-summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["success"], true);
+    assert!(summary["targets"].as_array().unwrap().iter().all(|t| t["restore_seconds"].as_f64().unwrap() > 0.0));
+    let leftovers = std::fs::read_dir(&scratch).unwrap().count();
+    assert_eq!(leftovers, 0, "the throwaway instances are gone");
+
+    let exporter = TestExporter::start(&drill_config(&stack, 5000)).await;
+    let scrape = exporter.scrape().await;
+    for target in ["db", "cache"] {
+        assert_eq!(
+            scrape.value(&format!("opsgen_restore_drill_success{{target=\"{target}\"}}")),
+            Some(1.0),
+            "{}",
+            scrape.body
+        );
+        assert!(scrape.value(&format!("opsgen_restore_drill_duration_seconds{{target=\"{target}\"}}")).unwrap() > 0.0);
+        assert!(
+            scrape
+                .value(&format!("opsgen_restore_drill_last_success_timestamp_seconds{{target=\"{target}\"}}"))
+                .unwrap()
+                > 1e9
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_sanity_query_fails_the_drill_and_is_named() {
+    let stack = Stack::new().await;
+    stack.write_config(&drill_config(&stack, 1_000_000));
+    stack.ops_gen(&["backup", "run", "--only", "postgres"]).expect_code(0);
+    let out = stack.ops_gen(&["backup", "drill"]);
+    out.expect_code(1);
+    assert!(
+        out.stdout.contains(&format!(
+            "FAIL query SELECT count(*) FROM {}: returned \"5000\", expected at least 1000000",
+            stack.table
+        )),
+        "{}",
+        out.stdout
+    );
+    let exporter = TestExporter::start(&drill_config(&stack, 1_000_000)).await;
+    let scrape = exporter.scrape().await;
+    assert_eq!(scrape.value(r#"opsgen_restore_drill_success{target="db"}"#), Some(0.0));
+    assert_eq!(scrape.value(r#"opsgen_restore_drill_last_success_timestamp_seconds{target="db"}"#), Some(0.0));
+
+    // A damaged set is not drilled; a folder that is not a set is a usage error.
+    let set = stack.sets().pop().unwrap();
+    let dump = std::fs::read_dir(set.join("postgres/db")).unwrap().next().unwrap().unwrap().path();
+    std::fs::write(&dump, b"garbage").unwrap();
+    let out = stack.ops_gen(&["backup", "drill"]);
+    out.expect_code(1);
+    assert!(out.stderr.contains("does not match its manifest"), "{}", out.stderr);
+    stack.ops_gen(&["backup", "drill", "--from", "/tmp"]).expect_code(2);
+}

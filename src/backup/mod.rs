@@ -14,7 +14,9 @@
 //! - [`run`]: taking a set (PostgreSQL with `pg_dump -Fc`, Redis through the
 //!   replication stream with `redis-cli --rdb`), and retention.
 //! - [`verify`]: re-hashing and readability checks.
+//! - [`drill`]: restoring a set into throwaway instances and checking it.
 
+pub mod drill;
 pub mod manifest;
 pub mod run;
 pub mod verify;
@@ -53,6 +55,9 @@ pub struct TargetSettings {
     /// PostgreSQL: the databases to dump (default: the URL's database).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub databases: Vec<String>,
+    /// Sanity checks `backup drill` runs against the restored copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<drill::Sanity>,
 }
 
 /// Which sets `backup run` keeps.
@@ -89,6 +94,24 @@ impl Settings {
         for (name, settings) in &self.targets {
             let key = format!("backup.targets.{name}");
             let kind = config.targets.get(name).map(Spec::kind);
+            let drill = settings.drill.clone().unwrap_or_default();
+            let wrong = match kind {
+                Some(Kind::Postgres) if drill.min_keys.is_some() || !drill.keys.is_empty() => {
+                    Some("min_keys` and `keys")
+                }
+                Some(Kind::Redis) if !drill.tables.is_empty() || !drill.queries.is_empty() => {
+                    Some("tables` and `queries")
+                }
+                _ => None,
+            };
+            if let Some(fields) = wrong {
+                return Err(ConfigError::invalid(
+                    file,
+                    format!("{key}.drill"),
+                    format!("`{fields}` do not apply to a {} target", kind.map_or("", Kind::as_str)),
+                    Some("use tables/queries for postgres, min_keys/keys for redis".to_owned()),
+                ));
+            }
             match kind {
                 Some(Kind::Postgres) => {}
                 Some(Kind::Redis) if settings.databases.is_empty() => {}
@@ -214,6 +237,11 @@ pub struct TargetState {
     pub verified: bool,
     /// How many sets hold a successful backup of the target.
     pub sets: u64,
+    /// The newest restore drill of the target: when it ran (Unix seconds),
+    /// whether it passed, and the measured restore time.
+    pub drill: Option<(f64, bool, f64)>,
+    /// When a drill of the target last passed (Unix seconds).
+    pub drill_last_success: Option<f64>,
 }
 
 /// Reads every set's manifest (small files) and sums it up per target.
@@ -223,6 +251,18 @@ pub fn inventory(dir: &Path, targets: &[&str]) -> BTreeMap<String, TargetState> 
         targets.iter().map(|t| ((*t).to_owned(), TargetState::default())).collect();
     let Ok(sets) = sets(dir) else { return states };
     for set in sets.iter().rev() {
+        if let Some(summary) = drill::Summary::read(set) {
+            for t in &summary.targets {
+                let Some(state) = states.get_mut(&t.target) else { continue };
+                let newer = state.drill.is_none_or(|(at, _, _)| summary.drilled_unix > at);
+                if newer {
+                    state.drill = Some((summary.drilled_unix, t.success, t.restore_seconds));
+                }
+                if t.success && state.drill_last_success.is_none_or(|at| summary.drilled_unix > at) {
+                    state.drill_last_success = Some(summary.drilled_unix);
+                }
+            }
+        }
         let Ok(manifest) = manifest::Manifest::read(set) else { continue };
         let verified = verify::Record::read(set).is_some_and(|r| r.ok);
         for outcome in manifest.targets.iter().filter(|t| t.success) {

@@ -213,7 +213,7 @@ impl Exposition {
         if rows.is_empty() {
             return Ok(());
         }
-        let all: [BackupFamily; 6] = [
+        let all: [BackupFamily; 9] = [
             (
                 "opsgen_backup_last_success_timestamp_seconds",
                 "When the newest successful backup finished (a set) or was written (a file), in Unix seconds; 0 when there is none.",
@@ -240,6 +240,21 @@ impl Exposition {
             ("opsgen_backup_sets", "Sets holding a successful backup of the target (sets taken by ops-gen).", |r| {
                 r.sets.as_ref().map(|s| s.sets as f64)
             }),
+            (
+                "opsgen_restore_drill_last_success_timestamp_seconds",
+                "When a restore drill of the target last passed, in Unix seconds; 0 when none ever did.",
+                |r| r.sets.as_ref().map(|s| s.drill_last_success_timestamp_seconds),
+            ),
+            (
+                "opsgen_restore_drill_success",
+                "Whether the newest restore drill of the target passed (0 also when never drilled).",
+                |r| r.sets.as_ref().map(|s| f64::from(u8::from(s.drill_success))),
+            ),
+            (
+                "opsgen_restore_drill_duration_seconds",
+                "The newest drill's measured restore time: start of a throwaway instance to restored data.",
+                |r| r.sets.as_ref().map(|s| s.drill_duration_seconds),
+            ),
         ];
         for (name, help, value) in all {
             if rows.iter().all(|r| value(r).is_none()) {
@@ -276,6 +291,12 @@ pub struct SetFacts {
     pub duration_seconds: f64,
     pub verified: bool,
     pub sets: u64,
+    /// When a restore drill of the target last passed (0: never).
+    pub drill_last_success_timestamp_seconds: f64,
+    /// Whether the newest drill passed.
+    pub drill_success: bool,
+    /// The newest drill's measured restore time (0: never drilled).
+    pub drill_duration_seconds: f64,
 }
 
 impl Collector for Exposition {

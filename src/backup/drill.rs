@@ -1,0 +1,464 @@
+//! `ops-gen backup drill [--from SET]`: prove a set restores.
+//!
+//! Each target of the set is restored into a throwaway instance on a free
+//! loopback port in a temporary folder: PostgreSQL into a fresh cluster
+//! (`initdb` + `pg_ctl`, as the `postgres` user when we run as root, since
+//! PostgreSQL refuses to run as root) with `pg_restore`, Redis into a
+//! `redis-server` that loads the RDB at start. The sanity checks from the
+//! config run against it (SQL queries with expected values or minimums,
+//! expected tables; minimum key counts, expected keys), the measured restore
+//! time is recorded, and everything is torn down. The outcome is written to
+//! `restore-drill-summary.json` in the set, which `/metrics` reads.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use super::manifest::{Manifest, write_synced};
+use crate::config::Config;
+
+/// The file a drill writes into the set.
+pub const SUMMARY: &str = "restore-drill-summary.json";
+
+/// Sanity checks of a restored target (`backup.targets.<name>.drill`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sanity {
+    /// PostgreSQL: tables that must exist (`schema.table` or `table`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<String>,
+    /// PostgreSQL: queries whose first value must equal `equals` or be at least `min`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub queries: Vec<Query>,
+    /// Redis: at least this many keys in all databases together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_keys: Option<u64>,
+    /// Redis: keys that must exist (in database 0).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<String>,
+}
+
+/// One sanity query.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Query {
+    /// Run against this database of the target (default: the first dumped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    pub sql: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+}
+
+/// One sanity check's result.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckResult {
+    pub check: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// One target's drill.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TargetDrill {
+    pub target: String,
+    pub kind: String,
+    pub success: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// From start of the throwaway instance to restored data: the measured
+    /// recovery time.
+    pub restore_seconds: f64,
+    pub checks: Vec<CheckResult>,
+}
+
+/// `restore-drill-summary.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    pub set: String,
+    /// RFC 3339.
+    pub drilled_at: String,
+    pub drilled_unix: f64,
+    pub success: bool,
+    pub duration_seconds: f64,
+    pub targets: Vec<TargetDrill>,
+}
+
+impl Summary {
+    /// The last drill of `set`, if any.
+    #[must_use]
+    pub fn read(set: &Path) -> Option<Self> {
+        serde_json::from_slice(&std::fs::read(set.join(SUMMARY)).ok()?).ok()
+    }
+}
+
+/// Why a drill could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DrillError {
+    #[error(transparent)]
+    Verify(#[from] super::verify::VerifyError),
+    #[error("the set {set} does not match its manifest ({problems}); drill an intact set")]
+    Damaged { set: String, problems: String },
+    #[error("cannot write {path}: {source}")]
+    Write { path: String, source: std::io::Error },
+}
+
+/// Restores every successful target of `set` into throwaway instances and
+/// runs the sanity checks.
+pub async fn drill(config: &Config, set: &Path) -> Result<Summary, DrillError> {
+    let record = super::verify::verify_set(set).await?;
+    let damaged: Vec<String> = record
+        .problems
+        .iter()
+        .filter(|p| !p.problem.starts_with("failed in this set"))
+        .map(|p| p.subject.clone())
+        .collect();
+    if !damaged.is_empty() {
+        return Err(DrillError::Damaged { set: set.display().to_string(), problems: damaged.join(", ") });
+    }
+    let manifest = Manifest::read(set).map_err(super::verify::VerifyError::from)?;
+    let started = Instant::now();
+    let mut targets = Vec::new();
+    for outcome in manifest.targets.iter().filter(|t| t.success) {
+        let sanity = config.backup.targets.get(&outcome.target).and_then(|t| t.drill.clone()).unwrap_or_default();
+        let files: Vec<PathBuf> = outcome.files.iter().map(|f| set.join(&f.path)).collect();
+        tracing::info!(target = %outcome.target, "restore drill");
+        let begun = Instant::now();
+        let result = match outcome.kind.as_str() {
+            "postgres" => drill_postgres(&files, &sanity).await,
+            "redis" => drill_redis(&files, &sanity).await,
+            other => Err(format!("no drill for `{other}` targets")),
+        };
+        let elapsed = begun.elapsed().as_secs_f64();
+        let drilled = match result {
+            Ok((restore_seconds, checks)) => TargetDrill {
+                target: outcome.target.clone(),
+                kind: outcome.kind.clone(),
+                success: checks.iter().all(|c| c.ok),
+                error: None,
+                restore_seconds,
+                checks,
+            },
+            Err(error) => TargetDrill {
+                target: outcome.target.clone(),
+                kind: outcome.kind.clone(),
+                success: false,
+                error: Some(error),
+                restore_seconds: elapsed,
+                checks: Vec::new(),
+            },
+        };
+        targets.push(drilled);
+    }
+    let now = SystemTime::now();
+    let summary = Summary {
+        set: manifest.set.clone(),
+        drilled_at: humantime::format_rfc3339_seconds(now).to_string(),
+        drilled_unix: now.duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
+        success: !targets.is_empty() && targets.iter().all(|t| t.success),
+        duration_seconds: started.elapsed().as_secs_f64(),
+        targets,
+    };
+    let path = set.join(SUMMARY);
+    let json = serde_json::to_vec_pretty(&summary)
+        .map_err(|e| DrillError::Write { path: path.display().to_string(), source: std::io::Error::other(e) })?;
+    write_synced(&path, &json).map_err(|source| DrillError::Write { path: path.display().to_string(), source })?;
+    Ok(summary)
+}
+
+/// A free loopback port (released before the instance binds it).
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).map_err(|e| e.to_string())
+}
+
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("Uid:")).map(|ids| ids.split_whitespace().next() == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// A PostgreSQL server program of `major` (Debian's versioned folder), or
+/// the one on `PATH`.
+fn pg_program(name: &str, major: Option<&str>) -> PathBuf {
+    major
+        .map(|m| PathBuf::from(format!("/usr/lib/postgresql/{m}/bin/{name}")))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+/// Runs a PostgreSQL server program, as `postgres` when we are root.
+async fn pg_command(program: &Path, args: &[&str]) -> Result<(), String> {
+    let mut command = if running_as_root() {
+        let mut c = tokio::process::Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(program);
+        c
+    } else {
+        tokio::process::Command::new(program)
+    };
+    let out = command
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        let text = String::from_utf8_lossy(&out.stderr);
+        let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
+        Err(format!("{} failed: {}", program.display(), last.trim()))
+    }
+}
+
+/// A throwaway folder, removed when dropped (with the instance it held).
+struct Scratch(tempfile::TempDir);
+
+impl Scratch {
+    fn new(prefix: &str) -> Result<Self, String> {
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir()
+            .map_err(|e| format!("cannot create a scratch folder: {e}"))?;
+        Ok(Self(dir))
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+async fn drill_postgres(dumps: &[PathBuf], sanity: &Sanity) -> Result<(f64, Vec<CheckResult>), String> {
+    let major = dump_major(dumps.first().ok_or("the set holds no dump")?).await;
+    let scratch = Scratch::new("ops-gen-drill-pg-")?;
+    let data = scratch.path().join("data");
+    let root = running_as_root();
+    if root {
+        let chown =
+            tokio::process::Command::new("chown").args(["postgres:postgres"]).arg(scratch.path()).status().await;
+        if !chown.is_ok_and(|s| s.success()) {
+            return Err("cannot hand the scratch folder to the postgres user".to_owned());
+        }
+    }
+    let started = Instant::now();
+    let data_arg = data.display().to_string();
+    pg_command(
+        &pg_program("initdb", major.as_deref()),
+        &["-D", &data_arg, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"],
+    )
+    .await?;
+    let port = free_port()?;
+    let options = format!(
+        "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c full_page_writes=off",
+        scratch.path().display()
+    );
+    let log = scratch.path().join("server.log").display().to_string();
+    let pg_ctl = pg_program("pg_ctl", major.as_deref());
+    pg_command(&pg_ctl, &["-D", &data_arg, "-l", &log, "-o", &options, "-w", "-t", "60", "start"]).await?;
+    let server = Server { pg_ctl: pg_ctl.clone(), data: data_arg.clone() };
+    let result = async {
+        let mut databases = Vec::new();
+        for dump in dumps {
+            let db = dump.file_stem().and_then(|s| s.to_str()).ok_or("a dump without a name")?.to_owned();
+            let admin = connect(port, "postgres").await?;
+            // A fresh cluster already has `postgres` (a common dump target).
+            let exists = admin
+                .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&db])
+                .await
+                .map_err(|e| format!("looking up database {db}: {}", crate::probe::chain(&e)))?
+                .is_some();
+            if !exists {
+                admin
+                    .batch_execute(&format!("CREATE DATABASE \"{}\"", db.replace('"', "\"\"")))
+                    .await
+                    .map_err(|e| format!("CREATE DATABASE {db}: {}", crate::probe::chain(&e)))?;
+            }
+            let out = tokio::process::Command::new(pg_program("pg_restore", major.as_deref()))
+                .args([
+                    "--no-owner",
+                    "--no-privileges",
+                    "--exit-on-error",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    &port.to_string(),
+                ])
+                .args(["--username", "postgres", "--dbname", &db])
+                .arg(dump)
+                .stdin(Stdio::null())
+                .output()
+                .await
+                .map_err(|e| format!("cannot run pg_restore: {e}"))?;
+            if !out.status.success() {
+                let text = String::from_utf8_lossy(&out.stderr);
+                return Err(format!("pg_restore of {db} failed: {}", text.lines().last().unwrap_or("").trim()));
+            }
+            databases.push(db);
+        }
+        let restore_seconds = started.elapsed().as_secs_f64();
+        let first = databases.first().cloned().unwrap_or_else(|| "postgres".to_owned());
+        let mut checks = Vec::new();
+        for table in &sanity.tables {
+            let client = connect(port, &first).await?;
+            let found: Option<String> = client
+                .query_one("SELECT to_regclass($1)::text", &[table])
+                .await
+                .map_err(|e| format!("looking up table {table}: {}", crate::probe::chain(&e)))?
+                .get(0);
+            checks.push(CheckResult {
+                check: format!("table {table}"),
+                ok: found.is_some(),
+                detail: if found.is_some() { "exists".to_owned() } else { "missing".to_owned() },
+            });
+        }
+        for query in &sanity.queries {
+            let db = query.database.clone().unwrap_or_else(|| first.clone());
+            let client = connect(port, &db).await?;
+            checks.push(run_query(&client, query).await);
+        }
+        Ok((restore_seconds, checks))
+    }
+    .await;
+    server.stop().await;
+    drop(scratch);
+    result
+}
+
+/// Stops a throwaway cluster (also on errors above).
+struct Server {
+    pg_ctl: PathBuf,
+    data: String,
+}
+
+impl Server {
+    async fn stop(self) {
+        let _ = pg_command(&self.pg_ctl, &["-D", &self.data, "-m", "immediate", "-w", "stop"]).await;
+    }
+}
+
+async fn connect(port: u16, db: &str) -> Result<tokio_postgres::Client, String> {
+    let (client, conn) = tokio_postgres::Config::new()
+        .host("127.0.0.1")
+        .port(port)
+        .user("postgres")
+        .dbname(db)
+        .connect_timeout(Duration::from_secs(10))
+        .connect(tokio_postgres::NoTls)
+        .await
+        .map_err(|e| format!("cannot connect to the drill server: {}", crate::probe::chain(&e)))?;
+    tokio::spawn(conn);
+    Ok(client)
+}
+
+async fn run_query(client: &tokio_postgres::Client, query: &Query) -> CheckResult {
+    let label = format!("query {}", query.sql);
+    let value = match client.simple_query(&query.sql).await {
+        Ok(messages) => messages.into_iter().find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_owned)),
+            _ => None,
+        }),
+        Err(e) => {
+            return CheckResult { check: label, ok: false, detail: format!("failed: {}", crate::probe::chain(&e)) };
+        }
+    };
+    let Some(value) = value else {
+        return CheckResult { check: label, ok: false, detail: "returned no row".to_owned() };
+    };
+    let value = value.unwrap_or_default();
+    let mut ok = true;
+    let mut detail = format!("returned {value:?}");
+    if let Some(expected) = &query.equals {
+        ok &= value == *expected;
+        let _ = write!(detail, ", expected {expected:?}");
+    }
+    if let Some(min) = query.min {
+        ok &= value.trim().parse::<f64>().is_ok_and(|v| v >= min);
+        let _ = write!(detail, ", expected at least {min}");
+    }
+    CheckResult { check: label, ok, detail }
+}
+
+/// The PostgreSQL major version a dump came from (`pg_restore --list` header).
+async fn dump_major(dump: &Path) -> Option<String> {
+    let out = tokio::process::Command::new("pg_restore").arg("--list").arg(dump).output().await.ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.contains("Dumped from database version:"))?;
+    let version = line.rsplit(':').next()?.trim();
+    version.split('.').next().map(str::to_owned)
+}
+
+async fn drill_redis(files: &[PathBuf], sanity: &Sanity) -> Result<(f64, Vec<CheckResult>), String> {
+    let rdb = files.iter().find(|f| f.extension().is_some_and(|e| e == "rdb")).ok_or("the set holds no RDB file")?;
+    let scratch = Scratch::new("ops-gen-drill-redis-")?;
+    std::fs::copy(rdb, scratch.path().join("dump.rdb")).map_err(|e| format!("cannot copy the RDB: {e}"))?;
+    let port = free_port()?;
+    let started = Instant::now();
+    let mut server = tokio::process::Command::new("redis-server")
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--dbfilename",
+            "dump.rdb",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .arg("--dir")
+        .arg(scratch.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot run redis-server ({e}); install it: apt-get install redis-server"))?;
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/0")).map_err(|e| e.to_string())?;
+    let mut conn = None;
+    while started.elapsed() < Duration::from_secs(60) {
+        if let Ok(Some(status)) = server.try_wait() {
+            return Err(format!("redis-server could not load the RDB ({status})"));
+        }
+        if let Ok(mut c) = client.get_multiplexed_async_connection().await {
+            // PING answers LOADING while the RDB is being read.
+            if redis::cmd("PING").query_async::<String>(&mut c).await.is_ok() {
+                conn = Some(c);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let Some(mut conn) = conn else { return Err("redis-server did not come up within 60 s".to_owned()) };
+    let restore_seconds = started.elapsed().as_secs_f64();
+    let mut checks = Vec::new();
+    if let Some(min) = sanity.min_keys {
+        let keyspace: String =
+            redis::cmd("INFO").arg("keyspace").query_async(&mut conn).await.map_err(|e| e.to_string())?;
+        let total: u64 =
+            keyspace.lines().filter_map(|l| l.split_once("keys=")?.1.split(',').next()?.parse::<u64>().ok()).sum();
+        checks.push(CheckResult {
+            check: format!("at least {min} keys"),
+            ok: total >= min,
+            detail: format!("{total} keys"),
+        });
+    }
+    for key in &sanity.keys {
+        let exists: bool = redis::cmd("EXISTS").arg(key).query_async(&mut conn).await.map_err(|e| e.to_string())?;
+        checks.push(CheckResult {
+            check: format!("key {key}"),
+            ok: exists,
+            detail: if exists { "exists".to_owned() } else { "missing".to_owned() },
+        });
+    }
+    let _ = server.kill().await;
+    drop(scratch);
+    Ok((restore_seconds, checks))
+}
