@@ -99,6 +99,18 @@ pub enum BackupCommand {
     List,
     /// Restore the newest set (or --from) into throwaway instances and check it; exit 1 on failure
     Drill(BackupDrillArgs),
+    /// Restore a set into the real targets, after confirmation and a backup of the current state
+    Restore(BackupRestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupRestoreArgs {
+    /// The set to restore (a folder under `backup.dir`)
+    #[arg(long, value_name = "SET", required = true)]
+    pub from: PathBuf,
+    /// Do not ask for confirmation (needed without a terminal)
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -125,6 +125,9 @@ fn run(cli: &Cli) -> Result<Outcome> {
             runtime()?.block_on(cmd_backup_verify(cli, args.set.as_deref(), args.freshness))
         }
         Command::Backup(BackupCommand::List) => cmd_backup_list(cli),
+        Command::Backup(BackupCommand::Restore(args)) => {
+            runtime()?.block_on(cmd_backup_restore(cli, &args.from, args.yes))
+        }
         Command::Backup(BackupCommand::Drill(args)) => runtime()?.block_on(cmd_backup_drill(cli, args.from.as_deref())),
         Command::Serve(args) => runtime()?.block_on(cmd_serve(cli, args)),
         Command::Probe(args) => runtime()?.block_on(cmd_probe(cli, args)),
@@ -216,6 +219,68 @@ async fn cmd_backup_verify(cli: &Cli, set: Option<&std::path::Path>, freshness: 
         }
     }
     Ok(if ok { Outcome::Ok } else { Outcome::ProblemsFound })
+}
+
+async fn cmd_backup_restore(cli: &Cli, set: &std::path::Path, yes: bool) -> Result<Outcome> {
+    use backup::restore::{self, RestoreError};
+    use backup::verify::VerifyError;
+    let loaded = load(cli)?;
+    let plan = match restore::plan(&loaded.config, set) {
+        Ok(plan) => plan,
+        Err(RestoreError::Verify(VerifyError::Manifest(_) | VerifyError::NotASet(_))) => {
+            return Err(UsageError(format!(
+                "{} is not a backup set (it has no readable manifest.json)",
+                set.display()
+            ))
+            .into());
+        }
+        Err(e) => return Err(UsageError(e.to_string()).into()),
+    };
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(UsageError(
+                "refusing to restore without confirmation: run it in a terminal, or pass --yes".to_owned(),
+            )
+            .into());
+        }
+        let targets: Vec<&str> = plan.iter().map(|(t, _)| t.as_str()).collect();
+        eprintln!(
+            "This REPLACES the data of {} with the set {}.\nA backup of the current state is taken first. Type `restore` to continue:",
+            targets.join(", "),
+            set.display()
+        );
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if answer.trim() != "restore" {
+            eprintln!("aborted; nothing was changed");
+            return Ok(Outcome::ProblemsFound);
+        }
+    }
+    let summary = match restore::restore(&loaded.config, set).await {
+        Ok(summary) => summary,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(Outcome::ProblemsFound);
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if cli.json {
+        serde_json::to_writer_pretty(&mut out, &summary)?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "restored from {} (the state before is in {})", summary.set, summary.safety_set)?;
+        for t in &summary.targets {
+            writeln!(
+                out,
+                "  {}  {:<16} {} ({:.1} s)",
+                if t.success { "ok  " } else { "FAIL" },
+                t.target,
+                t.detail,
+                t.seconds
+            )?;
+        }
+    }
+    Ok(if summary.targets.iter().all(|t| t.success) { Outcome::Ok } else { Outcome::ProblemsFound })
 }
 
 async fn cmd_backup_drill(cli: &Cli, from: Option<&std::path::Path>) -> Result<Outcome> {

@@ -353,3 +353,101 @@ async fn a_failing_sanity_query_fails_the_drill_and_is_named() {
     assert!(out.stderr.contains("does not match its manifest"), "{}", out.stderr);
     stack.ops_gen(&["backup", "drill", "--from", "/tmp"]).expect_code(2);
 }
+
+/// A Redis of this test's own (a restore flushes its target), with a password.
+struct PrivateRedis {
+    child: std::process::Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn private_redis() -> PrivateRedis {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = std::process::Command::new(util::require_tool("redis-server", "redis-server"))
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--requirepass", "restore-pw", "--save", ""])
+        .args(["--appendonly", "no", "--repl-diskless-sync-delay", "0"])
+        .arg("--dir")
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("redis://default:restore-pw@127.0.0.1:{port}/0");
+    let client = redis::Client::open(url.as_str()).unwrap();
+    util::eventually("the private redis-server", Duration::from_secs(5), async || {
+        client.get_multiplexed_async_connection().await.is_ok()
+    })
+    .await;
+    PrivateRedis { child, url, _dir: dir }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_confirms_backs_up_first_and_puts_the_data_back() {
+    let stack = Stack::new().await;
+    let redis = private_redis().await;
+    let client = redis::Client::open(redis.url.as_str()).unwrap();
+    let mut r = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("SET").arg("kept").arg("v1").arg("EX").arg(1000).query_async(&mut r).await.unwrap();
+    let _: () = redis::cmd("SELECT").arg(3).query_async(&mut r).await.unwrap();
+    let _: () = redis::cmd("SET").arg("in-db3").arg("v3").query_async(&mut r).await.unwrap();
+    let _: () = redis::cmd("SELECT").arg(0).query_async(&mut r).await.unwrap();
+    stack.write_config(&stack.config(&redis.url, ""));
+    stack.ops_gen(&["backup", "run"]).expect_code(0);
+    let good = stack.sets().pop().unwrap();
+
+    // Damage the live data after the backup.
+    let (db, conn) = tokio_postgres::connect(&stack.db_url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    db.batch_execute(&format!("DELETE FROM {} WHERE id <= 100", stack.table)).await.unwrap();
+    let _: () = redis::cmd("DEL").arg("kept").query_async(&mut r).await.unwrap();
+    let _: () = redis::cmd("SET").arg("stray").arg("x").query_async(&mut r).await.unwrap();
+    let count =
+        async || db.query_one(&format!("SELECT count(*) FROM {}", stack.table), &[]).await.unwrap().get::<_, i64>(0);
+
+    // No terminal and no --yes: refused, nothing changed.
+    let good_arg = good.display().to_string();
+    let out = stack.ops_gen(&["backup", "restore", "--from", &good_arg]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("refusing to restore without confirmation"), "{}", out.stderr);
+    assert_eq!(count().await, 4900);
+
+    let out = stack.ops_gen(&["backup", "restore", "--from", &good_arg, "--yes"]);
+    out.expect_code(0);
+    assert!(out.stdout.contains("database(s)") && out.stdout.contains("2 key(s) restored"), "{}", out.stdout);
+    assert_eq!(count().await, 5000, "the rows are back");
+    let kept: Option<String> = redis::cmd("GET").arg("kept").query_async(&mut r).await.unwrap();
+    assert_eq!(kept.as_deref(), Some("v1"));
+    let ttl: i64 = redis::cmd("TTL").arg("kept").query_async(&mut r).await.unwrap();
+    assert!(ttl > 0 && ttl <= 1000, "TTL kept: {ttl}");
+    let stray: bool = redis::cmd("EXISTS").arg("stray").query_async(&mut r).await.unwrap();
+    assert!(!stray, "the target now equals the backup");
+    let _: () = redis::cmd("SELECT").arg(3).query_async(&mut r).await.unwrap();
+    let in_db3: Option<String> = redis::cmd("GET").arg("in-db3").query_async(&mut r).await.unwrap();
+    assert_eq!(in_db3.as_deref(), Some("v3"));
+
+    // The state before the restore was backed up first: it has the 4,900 rows.
+    let sets = stack.sets();
+    assert_eq!(sets.len(), 2);
+    let safety = sets.iter().find(|s| **s != good).unwrap();
+    assert!(manifest(safety)["targets"].as_array().unwrap().iter().all(|t| t["success"] == true));
+
+    // A damaged set is refused before anything is touched.
+    let dump = std::fs::read_dir(good.join("postgres/db")).unwrap().next().unwrap().unwrap().path();
+    std::fs::write(&dump, b"garbage").unwrap();
+    db.batch_execute(&format!("DELETE FROM {} WHERE id <= 10", stack.table)).await.unwrap();
+    let out = stack.ops_gen(&["backup", "restore", "--from", &good_arg, "--yes"]);
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains("does not match its manifest") && out.stderr.contains("nothing was restored"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(count().await, 4990);
+}

@@ -15,9 +15,11 @@
 //!   replication stream with `redis-cli --rdb`), and retention.
 //! - [`verify`]: re-hashing and readability checks.
 //! - [`drill`]: restoring a set into throwaway instances and checking it.
+//! - [`restore`]: putting a set back into the real targets, safely.
 
 pub mod drill;
 pub mod manifest;
+pub mod restore;
 pub mod run;
 pub mod verify;
 

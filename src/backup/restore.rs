@@ -1,0 +1,237 @@
+//! `ops-gen backup restore --from SET`: put a set back into the real targets.
+//!
+//! Destructive, so it goes in a safe order: verify the set (hashes and
+//! readability) before touching anything; take a fresh backup of the current
+//! state and stop if that fails, so a restore you regret can be undone; then
+//! restore. PostgreSQL gets `pg_restore --clean --if-exists` in a single
+//! transaction (all or nothing). Redis cannot be given a file remotely, so
+//! the RDB is loaded into a throwaway `redis-server` and its keys are moved
+//! into the target with `MIGRATE` (TTLs kept) after the target is flushed:
+//! this works for a Redis in a container or on another host alike.
+//! Confirmation is the caller's job (the CLI asks, or takes `--yes`).
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio_postgres::config::Host;
+
+use super::manifest::Manifest;
+use crate::config::Config;
+use crate::probe::{Kind, Spec};
+
+/// What a restore did, per target.
+#[derive(Debug, Clone, Serialize)]
+pub struct Restored {
+    pub target: String,
+    pub success: bool,
+    /// What was restored, or why it failed.
+    pub detail: String,
+    pub seconds: f64,
+}
+
+/// The whole restore.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub set: String,
+    /// The backup of the state before the restore.
+    pub safety_set: String,
+    pub targets: Vec<Restored>,
+}
+
+/// Why a restore did not start (nothing was changed).
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error(transparent)]
+    Verify(#[from] super::verify::VerifyError),
+    #[error("the set {set} does not match its manifest ({problems}); nothing was restored")]
+    Damaged { set: String, problems: String },
+    #[error("the set holds no target of the current config ({0}); nothing was restored")]
+    NoTargets(String),
+    #[error("could not back up the current state first ({0}); nothing was restored")]
+    SafetyBackup(String),
+}
+
+/// Targets of `set` that the config still has, with their outcome in it.
+pub fn plan(config: &Config, set: &Path) -> Result<Vec<(String, Vec<std::path::PathBuf>)>, RestoreError> {
+    let manifest = Manifest::read(set).map_err(super::verify::VerifyError::from)?;
+    let targets: Vec<(String, Vec<std::path::PathBuf>)> = manifest
+        .targets
+        .iter()
+        .filter(|t| t.success && config.targets.contains_key(&t.target))
+        .map(|t| (t.target.clone(), t.files.iter().map(|f| set.join(&f.path)).collect()))
+        .collect();
+    if targets.is_empty() {
+        let names: Vec<&str> = manifest.targets.iter().map(|t| t.target.as_str()).collect();
+        return Err(RestoreError::NoTargets(names.join(", ")));
+    }
+    Ok(targets)
+}
+
+/// Verifies, backs up the current state, and restores `set`.
+pub async fn restore(config: &Config, set: &Path) -> Result<Summary, RestoreError> {
+    let record = super::verify::verify_set(set).await?;
+    let damaged: Vec<String> = record
+        .problems
+        .iter()
+        .filter(|p| !p.problem.starts_with("failed in this set"))
+        .map(|p| p.subject.clone())
+        .collect();
+    if !damaged.is_empty() {
+        return Err(RestoreError::Damaged { set: set.display().to_string(), problems: damaged.join(", ") });
+    }
+    let plan = plan(config, set)?;
+    let kinds: Vec<Kind> = plan.iter().filter_map(|(t, _)| config.targets.get(t).map(Spec::kind)).collect();
+    let safety = super::run::run(config, &kinds).await.map_err(|e| RestoreError::SafetyBackup(e.to_string()))?;
+    let restored_targets: Vec<&str> = plan.iter().map(|(t, _)| t.as_str()).collect();
+    if let Some(failed) =
+        safety.manifest.targets.iter().find(|t| restored_targets.contains(&t.target.as_str()) && !t.success)
+    {
+        return Err(RestoreError::SafetyBackup(format!(
+            "{}: {}",
+            failed.target,
+            failed.error.as_deref().unwrap_or("failed")
+        )));
+    }
+    let mut targets = Vec::new();
+    for (target, files) in &plan {
+        let started = Instant::now();
+        let result = match config.targets.get(target) {
+            Some(Spec::Postgres(spec)) => restore_postgres(spec, files).await,
+            Some(Spec::Redis(spec)) => restore_redis(spec, files).await,
+            _ => Err("not a kind that is restored".to_owned()),
+        };
+        let (success, detail) = match result {
+            Ok(detail) => (true, detail),
+            Err(e) => (false, e),
+        };
+        targets.push(Restored { target: target.clone(), success, detail, seconds: started.elapsed().as_secs_f64() });
+    }
+    Ok(Summary { set: set.display().to_string(), safety_set: safety.set.display().to_string(), targets })
+}
+
+async fn restore_postgres(spec: &crate::probe::postgres::Spec, dumps: &[std::path::PathBuf]) -> Result<String, String> {
+    let config = spec.url.get();
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(name)) => name.clone(),
+        Some(Host::Unix(path)) => path.display().to_string(),
+        None => return Err("the URL names no host".to_owned()),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432).to_string();
+    let user = config.get_user().unwrap_or("postgres").to_owned();
+    let mut done = Vec::new();
+    for dump in dumps.iter().filter(|d| d.extension().is_some_and(|e| e == "dump")) {
+        let db = dump.file_stem().and_then(|s| s.to_str()).ok_or("a dump without a name")?.to_owned();
+        let mut command = tokio::process::Command::new("pg_restore");
+        command
+            .args(["--clean", "--if-exists", "--no-owner", "--single-transaction", "--exit-on-error", "--no-password"])
+            .args(["--host", &host, "--port", &port, "--username", &user, "--dbname", &db])
+            .arg(dump)
+            .env("PGCONNECT_TIMEOUT", "10")
+            .env("PGAPPNAME", "ops-gen-restore")
+            .stdin(Stdio::null());
+        match config.get_password() {
+            Some(password) => command.env("PGPASSWORD", String::from_utf8_lossy(password).as_ref()),
+            None => command.env_remove("PGPASSWORD"),
+        };
+        let out =
+            command.output().await.map_err(|e| format!("cannot run pg_restore ({e}); install postgresql-client"))?;
+        if !out.status.success() {
+            let text = String::from_utf8_lossy(&out.stderr);
+            let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim().to_owned();
+            return Err(format!("pg_restore of database `{db}` failed, nothing of it changed: {last}"));
+        }
+        done.push(db);
+    }
+    Ok(format!("database(s) {} restored", done.join(", ")))
+}
+
+async fn restore_redis(spec: &crate::probe::redis::Spec, files: &[std::path::PathBuf]) -> Result<String, String> {
+    let rdb = files.iter().find(|f| f.extension().is_some_and(|e| e == "rdb")).ok_or("the set holds no RDB file")?;
+    let target = spec.url.get();
+    let info = target.get_connection_info();
+    let redis::ConnectionAddr::Tcp(host, port) = info.addr() else {
+        return Err("only Redis over plain TCP can be restored".to_owned());
+    };
+    let (host, port) = (host.clone(), *port);
+    let settings = info.redis_settings();
+    let (username, password) = (settings.username().map(str::to_owned), settings.password().map(str::to_owned));
+
+    let scratch = tempfile::Builder::new().prefix("ops-gen-restore-redis-").tempdir().map_err(|e| e.to_string())?;
+    std::fs::copy(rdb, scratch.path().join("dump.rdb")).map_err(|e| format!("cannot copy the RDB: {e}"))?;
+    let scratch_port =
+        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+    let mut server = tokio::process::Command::new("redis-server")
+        .args(["--bind", "127.0.0.1", "--port", &scratch_port.to_string(), "--dbfilename", "dump.rdb", "--save", ""])
+        .args(["--appendonly", "no"])
+        .arg("--dir")
+        .arg(scratch.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot run redis-server ({e}); install it: apt-get install redis-server"))?;
+    let source = redis::Client::open(format!("redis://127.0.0.1:{scratch_port}/0")).map_err(|e| e.to_string())?;
+    let mut src = None;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        if let Ok(mut c) = source.get_multiplexed_async_connection().await
+            && redis::cmd("PING").query_async::<String>(&mut c).await.is_ok()
+        {
+            src = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut src = src.ok_or("the RDB could not be loaded into a scratch redis-server")?;
+
+    let mut dst = target
+        .get_multiplexed_async_connection()
+        .await
+        .map_err(|e| format!("cannot connect: {}", crate::probe::chain(&e)))?;
+    let _: () = redis::cmd("FLUSHALL").query_async(&mut dst).await.map_err(|e| format!("FLUSHALL: {e}"))?;
+
+    let keyspace: String = redis::cmd("INFO").arg("keyspace").query_async(&mut src).await.map_err(|e| e.to_string())?;
+    let dbs: Vec<i64> =
+        keyspace.lines().filter_map(|l| l.strip_prefix("db")?.split(':').next()?.parse().ok()).collect();
+    let mut moved = 0usize;
+    for db in dbs {
+        let _: () = redis::cmd("SELECT").arg(db).query_async(&mut src).await.map_err(|e| e.to_string())?;
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(1000)
+                .query_async(&mut src)
+                .await
+                .map_err(|e| e.to_string())?;
+            if !keys.is_empty() {
+                // The scratch server pushes the keys to the target itself.
+                let mut migrate = redis::cmd("MIGRATE");
+                migrate.arg(&host).arg(port).arg("").arg(db).arg(60_000).arg("REPLACE");
+                match (&username, &password) {
+                    (Some(user), Some(pass)) => {
+                        migrate.arg("AUTH2").arg(user).arg(pass);
+                    }
+                    (None, Some(pass)) => {
+                        migrate.arg("AUTH").arg(pass);
+                    }
+                    _ => {}
+                }
+                migrate.arg("KEYS").arg(&keys);
+                let _: String =
+                    migrate.query_async(&mut src).await.map_err(|e| format!("MIGRATE to the target: {e}"))?;
+                moved += keys.len();
+            }
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+    }
+    let _ = server.kill().await;
+    Ok(format!("{moved} key(s) restored"))
+}
