@@ -451,3 +451,54 @@ async fn restore_confirms_backs_up_first_and_puts_the_data_back() {
     );
     assert_eq!(count().await, 4990);
 }
+
+/// A small tmpfs, unmounted when dropped (needs root, as CI runs).
+struct SmallDisk(PathBuf);
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn small_disk(at: &Path, size: &str) -> SmallDisk {
+    std::fs::create_dir_all(at).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(at)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "mounting a small tmpfs needs root (CI runs as root); run this test as root");
+    SmallDisk(at.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_fails_clearly_and_loses_nothing() {
+    let stack = Stack::new().await;
+    let disk = small_disk(&stack.backups(), "2m");
+    stack.write_config(&stack.config(&util::redis_url(), ""));
+    stack.ops_gen(&["backup", "run", "--only", "postgres"]).expect_code(0);
+    let good = stack.sets();
+
+    // Fill the disk but for a few KiB, then back up again.
+    let free = nix_free_bytes(&disk.0);
+    std::fs::write(disk.0.join("filler"), vec![0u8; usize::try_from(free.saturating_sub(16 * 1024)).unwrap()]).unwrap();
+    let out = stack.ops_gen(&["backup", "run", "--only", "postgres"]);
+    assert_ne!(out.code, 0, "{}", out.all());
+    assert!(out.all().contains("No space left on device"), "says why:\n{}", out.all());
+    assert_eq!(stack.sets(), good, "the previous set stays the newest");
+    let leftovers: Vec<_> = std::fs::read_dir(&disk.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "the partial set is removed at once: {leftovers:?}");
+    std::fs::remove_file(disk.0.join("filler")).unwrap();
+    stack.ops_gen(&["backup", "verify"]).expect_code(0);
+}
+
+/// Free bytes of the filesystem holding `path` (from `df`).
+fn nix_free_bytes(path: &Path) -> u64 {
+    let out = std::process::Command::new("df").args(["--output=avail", "-B1"]).arg(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().nth(1).unwrap().trim().parse().unwrap()
+}

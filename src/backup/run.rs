@@ -82,6 +82,9 @@ pub async fn run(config: &Config, only: &[Kind]) -> Result<Summary, RunError> {
     let tmp = dir.join(format!(".tmp-{name}"));
     let write_err = |source| RunError::Write { dir: dir.display().to_string(), source };
     std::fs::create_dir(&tmp).map_err(write_err)?;
+    // Until the rename, any way out of here removes the partial set (on a
+    // full disk, at once rather than at the next run).
+    let partial = RemoveOnDrop(Some(tmp.clone()));
 
     let mut targets = Vec::with_capacity(jobs.len());
     for job in &jobs {
@@ -124,6 +127,7 @@ pub async fn run(config: &Config, only: &[Kind]) -> Result<Summary, RunError> {
     let set = dir.join(&name);
     // The set exists under its real name only once complete.
     std::fs::rename(&tmp, &set).map_err(write_err)?;
+    partial.disarm();
     let latest = serde_json::json!({"set": name, "finished_at": manifest.finished_at, "success": manifest.targets.iter().all(|t| t.success)});
     let latest_tmp = dir.join(format!(".{LATEST}.tmp"));
     write_synced(&latest_tmp, latest.to_string().as_bytes()).map_err(write_err)?;
@@ -134,6 +138,23 @@ pub async fn run(config: &Config, only: &[Kind]) -> Result<Summary, RunError> {
         summary.removed = apply_retention(config, SystemTime::now());
     }
     Ok(summary)
+}
+
+/// Removes a folder when dropped, unless disarmed.
+struct RemoveOnDrop(Option<PathBuf>);
+
+impl RemoveOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_dir_all(path);
+        }
+    }
 }
 
 /// A set name that does not exist yet (two runs in the same second).
