@@ -24,6 +24,39 @@ enum Outcome {
     ProblemsFound,
 }
 
+/// A spinner per target on a terminal's stderr; nothing when piped, with
+/// `--json` or `-q`.
+struct Spinners {
+    verb: &'static str,
+    show: bool,
+    bars: std::sync::Mutex<Vec<(String, indicatif::ProgressBar)>>,
+}
+
+impl Spinners {
+    fn for_cli(cli: &Cli, verb: &'static str) -> Self {
+        let show = !cli.json && !cli.quiet && std::io::stderr().is_terminal();
+        Self { verb, show, bars: std::sync::Mutex::new(Vec::new()) }
+    }
+}
+
+impl backup::run::Progress for Spinners {
+    fn started(&self, target: &str) {
+        if !self.show {
+            return;
+        }
+        let bar = indicatif::ProgressBar::new_spinner().with_message(format!("{} {target}…", self.verb));
+        bar.enable_steady_tick(Duration::from_millis(100));
+        self.bars.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((target.to_owned(), bar));
+    }
+
+    fn finished(&self, target: &str) {
+        let mut bars = self.bars.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(i) = bars.iter().position(|(t, _)| t == target) {
+            bars.remove(i).1.finish_and_clear();
+        }
+    }
+}
+
 /// A bad request from the user (not the config): exit 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -144,7 +177,8 @@ fn load(cli: &Cli) -> Result<Loaded> {
 
 async fn cmd_backup_run(cli: &Cli, only: &[Kind]) -> Result<Outcome> {
     let loaded = load(cli)?;
-    let summary = match backup::run::run(&loaded.config, only).await {
+    let spinner = Spinners::for_cli(cli, "backing up");
+    let summary = match backup::run::run(&loaded.config, only, &spinner).await {
         Ok(summary) => summary,
         Err(e @ backup::run::RunError::NothingToDo { .. }) => return Err(UsageError(e.to_string()).into()),
         Err(e) => return Err(e.into()),
@@ -296,7 +330,8 @@ async fn cmd_backup_drill(cli: &Cli, from: Option<&std::path::Path>) -> Result<O
             }
         },
     };
-    let summary = match backup::drill::drill(&loaded.config, &set).await {
+    let spinner = Spinners::for_cli(cli, "restoring");
+    let summary = match backup::drill::drill(&loaded.config, &set, &spinner).await {
         Ok(summary) => summary,
         Err(backup::drill::DrillError::Verify(e @ VerifyError::NotASet(_))) => {
             return Err(UsageError(e.to_string()).into());

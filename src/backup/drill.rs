@@ -110,7 +110,7 @@ pub enum DrillError {
 
 /// Restores every successful target of `set` into throwaway instances and
 /// runs the sanity checks.
-pub async fn drill(config: &Config, set: &Path) -> Result<Summary, DrillError> {
+pub async fn drill(config: &Config, set: &Path, progress: &dyn super::run::Progress) -> Result<Summary, DrillError> {
     let record = super::verify::verify_set(set).await?;
     let damaged: Vec<String> = record
         .problems
@@ -128,12 +128,14 @@ pub async fn drill(config: &Config, set: &Path) -> Result<Summary, DrillError> {
         let sanity = config.backup.targets.get(&outcome.target).and_then(|t| t.drill.clone()).unwrap_or_default();
         let files: Vec<PathBuf> = outcome.files.iter().map(|f| set.join(&f.path)).collect();
         tracing::info!(target = %outcome.target, "restore drill");
+        progress.started(&outcome.target);
         let begun = Instant::now();
         let result = match outcome.kind.as_str() {
             "postgres" => drill_postgres(&files, &sanity).await,
             "redis" => drill_redis(&files, &sanity).await,
             other => Err(format!("no drill for `{other}` targets")),
         };
+        progress.finished(&outcome.target);
         let elapsed = begun.elapsed().as_secs_f64();
         let drilled = match result {
             Ok((restore_seconds, checks)) => TargetDrill {

@@ -83,7 +83,9 @@ pub async fn restore(config: &Config, set: &Path) -> Result<Summary, RestoreErro
     }
     let plan = plan(config, set)?;
     let kinds: Vec<Kind> = plan.iter().filter_map(|(t, _)| config.targets.get(t).map(Spec::kind)).collect();
-    let safety = super::run::run(config, &kinds).await.map_err(|e| RestoreError::SafetyBackup(e.to_string()))?;
+    let safety = super::run::run(config, &kinds, &super::run::Quiet)
+        .await
+        .map_err(|e| RestoreError::SafetyBackup(e.to_string()))?;
     let restored_targets: Vec<&str> = plan.iter().map(|(t, _)| t.as_str()).collect();
     if let Some(failed) =
         safety.manifest.targets.iter().find(|t| restored_targets.contains(&t.target.as_str()) && !t.success)

@@ -54,8 +54,24 @@ impl Summary {
     }
 }
 
+/// What `run` and `drill` report while they work; the CLI draws it on a
+/// terminal.
+pub trait Progress: Sync {
+    fn started(&self, target: &str);
+    fn finished(&self, target: &str);
+}
+
+/// No progress display (scripts, tests, the safety backup of a restore).
+#[derive(Debug, Clone, Copy)]
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn started(&self, _: &str) {}
+    fn finished(&self, _: &str) {}
+}
+
 /// Takes one set of every configured target (or only `only` kinds).
-pub async fn run(config: &Config, only: &[Kind]) -> Result<Summary, RunError> {
+pub async fn run(config: &Config, only: &[Kind], progress: &dyn Progress) -> Result<Summary, RunError> {
     let dir = &config.backup.dir;
     let folder_err = |source| RunError::Folder { dir: dir.display().to_string(), source };
     std::fs::create_dir_all(dir).map_err(folder_err)?;
@@ -89,6 +105,7 @@ pub async fn run(config: &Config, only: &[Kind]) -> Result<Summary, RunError> {
     let mut targets = Vec::with_capacity(jobs.len());
     for job in &jobs {
         tracing::info!(target = %job.target, "backing up");
+        progress.started(&job.target);
         let begun = Instant::now();
         let result = match &job.spec {
             Spec::Postgres(spec) => dump_postgres(job, spec, &tmp).await,
@@ -102,6 +119,7 @@ pub async fn run(config: &Config, only: &[Kind]) -> Result<Summary, RunError> {
                 (false, Some(e), Vec::new())
             }
         };
+        progress.finished(&job.target);
         targets.push(TargetOutcome {
             target: job.target.clone(),
             kind: job.spec.kind().to_string(),
