@@ -398,52 +398,13 @@ async fn dump_major(dump: &Path) -> Option<String> {
 
 async fn drill_redis(files: &[PathBuf], sanity: &Sanity) -> Result<(f64, Vec<CheckResult>), String> {
     let rdb = files.iter().find(|f| f.extension().is_some_and(|e| e == "rdb")).ok_or("the set holds no RDB file")?;
-    let scratch = Scratch::new("ops-gen-drill-redis-")?;
-    std::fs::copy(rdb, scratch.path().join("dump.rdb")).map_err(|e| format!("cannot copy the RDB: {e}"))?;
-    let port = free_port()?;
     let started = Instant::now();
-    let mut server = tokio::process::Command::new("redis-server")
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--dbfilename",
-            "dump.rdb",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .arg("--dir")
-        .arg(scratch.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot run redis-server ({e}); install it: apt-get install redis-server"))?;
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/0")).map_err(|e| e.to_string())?;
-    let mut conn = None;
-    while started.elapsed() < Duration::from_secs(60) {
-        if let Ok(Some(status)) = server.try_wait() {
-            return Err(format!("redis-server could not load the RDB ({status})"));
-        }
-        if let Ok(mut c) = client.get_multiplexed_async_connection().await {
-            // PING answers LOADING while the RDB is being read.
-            if redis::cmd("PING").query_async::<String>(&mut c).await.is_ok() {
-                conn = Some(c);
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let Some(mut conn) = conn else { return Err("redis-server did not come up within 60 s".to_owned()) };
+    let mut scratch = super::scratch::ScratchRedis::load(rdb, "ops-gen-drill-redis-").await?;
+    let conn = &mut scratch.conn;
     let restore_seconds = started.elapsed().as_secs_f64();
     let mut checks = Vec::new();
     if let Some(min) = sanity.min_keys {
-        let keyspace: String =
-            redis::cmd("INFO").arg("keyspace").query_async(&mut conn).await.map_err(|e| e.to_string())?;
+        let keyspace: String = redis::cmd("INFO").arg("keyspace").query_async(conn).await.map_err(|e| e.to_string())?;
         let total: u64 =
             keyspace.lines().filter_map(|l| l.split_once("keys=")?.1.split(',').next()?.parse::<u64>().ok()).sum();
         checks.push(CheckResult {
@@ -453,14 +414,13 @@ async fn drill_redis(files: &[PathBuf], sanity: &Sanity) -> Result<(f64, Vec<Che
         });
     }
     for key in &sanity.keys {
-        let exists: bool = redis::cmd("EXISTS").arg(key).query_async(&mut conn).await.map_err(|e| e.to_string())?;
+        let exists: bool = redis::cmd("EXISTS").arg(key).query_async(conn).await.map_err(|e| e.to_string())?;
         checks.push(CheckResult {
             check: format!("key {key}"),
             ok: exists,
             detail: if exists { "exists".to_owned() } else { "missing".to_owned() },
         });
     }
-    let _ = server.kill().await;
-    drop(scratch);
+    scratch.stop().await;
     Ok((restore_seconds, checks))
 }

@@ -21,6 +21,7 @@ pub mod drill;
 pub mod manifest;
 pub mod restore;
 pub mod run;
+mod scratch;
 pub mod verify;
 
 use std::collections::BTreeMap;

@@ -11,11 +11,9 @@
 //! Confirmation is the caller's job (the CLI asks, or takes `--yes`).
 
 use std::path::Path;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Serialize;
-use tokio_postgres::config::Host;
 
 use super::manifest::Manifest;
 use crate::config::Config;
@@ -114,29 +112,12 @@ pub async fn restore(config: &Config, set: &Path) -> Result<Summary, RestoreErro
 }
 
 async fn restore_postgres(spec: &crate::probe::postgres::Spec, dumps: &[std::path::PathBuf]) -> Result<String, String> {
-    let config = spec.url.get();
-    let host = match config.get_hosts().first() {
-        Some(Host::Tcp(name)) => name.clone(),
-        Some(Host::Unix(path)) => path.display().to_string(),
-        None => return Err("the URL names no host".to_owned()),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432).to_string();
-    let user = config.get_user().unwrap_or("postgres").to_owned();
+    let client = super::scratch::PgClient::new(spec)?;
     let mut done = Vec::new();
     for dump in dumps.iter().filter(|d| d.extension().is_some_and(|e| e == "dump")) {
         let db = dump.file_stem().and_then(|s| s.to_str()).ok_or("a dump without a name")?.to_owned();
-        let mut command = tokio::process::Command::new("pg_restore");
-        command
-            .args(["--clean", "--if-exists", "--no-owner", "--single-transaction", "--exit-on-error", "--no-password"])
-            .args(["--host", &host, "--port", &port, "--username", &user, "--dbname", &db])
-            .arg(dump)
-            .env("PGCONNECT_TIMEOUT", "10")
-            .env("PGAPPNAME", "ops-gen-restore")
-            .stdin(Stdio::null());
-        match config.get_password() {
-            Some(password) => command.env("PGPASSWORD", String::from_utf8_lossy(password).as_ref()),
-            None => command.env_remove("PGPASSWORD"),
-        };
+        let mut command = client.command("pg_restore", &db, "ops-gen-restore");
+        command.args(["--clean", "--if-exists", "--no-owner", "--single-transaction", "--exit-on-error"]).arg(dump);
         let out =
             command.output().await.map_err(|e| format!("cannot run pg_restore ({e}); install postgresql-client"))?;
         if !out.status.success() {
@@ -160,34 +141,8 @@ async fn restore_redis(spec: &crate::probe::redis::Spec, files: &[std::path::Pat
     let settings = info.redis_settings();
     let (username, password) = (settings.username().map(str::to_owned), settings.password().map(str::to_owned));
 
-    let scratch = tempfile::Builder::new().prefix("ops-gen-restore-redis-").tempdir().map_err(|e| e.to_string())?;
-    std::fs::copy(rdb, scratch.path().join("dump.rdb")).map_err(|e| format!("cannot copy the RDB: {e}"))?;
-    let scratch_port =
-        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
-    let mut server = tokio::process::Command::new("redis-server")
-        .args(["--bind", "127.0.0.1", "--port", &scratch_port.to_string(), "--dbfilename", "dump.rdb", "--save", ""])
-        .args(["--appendonly", "no"])
-        .arg("--dir")
-        .arg(scratch.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot run redis-server ({e}); install it: apt-get install redis-server"))?;
-    let source = redis::Client::open(format!("redis://127.0.0.1:{scratch_port}/0")).map_err(|e| e.to_string())?;
-    let mut src = None;
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(60) {
-        if let Ok(mut c) = source.get_multiplexed_async_connection().await
-            && redis::cmd("PING").query_async::<String>(&mut c).await.is_ok()
-        {
-            src = Some(c);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut src = src.ok_or("the RDB could not be loaded into a scratch redis-server")?;
+    let mut scratch = super::scratch::ScratchRedis::load(rdb, "ops-gen-restore-redis-").await?;
+    let src = &mut scratch.conn;
 
     let mut dst = target
         .get_multiplexed_async_connection()
@@ -195,19 +150,19 @@ async fn restore_redis(spec: &crate::probe::redis::Spec, files: &[std::path::Pat
         .map_err(|e| format!("cannot connect: {}", crate::probe::chain(&e)))?;
     let _: () = redis::cmd("FLUSHALL").query_async(&mut dst).await.map_err(|e| format!("FLUSHALL: {e}"))?;
 
-    let keyspace: String = redis::cmd("INFO").arg("keyspace").query_async(&mut src).await.map_err(|e| e.to_string())?;
+    let keyspace: String = redis::cmd("INFO").arg("keyspace").query_async(src).await.map_err(|e| e.to_string())?;
     let dbs: Vec<i64> =
         keyspace.lines().filter_map(|l| l.strip_prefix("db")?.split(':').next()?.parse().ok()).collect();
     let mut moved = 0usize;
     for db in dbs {
-        let _: () = redis::cmd("SELECT").arg(db).query_async(&mut src).await.map_err(|e| e.to_string())?;
+        let _: () = redis::cmd("SELECT").arg(db).query_async(src).await.map_err(|e| e.to_string())?;
         let mut cursor: u64 = 0;
         loop {
             let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
                 .arg(cursor)
                 .arg("COUNT")
                 .arg(1000)
-                .query_async(&mut src)
+                .query_async(src)
                 .await
                 .map_err(|e| e.to_string())?;
             if !keys.is_empty() {
@@ -224,8 +179,7 @@ async fn restore_redis(spec: &crate::probe::redis::Spec, files: &[std::path::Pat
                     _ => {}
                 }
                 migrate.arg("KEYS").arg(&keys);
-                let _: String =
-                    migrate.query_async(&mut src).await.map_err(|e| format!("MIGRATE to the target: {e}"))?;
+                let _: String = migrate.query_async(src).await.map_err(|e| format!("MIGRATE to the target: {e}"))?;
                 moved += keys.len();
             }
             cursor = next;
@@ -234,6 +188,6 @@ async fn restore_redis(spec: &crate::probe::redis::Spec, files: &[std::path::Pat
             }
         }
     }
-    let _ = server.kill().await;
+    scratch.stop().await;
     Ok(format!("{moved} key(s) restored"))
 }

@@ -13,7 +13,6 @@ use std::time::{Instant, SystemTime};
 
 use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio_postgres::config::{Host, SslMode};
 
 use super::manifest::{FileEntry, Manifest, TargetOutcome, hash_file, hex, write_synced};
 use super::{Job, jobs, set_name, sets};
@@ -293,40 +292,19 @@ async fn dump_postgres(job: &Job, spec: &crate::probe::postgres::Spec, set: &Pat
             "pg_dump {version} cannot dump a PostgreSQL {server_major} server; install postgresql-client-{server_major}"
         ));
     }
-    let host = match config.get_hosts().first() {
-        Some(Host::Tcp(name)) => name.clone(),
-        Some(Host::Unix(path)) => path.display().to_string(),
-        None => return Err("the URL names no host".to_owned()),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let user = config.get_user().unwrap_or("postgres").to_owned();
+    let client = super::scratch::PgClient::new(spec)?;
     let databases = if job.databases.is_empty() {
-        vec![config.get_dbname().unwrap_or(&user).to_owned()]
+        vec![config.get_dbname().unwrap_or(&client.user).to_owned()]
     } else {
         job.databases.clone()
-    };
-    let sslmode = match (config.get_ssl_mode(), spec.tls_verify) {
-        (SslMode::Disable, _) => "disable",
-        (_, true) => "verify-full",
-        (SslMode::Require, false) => "require",
-        _ => "prefer",
     };
     let folder = set.join("postgres").join(&job.target);
     std::fs::create_dir_all(&folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
     let mut files = Vec::new();
     for db in databases {
         let path = folder.join(format!("{db}.dump"));
-        let mut command = tokio::process::Command::new("pg_dump");
-        command
-            .args(["--format=custom", "--no-password", "--host", &host, "--port", &port.to_string()])
-            .args(["--username", &user, "--dbname", &db])
-            .env("PGSSLMODE", sslmode)
-            .env("PGCONNECT_TIMEOUT", "10")
-            .env("PGAPPNAME", "ops-gen-backup");
-        match config.get_password() {
-            Some(password) => command.env("PGPASSWORD", String::from_utf8_lossy(password).as_ref()),
-            None => command.env_remove("PGPASSWORD"),
-        };
+        let mut command = client.command("pg_dump", &db, "ops-gen-backup");
+        command.arg("--format=custom");
         let begun = Instant::now();
         let (size, sha256) = stream_to_file(command, &path, &format!("pg_dump of database `{db}`")).await?;
         files.push(FileEntry {
