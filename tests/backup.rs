@@ -502,3 +502,29 @@ fn nix_free_bytes(path: &Path) -> u64 {
     let out = std::process::Command::new("df").args(["--output=avail", "-B1"]).arg(path).output().unwrap();
     String::from_utf8_lossy(&out.stdout).lines().nth(1).unwrap().trim().parse().unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_dump_tool_leaves_nothing_but_the_record() {
+    let stack = Stack::new().await;
+    stack.write_config(&stack.config(&util::redis_url(), ""));
+    // A redis-cli that knows its version but fails every dump.
+    let tools = tempfile::tempdir().unwrap();
+    let fake = tools.path().join("redis-cli");
+    std::fs::write(&fake, "#!/bin/sh\n[ \"$1\" = --version ] && { echo 'redis-cli 7.0.15'; exit 0; }\necho 'boom: replication refused' >&2\nexit 1\n").unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", tools.path().display(), std::env::var("PATH").unwrap());
+    let out = run(ops_gen(stack.dir.path()).env("PATH", path).args(["backup", "run", "--only", "redis"]));
+    out.expect_code(1);
+    assert!(out.stdout.contains("boom: replication refused") && !out.stdout.contains(".tmp-"), "{}", out.stdout);
+    let set = stack.sets().pop().unwrap();
+    let mut stray = Vec::new();
+    for entry in std::fs::read_dir(&set).unwrap().map(Result::unwrap) {
+        let inner: Vec<_> = if entry.path().is_dir() {
+            std::fs::read_dir(entry.path()).unwrap().map(|e| e.unwrap().file_name()).collect()
+        } else {
+            vec![entry.file_name()]
+        };
+        stray.extend(inner.into_iter().filter(|n| n.to_string_lossy().starts_with('.')));
+    }
+    assert!(stray.is_empty(), "no stray files in the set: {stray:?}");
+}

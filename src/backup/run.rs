@@ -241,6 +241,8 @@ async fn stream_to_file(
     path: &Path,
     what: &str,
 ) -> Result<(u64, String), String> {
+    // Messages name the file, not the temporary folder it is written in.
+    let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -255,7 +257,7 @@ async fn stream_to_file(
         let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut text).await;
         String::from_utf8_lossy(&text).into_owned()
     });
-    let mut file = tokio::fs::File::create(path).await.map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let mut file = tokio::fs::File::create(path).await.map_err(|e| format!("cannot create {name}: {e}"))?;
     let mut hasher = Sha256::new();
     let mut size = 0u64;
     let mut buf = vec![0u8; 1 << 20];
@@ -265,10 +267,10 @@ async fn stream_to_file(
             break;
         }
         hasher.update(&buf[..n]);
-        file.write_all(&buf[..n]).await.map_err(|e| format!("writing {}: {e}", path.display()))?;
+        file.write_all(&buf[..n]).await.map_err(|e| format!("writing {name}: {e}"))?;
         size += n as u64;
     }
-    file.sync_all().await.map_err(|e| format!("writing {}: {e}", path.display()))?;
+    file.sync_all().await.map_err(|e| format!("writing {name}: {e}"))?;
     let status = child.wait().await.map_err(|e| format!("{what}: {e}"))?;
     let errors = errors.await.unwrap_or_default();
     if !status.success() {
@@ -364,13 +366,15 @@ async fn dump_redis(job: &Job, spec: &crate::probe::redis::Spec, set: &Path) -> 
     command.args(["--rdb"]).arg(&rdb);
     let begun = Instant::now();
     let sink = folder.join(format!(".{}.log", job.target));
-    stream_to_file(command, &sink, "redis-cli --rdb").await?;
+    let streamed = stream_to_file(command, &sink, "redis-cli --rdb").await;
+    // Not part of the set, whether redis-cli succeeded or not.
     let _ = std::fs::remove_file(&sink);
+    streamed?;
     let duration = begun.elapsed().as_secs_f64();
-    let (size, sha256) = hash_file(&rdb).map_err(|e| format!("cannot read {}: {e}", rdb.display()))?;
+    let (size, sha256) = hash_file(&rdb).map_err(|e| format!("cannot read the RDB redis-cli wrote: {e}"))?;
     let meta_path = folder.join(format!("{}.json", job.target));
     let meta = serde_json::to_vec_pretty(&metadata).map_err(|e| e.to_string())?;
-    write_synced(&meta_path, &meta).map_err(|e| format!("cannot write {}: {e}", meta_path.display()))?;
+    write_synced(&meta_path, &meta).map_err(|e| format!("cannot write the Redis metadata: {e}"))?;
     let (meta_size, meta_sha) = hash_file(&meta_path).map_err(|e| e.to_string())?;
     Ok(vec![
         FileEntry {
