@@ -2,7 +2,7 @@
 CARGO ?= cargo
 OPS_GEN ?= $(CARGO) run --release --locked --quiet --
 
-.PHONY: help run probe check test services services-down bench
+.PHONY: help run probe check test services services-down bench bench-backup
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -27,3 +27,6 @@ services-down: ## stop the test services and delete their data
 
 bench: ## compare the exporter with the peer exporters (writes bench/results/latest.md)
 	bench/run.sh
+
+bench-backup: ## compare backup run/verify/drill with pg_dump, pg_restore and redis-cli (writes bench/results/backup.md)
+	bench/backup.sh
