@@ -38,6 +38,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a first ops-gen.yml from the compose file in this folder
+    Init(InitArgs),
     /// Check and show the config
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -141,4 +143,14 @@ pub struct BackupVerifyArgs {
     /// Also check that every target's newest backup is younger than its `max_age`
     #[arg(long)]
     pub freshness: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The compose file to read [default: compose.yaml, compose.yml, docker-compose.yaml or docker-compose.yml here]
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Overwrite an existing config file
+    #[arg(long)]
+    pub force: bool,
 }

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context as _, Result};
 use clap::{CommandFactory as _, Parser as _};
 use ops_gen::backup;
-use ops_gen::cli::{BackupCommand, BackupKind, Cli, Command, ConfigCommand, ProbeArgs, RunbookArgs, ServeArgs};
+use ops_gen::cli::{
+    BackupCommand, BackupKind, Cli, Command, ConfigCommand, InitArgs, ProbeArgs, RunbookArgs, ServeArgs,
+};
 use ops_gen::config::{ConfigError, Loaded};
 use ops_gen::exporter::{self, Exporter};
 use ops_gen::ops::runbook;
@@ -141,6 +143,7 @@ fn run(cli: &Cli) -> Result<Outcome> {
             std::io::stdout().write_all(&page)?;
             Ok(Outcome::Ok)
         }
+        Command::Init(args) => cmd_init(cli, args),
         Command::Config(ConfigCommand::Check) => cmd_config_check(cli),
         Command::Runbook(args) => cmd_runbook(cli, args),
         Command::Backup(BackupCommand::Run(args)) => {
@@ -172,7 +175,16 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 fn load(cli: &Cli) -> Result<Loaded> {
-    Ok(Loaded::load(cli.config.as_deref())?)
+    let loaded = Loaded::load(cli.config.as_deref())?;
+    if loaded.source == ops_gen::config::Source::Defaults
+        && let Some(compose) = ops_gen::ops::init::compose_file(std::path::Path::new("."))
+    {
+        eprintln!(
+            "note: no ops-gen.yml here, using the built-in defaults; `ops-gen init` writes one from {}",
+            compose.display()
+        );
+    }
+    Ok(loaded)
 }
 
 async fn cmd_backup_run(cli: &Cli, only: &[Kind]) -> Result<Outcome> {
@@ -446,6 +458,40 @@ fn cmd_runbook(cli: &Cli, args: &RunbookArgs) -> Result<Outcome> {
             }
         }
     }
+    Ok(Outcome::Ok)
+}
+
+fn cmd_init(cli: &Cli, args: &InitArgs) -> Result<Outcome> {
+    use ops_gen::ops::init::{self, Role};
+    let target = cli.config.clone().unwrap_or_else(|| ops_gen::config::DEFAULT_PATH.into());
+    if target.exists() && !args.force {
+        return Err(UsageError(format!("{} exists; pass --force to overwrite it", target.display())).into());
+    }
+    let compose = match &args.file {
+        Some(file) => file.clone(),
+        None => init::compose_file(std::path::Path::new("."))
+            .ok_or_else(|| UsageError(init::InitError::NoComposeFile.to_string()))?,
+    };
+    let found = init::detect(&compose).map_err(|e| UsageError(e.to_string()))?;
+    let text = init::render(&compose, &found);
+    std::fs::write(&target, text).with_context(|| format!("cannot write {}", target.display()))?;
+    let mut out = std::io::stdout().lock();
+    for f in &found {
+        let what = match (&f.role, &f.published) {
+            (Role::Postgres { .. }, _) => "PostgreSQL target",
+            (Role::Redis { .. }, _) => "Redis target",
+            (Role::ObjectStore, _) => "S3 store (not checked yet)",
+            (Role::App, Some(_)) => "http check",
+            (Role::App, None) => "no published port, skipped",
+        };
+        writeln!(out, "  {:<20} {what}", f.service)?;
+    }
+    writeln!(
+        out,
+        "wrote {} from {}; next: ops-gen config check, then ops-gen probe",
+        target.display(),
+        compose.display()
+    )?;
     Ok(Outcome::Ok)
 }
 

@@ -190,3 +190,44 @@ fn runbooks_are_listed_printed_and_suggested() {
     out.expect_code(2);
     assert!(out.stderr.contains("did you mean `restore-from-backup`?"), "{}", out.stderr);
 }
+
+#[test]
+fn init_writes_a_valid_config_from_the_compose_file_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(util::repo_root().join("tests/fixtures/compose-stack.yml"), dir.path().join("docker-compose.yml"))
+        .unwrap();
+    let out = run(ops_gen(dir.path()).arg("init"));
+    out.expect_code(0);
+    assert!(out.stdout.contains("minio") && out.stdout.contains("S3 store (not checked yet)"), "{}", out.stdout);
+    let config = std::fs::read_to_string(dir.path().join("ops-gen.yml")).unwrap();
+    assert!(config.contains("url: postgres://shop:${DB_PASSWORD}@127.0.0.1:5433/shop"), "{config}");
+    assert!(config.contains("url: redis://default:${CACHE_PASSWORD}@127.0.0.1:6380/0"), "{config}");
+    assert!(config.contains("url: http://127.0.0.1:8080/"), "{config}");
+    assert!(!config.contains("sup3r-literal-pw"), "a literal password in the compose file is never copied:\n{config}");
+    insta::assert_snapshot!("init_config", config);
+
+    // What init writes loads as it is, once its variables are set.
+    let out = run(ops_gen(dir.path()).args(["config", "check"]).env("DB_PASSWORD", "x").env("CACHE_PASSWORD", "y"));
+    out.expect_code(0);
+    let out = run(ops_gen(dir.path()).args(["config", "check"]));
+    assert!(out.expect_code(2).stderr.contains("PASSWORD` is not set"), "{}", out.stderr);
+
+    // It never overwrites without --force.
+    let out = run(ops_gen(dir.path()).arg("init"));
+    out.expect_code(2);
+    assert!(out.stderr.contains("ops-gen.yml exists; pass --force"), "{}", out.stderr);
+    run(ops_gen(dir.path()).args(["init", "--force"])).expect_code(0);
+}
+
+#[test]
+fn init_without_or_with_a_broken_compose_file_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(ops_gen(dir.path()).arg("init"));
+    out.expect_code(2);
+    assert!(out.stderr.contains("no compose file here"), "{}", out.stderr);
+    std::fs::write(dir.path().join("compose.yaml"), "services:\n  web: [not, a, service]\n").unwrap();
+    let out = run(ops_gen(dir.path()).arg("init"));
+    out.expect_code(2);
+    assert!(out.stderr.contains("compose.yaml is not a valid compose file"), "{}", out.stderr);
+    assert!(!dir.path().join("ops-gen.yml").exists(), "nothing written");
+}
