@@ -120,6 +120,13 @@ fn describe(details: &Details, now: SystemTime) -> String {
             p.changes_since_last_save,
             if p.last_bgsave_success { "ok" } else { "FAILED" }
         ),
+        Details::Canary(c) => format!(
+            "{} (canary {} old)",
+            if c.survived { "data survived every restart seen" } else { "DATA LOST at a restart" },
+            HumanDuration(Duration::from_secs(
+                Duration::try_from_secs_f64(c.age_seconds).unwrap_or_default().as_secs()
+            ))
+        ),
         Details::Freshness(f) => {
             format!(
                 "newest file {} ({})",

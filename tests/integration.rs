@@ -7,6 +7,7 @@
 mod util;
 
 mod backup;
+mod canary;
 mod checks;
 mod cli;
 mod notify;

@@ -71,6 +71,11 @@ pub struct Config {
     pub notify: crate::notify::Settings,
     /// Where and what `ops-gen backup` writes.
     pub backup: crate::backup::Settings,
+    /// Persistence canaries.
+    pub canary: crate::probe::canary::Settings,
+    /// The checks the `canary` section makes, by name (`canary-<target>`).
+    #[serde(skip)]
+    pub canaries: BTreeMap<String, Spec>,
 }
 
 /// How scrapes run checks.
@@ -133,6 +138,8 @@ impl Default for Config {
             checks: BTreeMap::from([(defaults::BACKUP_CHECK.to_owned(), Spec::FileFreshness(backups))]),
             notify: crate::notify::Settings::default(),
             backup: crate::backup::Settings::default(),
+            canary: crate::probe::canary::Settings::default(),
+            canaries: BTreeMap::new(),
         }
     }
 }
@@ -153,6 +160,8 @@ struct RawConfig {
     notify: crate::notify::Settings,
     #[serde(default)]
     backup: crate::backup::Settings,
+    #[serde(default)]
+    canary: crate::probe::canary::Settings,
 }
 
 impl RawConfig {
@@ -232,7 +241,17 @@ impl Config {
         })?;
         let targets = typed_entries(file, "targets", raw.targets)?;
         let checks = typed_entries(file, "checks", raw.checks)?;
-        let config = Self { listen, scrape: raw.scrape, targets, checks, notify: raw.notify, backup: raw.backup };
+        let canaries = canary_checks(file, &raw.canary, &targets, &checks)?;
+        let config = Self {
+            listen,
+            scrape: raw.scrape,
+            targets,
+            checks,
+            notify: raw.notify,
+            backup: raw.backup,
+            canary: raw.canary,
+            canaries,
+        };
         config.validate(file)?;
         Ok(config)
     }
@@ -309,8 +328,67 @@ impl Config {
 
     /// Every target and check, as one list in a stable order (targets first).
     pub fn probes(&self) -> impl Iterator<Item = (&str, &Spec)> {
-        self.targets.iter().chain(&self.checks).map(|(name, spec)| (name.as_str(), spec))
+        self.targets.iter().chain(&self.checks).chain(&self.canaries).map(|(name, spec)| (name.as_str(), spec))
     }
+}
+
+/// The canary checks of the `canary` section, one per chosen target.
+fn canary_checks(
+    file: &str,
+    settings: &crate::probe::canary::Settings,
+    targets: &BTreeMap<String, Spec>,
+    checks: &BTreeMap<String, Spec>,
+) -> Result<BTreeMap<String, Spec>, ConfigError> {
+    use crate::probe::canary;
+    if !settings.enabled {
+        return Ok(BTreeMap::new());
+    }
+    if !canary::valid_table(&settings.table) {
+        return Err(ConfigError::invalid(
+            file,
+            "canary.table",
+            format!("`{}` is not a plain table name", settings.table),
+            Some("use lowercase letters, digits and `_`, starting with a letter or `_`".to_owned()),
+        ));
+    }
+    let chosen: Vec<&String> = if settings.targets.is_empty() {
+        targets.iter().filter(|(_, s)| matches!(s, Spec::Postgres(_) | Spec::Redis(_))).map(|(n, _)| n).collect()
+    } else {
+        settings.targets.iter().collect()
+    };
+    let mut canaries = BTreeMap::new();
+    for target in chosen {
+        let store = match targets.get(target) {
+            Some(Spec::Postgres(s)) => canary::Store::Postgres(s.clone()),
+            Some(Spec::Redis(s)) => canary::Store::Redis(s.clone()),
+            _ => {
+                return Err(ConfigError::invalid(
+                    file,
+                    "canary.targets",
+                    format!("`{target}` is not a postgres or redis target"),
+                    Some("list names from `targets` of kind postgres or redis".to_owned()),
+                ));
+            }
+        };
+        let name = format!("canary-{target}");
+        if checks.contains_key(&name) {
+            return Err(ConfigError::invalid(
+                file,
+                format!("checks.{name}"),
+                "the name is taken by the canary of a target",
+                Some("rename the check".to_owned()),
+            ));
+        }
+        let spec = canary::Spec {
+            target: target.clone(),
+            store,
+            table: settings.table.clone(),
+            key: settings.key.clone(),
+            interval: settings.interval,
+        };
+        canaries.insert(name, Spec::Canary(spec));
+    }
+    Ok(canaries)
 }
 
 /// Names become label values and file names: keep them to a small alphabet.
@@ -505,6 +583,18 @@ mod tests {
     fn bad_listen_address_has_a_fix() {
         let e = err("listen: localhost\n");
         assert!(e.contains("at `listen`") && e.contains("127.0.0.1:9743"), "{e}");
+    }
+
+    #[test]
+    fn canaries_are_made_per_store_target_and_checked() {
+        let base = "targets:\n  db:\n    kind: postgres\n    url: postgres://u@h/d\n  cache:\n    kind: redis\n    url: redis://h\nchecks:\n  web:\n    kind: http\n    url: http://h/\n";
+        let c = Config::parse(&format!("{base}canary:\n  enabled: true\n"), "f").unwrap();
+        assert_eq!(c.canaries.keys().collect::<Vec<_>>(), ["canary-cache", "canary-db"]);
+        assert!(Config::parse(base, "f").unwrap().canaries.is_empty(), "off by default");
+        let e = err(&format!("{base}canary:\n  enabled: true\n  targets: [web]\n"));
+        assert!(e.contains("`web` is not a postgres or redis target"), "{e}");
+        let e = err(&format!("{base}canary:\n  enabled: true\n  table: \"x; DROP TABLE y\"\n"));
+        assert!(e.contains("at `canary.table`"), "{e}");
     }
 
     #[test]

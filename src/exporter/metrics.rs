@@ -188,6 +188,39 @@ impl Exposition {
         Ok(())
     }
 
+    /// Persistence canaries, by the target they watch.
+    fn canary_series(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
+        let states: Vec<&crate::probe::canary::State> = self
+            .entries()
+            .filter_map(|(_, result)| match result.map(|r| &r.outcome.details) {
+                Some(Details::Canary(state)) => Some(state),
+                _ => None,
+            })
+            .collect();
+        if states.is_empty() {
+            return Ok(());
+        }
+        let mut family = enc.encode_descriptor(
+            "opsgen_canary_survived",
+            "1 while every restart of the target seen kept the canary written before it; 0 once one lost it (an ephemeral volume).",
+            None,
+            MetricType::Gauge,
+        )?;
+        for s in &states {
+            family.encode_family(&[("target", s.target.as_str())])?.encode_gauge(&f64::from(u8::from(s.survived)))?;
+        }
+        let mut family = enc.encode_descriptor(
+            "opsgen_canary_age_seconds",
+            "Time since the target's canary was first written: grows across restarts while data persists, drops when it is lost.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for s in &states {
+            family.encode_family(&[("target", s.target.as_str())])?.encode_gauge(&s.age_seconds)?;
+        }
+        Ok(())
+    }
+
     /// The backup series: of `file_freshness` checks (the newest matching
     /// file) and of the sets ops-gen takes itself, in the same families.
     fn backup_series(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
@@ -305,6 +338,7 @@ impl Collector for Exposition {
         self.postgres_series(&mut enc)?;
         self.redis_series(&mut enc)?;
         self.backup_series(&mut enc)?;
+        self.canary_series(&mut enc)?;
         match &self.me {
             Some(me) => self_series(me, &mut enc),
             None => Ok(()),

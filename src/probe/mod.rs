@@ -19,6 +19,7 @@
 //! 4. One valid and one invalid fixture in `tests/fixtures/config/`.
 //! 5. One integration test against the real service in `tests/`.
 
+pub mod canary;
 pub mod file_freshness;
 pub mod http;
 pub mod postgres;
@@ -41,6 +42,9 @@ pub enum Kind {
     Redis,
     Http,
     FileFreshness,
+    /// Persistence canaries, made from the `canary` section (not writable in
+    /// `targets` or `checks`).
+    Canary,
 }
 
 impl Kind {
@@ -53,6 +57,7 @@ impl Kind {
             Self::Redis => "redis",
             Self::Http => "http",
             Self::FileFreshness => "file_freshness",
+            Self::Canary => "canary",
         }
     }
 
@@ -70,6 +75,7 @@ impl Kind {
             Self::Redis => redis::REASONS,
             Self::Http => http::REASONS,
             Self::FileFreshness => file_freshness::REASONS,
+            Self::Canary => canary::REASONS,
         }
     }
 
@@ -167,6 +173,7 @@ pub enum Details {
     Postgres(postgres::ServerInfo),
     Redis(redis::Persistence),
     Freshness(file_freshness::Freshness),
+    Canary(canary::State),
 }
 
 /// The result of one run of one check.
@@ -222,6 +229,7 @@ pub enum Spec {
     Redis(redis::Spec),
     Http(http::Spec),
     FileFreshness(file_freshness::Spec),
+    Canary(canary::Spec),
 }
 
 impl Spec {
@@ -232,6 +240,7 @@ impl Spec {
             Self::Redis(_) => Kind::Redis,
             Self::Http(_) => Kind::Http,
             Self::FileFreshness(_) => Kind::FileFreshness,
+            Self::Canary(_) => Kind::Canary,
         }
     }
 
@@ -242,6 +251,7 @@ impl Spec {
             Self::Redis(s) => (s.timeout, s.interval),
             Self::Http(s) => (s.timeout, s.interval),
             Self::FileFreshness(s) => (s.timeout, s.interval),
+            Self::Canary(s) => (None, Some(s.interval)),
         };
         Common { timeout, interval }
     }
@@ -286,7 +296,7 @@ impl Spec {
     pub fn validate(&self) -> Result<(), Invalid> {
         match self {
             Self::Http(s) => s.validate(),
-            Self::Postgres(_) | Self::Redis(_) | Self::FileFreshness(_) => Ok(()),
+            Self::Postgres(_) | Self::Redis(_) | Self::FileFreshness(_) | Self::Canary(_) => Ok(()),
         }
     }
 }
@@ -298,6 +308,7 @@ pub enum Probe {
     Redis(redis::RedisProbe),
     Http(http::HttpProbe),
     FileFreshness(file_freshness::FreshnessProbe),
+    Canary(canary::CanaryProbe),
 }
 
 /// A probe that could not be set up (not a failed check: a broken host).
@@ -316,6 +327,7 @@ impl Probe {
             Spec::Redis(s) => Self::Redis(redis::RedisProbe::new(s)),
             Spec::Http(s) => Self::Http(http::HttpProbe::new(s).map_err(err)?),
             Spec::FileFreshness(s) => Self::FileFreshness(file_freshness::FreshnessProbe::new(s)),
+            Spec::Canary(s) => Self::Canary(canary::CanaryProbe::new(s)),
         })
     }
 
@@ -327,6 +339,7 @@ impl Probe {
             Self::Redis(p) => p.run().await,
             Self::Http(p) => p.run().await,
             Self::FileFreshness(p) => p.run().await,
+            Self::Canary(p) => p.run().await,
         }
     }
 }

@@ -160,7 +160,7 @@ impl PostgresProbe {
     }
 }
 
-fn failure(e: &tokio_postgres::Error) -> Outcome {
+pub(crate) fn failure(e: &tokio_postgres::Error) -> Outcome {
     let reason = if let Some(db) = e.as_db_error() {
         match *db.code() {
             SqlState::INVALID_PASSWORD | SqlState::INVALID_AUTHORIZATION_SPECIFICATION => Reason::Auth,

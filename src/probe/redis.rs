@@ -137,7 +137,7 @@ impl RedisProbe {
     }
 }
 
-fn failure(e: &redis::RedisError) -> Outcome {
+pub(crate) fn failure(e: &redis::RedisError) -> Outcome {
     let reason = match (e.kind(), e.code()) {
         (redis::ErrorKind::AuthenticationFailed, _) | (_, Some("NOAUTH" | "WRONGPASS" | "NOPERM")) => Reason::Auth,
         _ if e.is_timeout() => Reason::Timeout,

@@ -1,0 +1,250 @@
+//! `canary`: does data written to a store survive its restarts?
+//!
+//! The first lesson of many self-hosted outages is a volume that was not
+//! persistent. A canary is a row in a small table (PostgreSQL) or a key
+//! (Redis) holding when it was first written and the identity of the server
+//! run that saw it last (`pg_postmaster_start_time()`, Redis' `run_id`). On
+//! each run, on its own schedule:
+//! - the canary is there and the server identity changed: the store restarted
+//!   and the data survived;
+//! - the canary is gone although this process wrote it: the data did not
+//!   survive (`opsgen_canary_survived 0`), and a new canary starts;
+//! - `opsgen_canary_age_seconds` is the time since the canary was first
+//!   written: it keeps growing across restarts while data persists, and drops
+//!   to zero when it is lost.
+//!
+//! Writes touch only the table or key the config names. These checks come
+//! from the `canary` section, not from `checks`.
+
+use std::fmt;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Details, Outcome, Reason};
+use crate::config::HumanDuration;
+
+pub const REASONS: &[Reason] =
+    &[Reason::Timeout, Reason::Connect, Reason::Tls, Reason::Auth, Reason::Query, Reason::Protocol, Reason::Internal];
+
+/// The `canary` section of `ops-gen.yml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Write and watch canaries (off by default: it writes to your stores).
+    #[serde(default)]
+    pub enabled: bool,
+    /// Which postgres/redis targets; all of them when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
+    #[serde(default = "Settings::default_interval")]
+    pub interval: HumanDuration,
+    /// The PostgreSQL table (in the target's database).
+    #[serde(default = "Settings::default_table")]
+    pub table: String,
+    /// The Redis key.
+    #[serde(default = "Settings::default_key")]
+    pub key: String,
+}
+
+impl Settings {
+    fn default_interval() -> HumanDuration {
+        HumanDuration::from_secs(60)
+    }
+    fn default_table() -> String {
+        "ops_gen_canary".to_owned()
+    }
+    fn default_key() -> String {
+        "ops-gen:canary".to_owned()
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            targets: Vec::new(),
+            interval: Self::default_interval(),
+            table: Self::default_table(),
+            key: Self::default_key(),
+        }
+    }
+}
+
+/// The store a canary lives in.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Store {
+    Postgres(super::postgres::Spec),
+    Redis(super::redis::Spec),
+}
+
+/// One target's canary check, made from the `canary` section.
+#[derive(Debug, Clone, Serialize)]
+pub struct Spec {
+    pub target: String,
+    #[serde(skip)]
+    pub store: Store,
+    pub table: String,
+    pub key: String,
+    pub interval: HumanDuration,
+}
+
+/// What the canary check reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct State {
+    /// The target whose data the canary watches.
+    pub target: String,
+    /// No loss seen: every restart observed kept the canary.
+    pub survived: bool,
+    /// Seconds since the canary was first written.
+    pub age_seconds: f64,
+}
+
+/// What this process remembers between runs.
+#[derive(Debug, Default)]
+struct Memory {
+    wrote: bool,
+    survived: bool,
+}
+
+pub struct CanaryProbe {
+    spec: Spec,
+    writer: String,
+    memory: Mutex<Memory>,
+}
+
+impl fmt::Debug for CanaryProbe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CanaryProbe").field("target", &self.spec.target).finish_non_exhaustive()
+    }
+}
+
+/// A canary as stored: `(created_at, server identity)`, Unix seconds.
+type Found = Option<(f64, String)>;
+
+impl CanaryProbe {
+    #[must_use]
+    pub fn new(spec: &Spec) -> Self {
+        let writer = format!("ops-gen@{}", std::process::id());
+        Self { spec: spec.clone(), writer, memory: Mutex::new(Memory { wrote: false, survived: true }) }
+    }
+
+    pub async fn run(&self) -> Outcome {
+        let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        let result = match &self.spec.store {
+            Store::Postgres(spec) => self.postgres(spec, now).await,
+            Store::Redis(spec) => self.redis(spec, now).await,
+        };
+        let (found, server) = match result {
+            Ok(pair) => pair,
+            Err(outcome) => return outcome,
+        };
+        let mut memory = self.memory.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (survived, created) = match found {
+            // Still there; if the server restarted since, that is a survival.
+            Some((created, seen_by)) => {
+                if seen_by != server {
+                    memory.survived = true;
+                }
+                (memory.survived, created)
+            }
+            // Gone although we wrote it: the data did not survive.
+            None if memory.wrote => {
+                memory.survived = false;
+                (false, now)
+            }
+            None => (memory.survived, now),
+        };
+        memory.wrote = true;
+        if !survived {
+            tracing::warn!(target = %self.spec.target, "persistence canary lost: the store did not keep its data across a restart");
+        }
+        Outcome::ok(Details::Canary(State {
+            target: self.spec.target.clone(),
+            survived,
+            age_seconds: (now - created).max(0.0),
+        }))
+    }
+
+    /// Reads the canary and the server's identity, then writes the canary.
+    async fn postgres(&self, spec: &super::postgres::Spec, now: f64) -> Result<(Found, String), Outcome> {
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(
+            super::tls::client_config(spec.tls_verify).map_err(|e| Outcome::failed(Reason::Tls, e))?,
+        );
+        let mut config = spec.url.get().clone();
+        config.application_name("ops-gen-canary");
+        let (client, connection) = config.connect(tls).await.map_err(|e| super::postgres::failure(&e))?;
+        let driver = tokio::spawn(connection);
+        let table = &self.spec.table;
+        let result = async {
+            client
+                .batch_execute(&format!(
+                    "CREATE TABLE IF NOT EXISTS {table} (id int PRIMARY KEY, created_at double precision NOT NULL, \
+                     seen_at double precision NOT NULL, server text NOT NULL, writer text NOT NULL)"
+                ))
+                .await?;
+            let server: String = client.query_one("SELECT pg_postmaster_start_time()::text", &[]).await?.get(0);
+            let found = client
+                .query_opt(&format!("SELECT created_at, server FROM {table} WHERE id = 1"), &[])
+                .await?
+                .map(|row| (row.get::<_, f64>(0), row.get::<_, String>(1)));
+            client
+                .execute(
+                    &format!(
+                        "INSERT INTO {table} (id, created_at, seen_at, server, writer) VALUES (1, $1, $1, $2, $3) \
+                         ON CONFLICT (id) DO UPDATE SET seen_at = $1, server = $2, writer = $3"
+                    ),
+                    &[&now, &server, &self.writer],
+                )
+                .await?;
+            Ok::<_, tokio_postgres::Error>((found, server))
+        }
+        .await;
+        driver.abort();
+        result.map_err(|e| {
+            let mut outcome = super::postgres::failure(&e);
+            if let Some(f) = outcome.failure.as_mut() {
+                f.message = format!("canary table `{table}`: {}", f.message);
+            }
+            outcome
+        })
+    }
+
+    async fn redis(&self, spec: &super::redis::Spec, now: f64) -> Result<(Found, String), Outcome> {
+        let fail = |e: &redis::RedisError| super::redis::failure(e);
+        let mut conn = spec.url.get().get_multiplexed_async_connection().await.map_err(|e| fail(&e))?;
+        let info: String = redis::cmd("INFO").arg("server").query_async(&mut conn).await.map_err(|e| fail(&e))?;
+        let server = info
+            .lines()
+            .find_map(|l| l.strip_prefix("run_id:"))
+            .map(|v| v.trim().to_owned())
+            .ok_or_else(|| Outcome::failed(Reason::Protocol, "INFO server has no run_id"))?;
+        let stored: Option<String> =
+            redis::cmd("GET").arg(&self.spec.key).query_async(&mut conn).await.map_err(|e| fail(&e))?;
+        let found = stored.and_then(|text| {
+            let value: serde_json::Value = serde_json::from_str(&text).ok()?;
+            Some((value["created_at"].as_f64()?, value["server"].as_str()?.to_owned()))
+        });
+        let created = found.as_ref().map_or(now, |(created, _)| *created);
+        let canary =
+            serde_json::json!({"created_at": created, "seen_at": now, "server": server, "writer": self.writer});
+        let _: () = redis::cmd("SET")
+            .arg(&self.spec.key)
+            .arg(canary.to_string())
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| fail(&e))?;
+        Ok((found, server))
+    }
+}
+
+/// Keeps the canary's table name a plain identifier (it is put into SQL).
+#[must_use]
+pub fn valid_table(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
