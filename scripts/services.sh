@@ -13,6 +13,8 @@ set -euo pipefail
 
 PG_PORT=${OPS_GEN_PG_PORT:-55432}
 REDIS_PORT=${OPS_GEN_REDIS_PORT:-56379}
+S3_PORT=${OPS_GEN_S3_PORT:-59000}
+S3_BUCKET=ops-gen-test
 DIR=${OPS_GEN_SERVICES_DIR:-/tmp/ops-gen-services}
 # Test-only credentials for throwaway local servers; never used elsewhere.
 PASSWORD=opsgen-test
@@ -95,19 +97,45 @@ start_redis() {
   log "Redis ready on 127.0.0.1:$REDIS_PORT"
 }
 
+# An S3-compatible server (s3s-fs from crates.io: no package has one here).
+install_s3() {
+  command -v s3s-fs >/dev/null && return 0
+  log "installing s3s-fs (cargo install, about 2 minutes)"
+  cargo install --locked --quiet s3s-fs@0.14.1 --features binary
+}
+
+start_s3() {
+  if curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/" 2>/dev/null; then
+    log "s3s-fs already running on 127.0.0.1:$S3_PORT"
+    return
+  fi
+  mkdir -p "$DIR/s3/$S3_BUCKET"
+  nohup s3s-fs --host 127.0.0.1 --port "$S3_PORT" --access-key opsgen --secret-key "$PASSWORD-s3" "$DIR/s3" \
+    >"$DIR/s3.log" 2>&1 &
+  echo $! >"$DIR/s3.pid"
+  for _ in $(seq 100); do
+    curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/" && break
+    sleep 0.05
+  done
+  log "s3s-fs ready on 127.0.0.1:$S3_PORT (bucket $S3_BUCKET)"
+}
+
 up() {
   install_missing
+  install_s3
   mkdir -p "$DIR"
   [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$DIR" 2>/dev/null || true
   chmod 755 "$DIR"
   make_cert
   start_postgres
   start_redis
+  start_s3
 }
 
 down() {
   pg "$PG_BIN/pg_ctl" -D "$DIR/postgres" -m fast -w stop >/dev/null 2>&1 || true
   [[ -f $DIR/redis/redis.pid ]] && kill "$(cat "$DIR/redis/redis.pid")" 2>/dev/null || true
+  [[ -f $DIR/s3.pid ]] && kill "$(cat "$DIR/s3.pid")" 2>/dev/null || true
   rm -rf "$DIR"
   log "stopped and removed $DIR"
 }
@@ -117,6 +145,10 @@ env_vars() {
 export OPS_GEN_POSTGRES_URL=postgres://postgres:$PASSWORD@127.0.0.1:$PG_PORT/postgres
 export OPS_GEN_REDIS_URL=redis://default:$PASSWORD@127.0.0.1:$REDIS_PORT/0
 export OPS_GEN_TEST_TLS_DIR=$DIR/tls
+export OPS_GEN_S3_ENDPOINT=http://127.0.0.1:$S3_PORT
+export OPS_GEN_S3_ACCESS_KEY=opsgen
+export OPS_GEN_S3_SECRET_KEY=$PASSWORD-s3
+export OPS_GEN_S3_BUCKET=$S3_BUCKET
 VARS
 }
 

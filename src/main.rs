@@ -480,7 +480,7 @@ fn cmd_init(cli: &Cli, args: &InitArgs) -> Result<Outcome> {
         let what = match (&f.role, &f.published) {
             (Role::Postgres { .. }, _) => "PostgreSQL target",
             (Role::Redis { .. }, _) => "Redis target",
-            (Role::ObjectStore, _) => "S3 store (not checked yet)",
+            (Role::ObjectStore, _) => "S3 store: add a kind: s3 target (bucket and keys are yours)",
             (Role::App, Some(_)) => "http check",
             (Role::App, None) => "no published port, skipped",
         };

@@ -120,6 +120,15 @@ fn describe(details: &Details, now: SystemTime) -> String {
             p.changes_since_last_save,
             if p.last_bgsave_success { "ok" } else { "FAILED" }
         ),
+        Details::S3(s) => match s.objects {
+            Some(objects) => format!(
+                "round trip in {:.0} ms; bucket {}: {objects} objects, {}",
+                s.roundtrip_seconds * 1000.0,
+                s.bucket,
+                bytesize::ByteSize::b(s.bytes.unwrap_or(0))
+            ),
+            None => format!("round trip in {:.0} ms; bucket {}", s.roundtrip_seconds * 1000.0, s.bucket),
+        },
         Details::Canary(c) => format!(
             "{} (canary {} old)",
             if c.survived { "data survived every restart seen" } else { "DATA LOST at a restart" },

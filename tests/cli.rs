@@ -124,19 +124,25 @@ fn probe_json_against_real_services() {
             "probe",
             "postgres",
             "redis",
+            "s3",
             "app",
         ])
         .env("OPS_GEN_POSTGRES_URL", &db_url)
         .env("OPS_GEN_REDIS_URL", util::redis_url())
-        .env("OPS_GEN_APP_URL", app.url("/ok")));
+        .env("OPS_GEN_APP_URL", app.url("/ok"))
+        .env("OPS_GEN_S3_ENDPOINT", util::s3().0)
+        .env("OPS_GEN_S3_BUCKET", util::s3().1)
+        .env("OPS_GEN_S3_ACCESS_KEY", util::s3().2)
+        .env("OPS_GEN_S3_SECRET_KEY", util::s3().3));
     out.expect_code(0);
     let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(json["success"], true);
     let checks = json["checks"].as_array().unwrap();
     let names: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["postgres", "redis", "app"]);
+    assert_eq!(names, ["postgres", "redis", "s3", "app"]);
     assert!(checks[0]["details"]["server_version"].as_str().unwrap().starts_with("15"));
     assert!(checks[1]["details"]["last_save_timestamp_seconds"].as_i64().unwrap() > 0);
+    assert!(checks[2]["details"]["roundtrip_seconds"].as_f64().unwrap() > 0.0);
     assert!(checks.iter().all(|c| c["duration_seconds"].as_f64().unwrap() > 0.0 && c["finished_at"].is_string()));
     drop(rt);
 }
@@ -198,7 +204,7 @@ fn init_writes_a_valid_config_from_the_compose_file_without_secrets() {
         .unwrap();
     let out = run(ops_gen(dir.path()).arg("init"));
     out.expect_code(0);
-    assert!(out.stdout.contains("minio") && out.stdout.contains("S3 store (not checked yet)"), "{}", out.stdout);
+    assert!(out.stdout.contains("minio") && out.stdout.contains("S3 store: add a kind: s3 target"), "{}", out.stdout);
     let config = std::fs::read_to_string(dir.path().join("ops-gen.yml")).unwrap();
     assert!(config.contains("url: postgres://shop:${DB_PASSWORD}@127.0.0.1:5433/shop"), "{config}");
     assert!(config.contains("url: redis://default:${CACHE_PASSWORD}@127.0.0.1:6380/0"), "{config}");

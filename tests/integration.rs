@@ -11,5 +11,6 @@ mod canary;
 mod checks;
 mod cli;
 mod notify;
+mod s3;
 mod secrets;
 mod serve;

@@ -188,6 +188,55 @@ impl Exposition {
         Ok(())
     }
 
+    /// S3 round trips and bucket listings. The round-trip series are there
+    /// for every `s3` target, also before its first run (0).
+    fn s3_series(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
+        let rows: Vec<(&str, &str, Option<&crate::probe::s3::State>)> = self
+            .entries()
+            .filter_map(|(check, result)| {
+                let crate::probe::Spec::S3(spec) = &check.spec else { return None };
+                let state = match result.map(|r| &r.outcome.details) {
+                    Some(Details::S3(state)) => Some(state),
+                    _ => None,
+                };
+                Some((check.name.as_str(), spec.bucket.as_str(), state))
+            })
+            .collect();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let families: [S3Family; 4] = [
+            (
+                "opsgen_s3_roundtrip_success",
+                "Whether the last put, get, sha256 compare and delete of a test object succeeded (runs on its own schedule).",
+                |s| Some(f64::from(u8::from(s.is_some()))),
+            ),
+            ("opsgen_s3_roundtrip_duration_seconds", "Time of the last successful round trip.", |s| {
+                Some(s.map_or(0.0, |s| s.roundtrip_seconds))
+            }),
+            (
+                "opsgen_s3_objects",
+                "Objects in the bucket, from the last listing (at most every listing_interval).",
+                |s| s.and_then(|s| s.objects).map(|o| o as f64),
+            ),
+            ("opsgen_s3_bytes", "Bytes in the bucket, from the last listing.", |s| {
+                s.and_then(|s| s.bytes).map(|b| b as f64)
+            }),
+        ];
+        for (name, help, value) in families {
+            if rows.iter().all(|(_, _, s)| value(*s).is_none()) {
+                continue;
+            }
+            let mut family = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for (target, bucket, state) in &rows {
+                if let Some(v) = value(*state) {
+                    family.encode_family(&[("target", *target), ("bucket", *bucket)])?.encode_gauge(&v)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Persistence canaries, by the target they watch.
     fn canary_series(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
         let states: Vec<&crate::probe::canary::State> = self
@@ -304,6 +353,9 @@ impl Exposition {
     }
 }
 
+/// Name, help and value (if any) of an S3 family.
+type S3Family = (&'static str, &'static str, fn(Option<&crate::probe::s3::State>) -> Option<f64>);
+
 /// Name, help and value (if the row has one) of a backup family.
 type BackupFamily = (&'static str, &'static str, fn(&BackupRow) -> Option<f64>);
 
@@ -339,6 +391,7 @@ impl Collector for Exposition {
         self.redis_series(&mut enc)?;
         self.backup_series(&mut enc)?;
         self.canary_series(&mut enc)?;
+        self.s3_series(&mut enc)?;
         match &self.me {
             Some(me) => self_series(me, &mut enc),
             None => Ok(()),

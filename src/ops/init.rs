@@ -1,7 +1,7 @@
 //! `ops-gen init`: a first `ops-gen.yml` for the stack in the current folder.
 //!
 //! Reads the compose file, recognises PostgreSQL and Redis from their images
-//! (and S3 stores, which it lists), and writes a commented config with a
+//! (and S3 stores, for which it says what to add), and writes a commented config with a
 //! target per store, an `http` check per other service that publishes a port,
 //! and the backup section. Secrets are never copied: a password the compose
 //! file takes from a variable is referenced by that variable; one written
@@ -291,7 +291,7 @@ pub fn render(compose: &Path, found: &[Found]) -> String {
     for f in found.iter().filter(|f| f.role == Role::ObjectStore) {
         let _ = writeln!(
             out,
-            "  # service `{}` (image {}) is an S3 store: ops-gen does not check S3 yet",
+            "  # service `{}` (image {}) is an S3 store: add a `kind: s3` target with its endpoint, bucket and keys (see examples/ops-gen.yml)",
             f.service, f.image
         );
     }

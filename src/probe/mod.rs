@@ -25,6 +25,7 @@ pub mod http;
 pub mod postgres;
 pub mod redis;
 pub mod runner;
+pub mod s3;
 pub mod tls;
 
 use std::fmt;
@@ -42,13 +43,14 @@ pub enum Kind {
     Redis,
     Http,
     FileFreshness,
+    S3,
     /// Persistence canaries, made from the `canary` section (not writable in
     /// `targets` or `checks`).
     Canary,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Postgres, Kind::Redis, Kind::Http, Kind::FileFreshness];
+    pub const ALL: [Kind; 5] = [Kind::Postgres, Kind::Redis, Kind::S3, Kind::Http, Kind::FileFreshness];
 
     #[must_use]
     pub const fn as_str(self) -> &'static str {
@@ -57,6 +59,7 @@ impl Kind {
             Self::Redis => "redis",
             Self::Http => "http",
             Self::FileFreshness => "file_freshness",
+            Self::S3 => "s3",
             Self::Canary => "canary",
         }
     }
@@ -64,7 +67,7 @@ impl Kind {
     /// Data stores of the stack go under `targets`; everything else under `checks`.
     #[must_use]
     pub const fn is_target(self) -> bool {
-        matches!(self, Self::Postgres | Self::Redis)
+        matches!(self, Self::Postgres | Self::Redis | Self::S3)
     }
 
     /// The failure reasons this kind can report; their counters start at zero.
@@ -75,6 +78,7 @@ impl Kind {
             Self::Redis => redis::REASONS,
             Self::Http => http::REASONS,
             Self::FileFreshness => file_freshness::REASONS,
+            Self::S3 => s3::REASONS,
             Self::Canary => canary::REASONS,
         }
     }
@@ -117,6 +121,8 @@ pub enum Reason {
     Stale,
     /// The newest file is smaller than allowed.
     TooSmall,
+    /// Data read back differs from what was written.
+    Checksum,
     /// A local I/O error (permissions, unreadable folder).
     Io,
     /// A bug in ops-gen (the check panicked).
@@ -138,6 +144,7 @@ impl Reason {
             Self::Missing => "missing",
             Self::Stale => "stale",
             Self::TooSmall => "too_small",
+            Self::Checksum => "checksum",
             Self::Io => "io",
             Self::Internal => "internal",
         }
@@ -174,6 +181,7 @@ pub enum Details {
     Redis(redis::Persistence),
     Freshness(file_freshness::Freshness),
     Canary(canary::State),
+    S3(s3::State),
 }
 
 /// The result of one run of one check.
@@ -229,6 +237,7 @@ pub enum Spec {
     Redis(redis::Spec),
     Http(http::Spec),
     FileFreshness(file_freshness::Spec),
+    S3(s3::Spec),
     Canary(canary::Spec),
 }
 
@@ -240,6 +249,7 @@ impl Spec {
             Self::Redis(_) => Kind::Redis,
             Self::Http(_) => Kind::Http,
             Self::FileFreshness(_) => Kind::FileFreshness,
+            Self::S3(_) => Kind::S3,
             Self::Canary(_) => Kind::Canary,
         }
     }
@@ -251,6 +261,7 @@ impl Spec {
             Self::Redis(s) => (s.timeout, s.interval),
             Self::Http(s) => (s.timeout, s.interval),
             Self::FileFreshness(s) => (s.timeout, s.interval),
+            Self::S3(s) => (s.timeout, Some(s.interval)),
             Self::Canary(s) => (None, Some(s.interval)),
         };
         Common { timeout, interval }
@@ -273,6 +284,7 @@ impl Spec {
             "redis" => Self::Redis(typed(rest)?),
             "http" => Self::Http(typed(rest)?),
             "file_freshness" => Self::FileFreshness(typed(rest)?),
+            "s3" => Self::S3(typed(rest)?),
             other => return Err(EntryError::unknown_kind(other)),
         })
     }
@@ -296,7 +308,7 @@ impl Spec {
     pub fn validate(&self) -> Result<(), Invalid> {
         match self {
             Self::Http(s) => s.validate(),
-            Self::Postgres(_) | Self::Redis(_) | Self::FileFreshness(_) | Self::Canary(_) => Ok(()),
+            Self::Postgres(_) | Self::Redis(_) | Self::FileFreshness(_) | Self::S3(_) | Self::Canary(_) => Ok(()),
         }
     }
 }
@@ -308,6 +320,7 @@ pub enum Probe {
     Redis(redis::RedisProbe),
     Http(http::HttpProbe),
     FileFreshness(file_freshness::FreshnessProbe),
+    S3(s3::S3Probe),
     Canary(canary::CanaryProbe),
 }
 
@@ -327,6 +340,7 @@ impl Probe {
             Spec::Redis(s) => Self::Redis(redis::RedisProbe::new(s)),
             Spec::Http(s) => Self::Http(http::HttpProbe::new(s).map_err(err)?),
             Spec::FileFreshness(s) => Self::FileFreshness(file_freshness::FreshnessProbe::new(s)),
+            Spec::S3(s) => Self::S3(s3::S3Probe::new(s).map_err(err)?),
             Spec::Canary(s) => Self::Canary(canary::CanaryProbe::new(s)),
         })
     }
@@ -339,6 +353,7 @@ impl Probe {
             Self::Redis(p) => p.run().await,
             Self::Http(p) => p.run().await,
             Self::FileFreshness(p) => p.run().await,
+            Self::S3(p) => p.run().await,
             Self::Canary(p) => p.run().await,
         }
     }

@@ -291,3 +291,17 @@ pub async fn https_server() -> HttpsServer {
     .await;
     server
 }
+
+/// The S3 store `scripts/services.sh` runs: (endpoint, bucket, access key, secret key).
+pub fn s3() -> (String, String, String, String) {
+    let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+    let endpoint = var("OPS_GEN_S3_ENDPOINT", "http://127.0.0.1:59000");
+    let reachable = std::net::TcpStream::connect(endpoint.trim_start_matches("http://")).is_ok();
+    assert!(reachable, "no S3 server at {endpoint}: start it with `scripts/services.sh up`. These tests never skip.");
+    (
+        endpoint,
+        var("OPS_GEN_S3_BUCKET", "ops-gen-test"),
+        var("OPS_GEN_S3_ACCESS_KEY", "opsgen"),
+        var("OPS_GEN_S3_SECRET_KEY", "opsgen-test-s3"),
+    )
+}

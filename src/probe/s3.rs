@@ -1,0 +1,221 @@
+//! `s3`: does the object store really store? A round trip on any
+//! S3-compatible server (MinIO, Garage, SeaweedFS, AWS): put a small object
+//! under a prefix, read it back, compare its sha256, delete it. And, less
+//! often, a listing of the bucket for its object count and bytes.
+//!
+//! It writes, so it runs on its own schedule (`interval`, default 5m), never
+//! on scrape; the listing runs at most every `listing_interval` (default 1h),
+//! paged and cut off at the check's time limit. Reachability endpoints such
+//! as MinIO's `/minio/health/live` say nothing about data: this does.
+
+use std::fmt;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::{ObjectStore as _, ObjectStoreExt as _};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use super::{Details, Failure, Outcome, Reason};
+use crate::config::{HumanDuration, Secret, env_string};
+
+pub const REASONS: &[Reason] = &[
+    Reason::Timeout,
+    Reason::Connect,
+    Reason::Tls,
+    Reason::Auth,
+    Reason::Missing,
+    Reason::Checksum,
+    Reason::Protocol,
+    Reason::Internal,
+];
+
+/// Config of an `s3` target.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// `http(s)://HOST:PORT` of the S3 API.
+    pub endpoint: super::http::HttpUrl,
+    #[serde(deserialize_with = "env_string")]
+    pub bucket: String,
+    pub access_key: Secret,
+    pub secret_key: Secret,
+    #[serde(default = "Spec::default_region", deserialize_with = "env_string")]
+    pub region: String,
+    /// Path-style addressing (`endpoint/bucket/key`), what MinIO, Garage and
+    /// SeaweedFS expect; `false` for virtual-hosted style.
+    #[serde(default = "Spec::default_path_style")]
+    pub path_style: bool,
+    /// Round-trip objects are written under this prefix only.
+    #[serde(default = "Spec::default_prefix")]
+    pub prefix: String,
+    #[serde(default = "Spec::default_listing_interval")]
+    pub listing_interval: HumanDuration,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<HumanDuration>,
+    /// The round trip's schedule (default 5m).
+    #[serde(default = "Spec::default_interval")]
+    pub interval: HumanDuration,
+}
+
+impl Spec {
+    fn default_region() -> String {
+        "us-east-1".to_owned()
+    }
+    fn default_path_style() -> bool {
+        true
+    }
+    fn default_prefix() -> String {
+        "ops-gen/".to_owned()
+    }
+    fn default_listing_interval() -> HumanDuration {
+        HumanDuration::from_secs(3600)
+    }
+    fn default_interval() -> HumanDuration {
+        HumanDuration::from_secs(300)
+    }
+}
+
+/// What the check reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct State {
+    pub bucket: String,
+    pub roundtrip_seconds: f64,
+    /// From the last listing, if one finished.
+    pub objects: Option<u64>,
+    pub bytes: Option<u64>,
+}
+
+pub struct S3Probe {
+    store: AmazonS3,
+    spec: Spec,
+    counter: AtomicU64,
+    listing: Mutex<Option<(Instant, u64, u64)>>,
+}
+
+impl fmt::Debug for S3Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Probe")
+            .field("endpoint", &self.spec.endpoint)
+            .field("bucket", &self.spec.bucket)
+            .finish_non_exhaustive()
+    }
+}
+
+impl S3Probe {
+    pub fn new(spec: &Spec) -> Result<Self, String> {
+        super::tls::init();
+        let endpoint = spec.endpoint.get().as_url().ok_or("the endpoint cannot hold {{placeholders}}")?;
+        let retry = object_store::RetryConfig { max_retries: 0, ..object_store::RetryConfig::default() };
+        let store = AmazonS3Builder::new()
+            .with_endpoint(endpoint.as_str().trim_end_matches('/'))
+            .with_allow_http(endpoint.scheme() == "http")
+            .with_virtual_hosted_style_request(!spec.path_style)
+            .with_bucket_name(&spec.bucket)
+            .with_region(&spec.region)
+            .with_access_key_id(spec.access_key.expose())
+            .with_secret_access_key(spec.secret_key.expose())
+            .with_retry(retry)
+            .build()
+            .map_err(|e| format!("cannot set up the S3 client: {e}"))?;
+        Ok(Self { store, spec: spec.clone(), counter: AtomicU64::new(0), listing: Mutex::new(None) })
+    }
+
+    pub async fn run(&self) -> Outcome {
+        let started = Instant::now();
+        if let Err(failure) = self.roundtrip().await {
+            return Outcome { details: Details::None, failure: Some(failure) };
+        }
+        let roundtrip_seconds = started.elapsed().as_secs_f64();
+        let listing = self.listing().await;
+        Outcome::ok(Details::S3(State {
+            bucket: self.spec.bucket.clone(),
+            roundtrip_seconds,
+            objects: listing.map(|(o, _)| o),
+            bytes: listing.map(|(_, b)| b),
+        }))
+    }
+
+    async fn roundtrip(&self) -> Result<(), Failure> {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let key = format!("{}roundtrip-{}-{n}", self.spec.prefix, std::process::id());
+        let path = object_store::path::Path::from(key.as_str());
+        // 4 KiB that differ on every run, so a stale cache cannot pass.
+        let seed = format!("{key}-{:?}", Instant::now());
+        let mut body = Vec::with_capacity(4096);
+        while body.len() < 4096 {
+            body.extend_from_slice(&Sha256::digest(format!("{seed}-{}", body.len())));
+        }
+        let expected = Sha256::digest(&body);
+        // Some stores create a missing bucket on the first put: ask first, so
+        // a wrong bucket name is reported instead of silently created.
+        let prefix = object_store::path::Path::from(self.spec.prefix.as_str());
+        self.store.list_with_delimiter(Some(&prefix)).await.map_err(|e| failure("list", &e))?;
+        self.store.put(&path, body.into()).await.map_err(|e| failure("put", &e))?;
+        let read = async { self.store.get(&path).await?.bytes().await };
+        let got = match read.await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                let _ = self.store.delete(&path).await;
+                return Err(failure("get", &e));
+            }
+        };
+        self.store.delete(&path).await.map_err(|e| failure("delete", &e))?;
+        if Sha256::digest(&got) != expected {
+            return Err(Failure::new(
+                Reason::Checksum,
+                format!("the object read back differs from the one written ({} bytes)", got.len()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Object count and bytes of the bucket, at most every `listing_interval`.
+    async fn listing(&self) -> Option<(u64, u64)> {
+        let interval = self.spec.listing_interval.get();
+        if let Some((at, objects, bytes)) = *self.listing.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+            && at.elapsed() < interval
+        {
+            return Some((objects, bytes));
+        }
+        let mut stream = self.store.list(None);
+        let (mut objects, mut bytes) = (0u64, 0u64);
+        let deadline = Instant::now() + self.spec.timeout.map_or(Duration::from_secs(60), HumanDuration::get);
+        while let Some(item) = tokio::time::timeout_at(deadline.into(), stream.next()).await.ok()? {
+            let meta = item.ok()?;
+            objects += 1;
+            bytes += meta.size;
+        }
+        *self.listing.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((Instant::now(), objects, bytes));
+        Some((objects, bytes))
+    }
+}
+
+/// Maps an S3 error to a reason. S3 servers say what went wrong in error
+/// codes inside the message (`NoSuchBucket`, `InvalidAccessKeyId`…).
+fn failure(op: &str, e: &object_store::Error) -> Failure {
+    let text = super::chain(e);
+    let has = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
+    let reason = if has(&["NoSuchBucket"]) {
+        Reason::Missing
+    // Status phrases, not bare codes: the object key in the message holds digits.
+    } else if has(&["InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403 Forbidden", "401 Unauthorized"])
+    {
+        Reason::Auth
+    } else if has(&["certificate", "TLS", "tls"]) {
+        Reason::Tls
+    } else if has(&["timed out", "Timeout"]) {
+        Reason::Timeout
+    } else if has(&["Connection refused", "error sending request", "connection", "Connect"]) {
+        Reason::Connect
+    } else if matches!(e, object_store::Error::NotFound { .. }) {
+        Reason::Missing
+    } else {
+        Reason::Protocol
+    };
+    Failure::new(reason, format!("{op}: {text}"))
+}

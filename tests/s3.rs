@@ -1,0 +1,91 @@
+//! The `s3` round trip against a real S3-compatible server (s3s-fs).
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use ops_gen::config::Config;
+use ops_gen::probe::{Details, Probe, Reason};
+
+use crate::util::{self, PLANTED, TestExporter};
+
+fn yaml(endpoint: &str, bucket: &str, access: &str, secret: &str) -> String {
+    format!(
+        "targets:\n  store:\n    kind: s3\n    endpoint: {endpoint}\n    bucket: {bucket}\n    access_key: {access}\n    secret_key: {secret}\n    interval: 100ms\n    timeout: 3s\n"
+    )
+}
+
+fn probe(yaml: &str) -> Probe {
+    let config = Config::parse(yaml, "test.yml").unwrap_or_else(|e| panic!("{e}"));
+    let (name, spec) = config.probes().next().unwrap();
+    Probe::build(name, spec).unwrap()
+}
+
+#[tokio::test]
+async fn round_trip_succeeds_and_failures_have_the_right_reason() {
+    let (endpoint, bucket, access, secret) = util::s3();
+    let out = probe(&yaml(&endpoint, &bucket, &access, &secret)).run().await;
+    assert!(out.is_success(), "{out:?}");
+    let Details::S3(state) = &out.details else { panic!("{out:?}") };
+    assert!(state.roundtrip_seconds > 0.0 && state.objects.is_some());
+
+    let wrong = probe(&yaml(&endpoint, &bucket, &access, "not-the-secret")).run().await;
+    assert_eq!(wrong.failure.as_ref().map(|f| f.reason), Some(Reason::Auth), "{wrong:?}");
+    let missing = probe(&yaml(&endpoint, "no-such-bucket-here", &access, &secret)).run().await;
+    assert_eq!(missing.failure.as_ref().map(|f| f.reason), Some(Reason::Missing), "{missing:?}");
+    let refused = util::servers::refused().await;
+    let down = probe(&yaml(&format!("http://{refused}"), &bucket, &access, &secret)).run().await;
+    assert_eq!(down.failure.as_ref().map(|f| f.reason), Some(Reason::Connect), "{down:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_between_runs_turns_the_series_red() {
+    let (_, _, access, secret) = util::s3();
+    let data = tempfile::tempdir().unwrap();
+    std::fs::create_dir(data.path().join("own-bucket")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let program = util::require_tool("s3s-fs", "s3s-fs (scripts/services.sh up installs it)");
+    let mut server = Command::new(program)
+        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", &access, "--secret-key", &secret])
+        .arg(data.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    util::eventually("s3s-fs to listen", Duration::from_secs(5), async || {
+        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+    })
+    .await;
+    let exporter =
+        TestExporter::start(&yaml(&format!("http://127.0.0.1:{port}"), "own-bucket", &access, &secret)).await;
+    let success = r#"opsgen_s3_roundtrip_success{target="store",bucket="own-bucket"}"#;
+    util::eventually("a successful round trip", Duration::from_secs(5), async || {
+        exporter.scrape().await.value(success) == Some(1.0)
+    })
+    .await;
+    let scrape = exporter.scrape().await;
+    assert!(scrape.value(r#"opsgen_s3_objects{target="store",bucket="own-bucket"}"#).is_some(), "{}", scrape.body);
+    let _ = server.kill();
+    let _ = server.wait();
+    util::eventually("the failure to show", Duration::from_secs(5), async || {
+        exporter.scrape().await.value(success) == Some(0.0)
+    })
+    .await;
+    let scrape = exporter.scrape().await;
+    let failures: Vec<&str> = scrape
+        .body
+        .lines()
+        .filter(|l| l.starts_with("opsgen_check_failures_total{check=\"store\"") && !l.ends_with(" 0"))
+        .collect();
+    assert_eq!(failures.len(), 1, "only connect failures: {failures:?}");
+    assert!(failures[0].contains("reason=\"connect\""), "{failures:?}");
+}
+
+#[test]
+fn the_secret_key_is_never_shown() {
+    let (endpoint, bucket, access, _) = util::s3();
+    let dir = util::config_dir(&yaml(&endpoint, &bucket, &access, "${S3_SECRET}"));
+    for args in [&["config", "check"][..], &["probe"]] {
+        let out = util::run(util::ops_gen(dir.path()).env("S3_SECRET", PLANTED).args(args));
+        assert!(!out.all().contains(PLANTED), "{args:?} leaks the secret key:\n{}", out.all());
+    }
+}
