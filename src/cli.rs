@@ -93,7 +93,7 @@ pub struct RunbookArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BackupCommand {
-    /// Take one set of every PostgreSQL and Redis target; exit 1 if one failed
+    /// Take one set of every PostgreSQL, Redis and S3 target; exit 1 if one failed
     Run(BackupRunArgs),
     /// Re-hash and read the newest set (or SET); exit 1 on any problem
     Verify(BackupVerifyArgs),
@@ -133,6 +133,7 @@ pub struct BackupRunArgs {
 pub enum BackupKind {
     Postgres,
     Redis,
+    S3,
 }
 
 #[derive(Debug, Args)]

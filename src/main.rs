@@ -153,6 +153,7 @@ fn run(cli: &Cli) -> Result<Outcome> {
                 .map(|k| match k {
                     BackupKind::Postgres => Kind::Postgres,
                     BackupKind::Redis => Kind::Redis,
+                    BackupKind::S3 => Kind::S3,
                 })
                 .collect();
             runtime()?.block_on(cmd_backup_run(cli, &only))

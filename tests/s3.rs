@@ -89,3 +89,44 @@ fn the_secret_key_is_never_shown() {
         assert!(!out.all().contains(PLANTED), "{args:?} leaks the secret key:\n{}", out.all());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_set_holds_the_listing_the_integrity_record_and_the_mirror() {
+    let (_, _, access, secret) = util::s3();
+    let data = tempfile::tempdir().unwrap();
+    // s3s-fs serves a folder: a bucket with two objects, one nested.
+    std::fs::create_dir_all(data.path().join("media/img")).unwrap();
+    std::fs::write(data.path().join("media/index.html"), b"<h1>hello</h1>").unwrap();
+    std::fs::write(data.path().join("media/img/logo.svg"), b"<svg/>").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = Command::new(util::require_tool("s3s-fs", "s3s-fs (scripts/services.sh up installs it)"))
+        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", &access, "--secret-key", &secret])
+        .arg(data.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    util::eventually("s3s-fs to listen", Duration::from_secs(5), async || {
+        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+    })
+    .await;
+    let work = tempfile::tempdir().unwrap();
+    let config = format!(
+        "{}backup:\n  dir: {}\n  targets:\n    store:\n      mirror: true\n",
+        yaml(&format!("http://127.0.0.1:{port}"), "media", &access, &secret),
+        work.path().join("backups").display()
+    );
+    std::fs::write(work.path().join("ops-gen.yml"), &config).unwrap();
+    let out = util::run(util::ops_gen(work.path()).args(["backup", "run"]));
+    out.expect_code(0);
+    let set = ops_gen::backup::sets(&work.path().join("backups")).unwrap().pop().unwrap();
+    let listing = std::fs::read_to_string(set.join("s3/store/listing.jsonl")).unwrap();
+    assert!(listing.contains("\"key\":\"index.html\"") && listing.contains("\"key\":\"img/logo.svg\""), "{listing}");
+    assert!(std::fs::read_to_string(set.join("s3/store/integrity.json")).unwrap().contains("\"roundtrip\":\"ok\""));
+    assert_eq!(std::fs::read(set.join("s3/store/objects/img/logo.svg")).unwrap(), b"<svg/>");
+    util::run(util::ops_gen(work.path()).args(["backup", "verify"])).expect_code(0);
+    let exporter = TestExporter::start(&config).await;
+    assert_eq!(exporter.scrape().await.value(r#"opsgen_backup_sets{target="store"}"#), Some(1.0));
+    let _ = server.kill();
+    let _ = server.wait();
+}

@@ -124,7 +124,10 @@ pub async fn drill(config: &Config, set: &Path, progress: &dyn super::run::Progr
     let manifest = Manifest::read(set).map_err(super::verify::VerifyError::from)?;
     let started = Instant::now();
     let mut targets = Vec::new();
-    for outcome in manifest.targets.iter().filter(|t| t.success) {
+    // Restoring S3 needs a scratch bucket, which is not supported yet: S3
+    // targets are left out of drills (their listing and round trip are in
+    // the set, and `verify` checks their files).
+    for outcome in manifest.targets.iter().filter(|t| t.success && t.kind != "s3") {
         let sanity = config.backup.targets.get(&outcome.target).and_then(|t| t.drill.clone()).unwrap_or_default();
         let files: Vec<PathBuf> = outcome.files.iter().map(|f| set.join(&f.path)).collect();
         tracing::info!(target = %outcome.target, "restore drill");

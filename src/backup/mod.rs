@@ -3,7 +3,8 @@
 //!
 //! A backup set is a folder `<dir>/<YYYYMMDDTHHMMSSZ>/` holding one file per
 //! dumped thing (`postgres/<target>/<database>.dump`, `redis/<target>.rdb`
-//! with its `redis/<target>.json` metadata), `manifest.json` (every file with
+//! with its `redis/<target>.json` metadata, `s3/<target>/listing.jsonl`,
+//! `integrity.json` and, with `mirror`, `objects/…`), `manifest.json` (every file with
 //! size, sha256, source, tool and timings, and every target's outcome) and
 //! `manifest.sha256` (for `sha256sum -c`). A set is written under a hidden
 //! temporary name and renamed into place only when complete and hashed, so a
@@ -61,6 +62,9 @@ pub struct TargetSettings {
     /// Sanity checks `backup drill` runs against the restored copy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drill: Option<drill::Sanity>,
+    /// S3: copy every object of the bucket into the set, not only its listing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mirror: bool,
 }
 
 /// Which sets `backup run` keeps.
@@ -115,8 +119,25 @@ impl Settings {
                     Some("use tables/queries for postgres, min_keys/keys for redis".to_owned()),
                 ));
             }
+            if settings.mirror && kind != Some(Kind::S3) {
+                return Err(ConfigError::invalid(
+                    file,
+                    format!("{key}.mirror"),
+                    "only S3 targets are mirrored",
+                    Some("remove `mirror` here".to_owned()),
+                ));
+            }
             match kind {
                 Some(Kind::Postgres) => {}
+                Some(Kind::S3) if settings.databases.is_empty() && settings.drill.is_none() => {}
+                Some(Kind::S3) => {
+                    return Err(ConfigError::invalid(
+                        file,
+                        key,
+                        "`databases` and `drill` do not apply to an S3 target",
+                        Some("keep `max_age` and `mirror` here".to_owned()),
+                    ));
+                }
                 Some(Kind::Redis) if settings.databases.is_empty() => {}
                 Some(Kind::Redis) => {
                     return Err(ConfigError::invalid(
@@ -166,7 +187,7 @@ fn backupable(config: &Config) -> impl Iterator<Item = (&str, &Spec)> {
     config
         .targets
         .iter()
-        .filter(|(_, s)| matches!(s.kind(), Kind::Postgres | Kind::Redis))
+        .filter(|(_, s)| matches!(s.kind(), Kind::Postgres | Kind::Redis | Kind::S3))
         .map(|(n, s)| (n.as_str(), s))
 }
 
@@ -177,6 +198,7 @@ pub struct Job {
     pub spec: Spec,
     pub max_age: HumanDuration,
     pub databases: Vec<String>,
+    pub mirror: bool,
 }
 
 /// The targets `backup run` covers, in name order.
@@ -192,6 +214,7 @@ pub fn jobs(config: &Config) -> Vec<Job> {
                 spec: spec.clone(),
                 max_age: own.max_age.unwrap_or(defaults::BACKUP_MAX_AGE),
                 databases: own.databases,
+                mirror: own.mirror,
             }
         })
         .collect()

@@ -57,7 +57,8 @@ pub fn plan(config: &Config, set: &Path) -> Result<Vec<(String, Vec<std::path::P
     let targets: Vec<(String, Vec<std::path::PathBuf>)> = manifest
         .targets
         .iter()
-        .filter(|t| t.success && config.targets.contains_key(&t.target))
+        // S3 is not restored yet (the mirror holds the objects, by key).
+        .filter(|t| t.success && t.kind != "s3" && config.targets.contains_key(&t.target))
         .map(|t| (t.target.clone(), t.files.iter().map(|f| set.join(&f.path)).collect()))
         .collect();
     if targets.is_empty() {

@@ -109,6 +109,7 @@ pub async fn run(config: &Config, only: &[Kind], progress: &dyn Progress) -> Res
         let result = match &job.spec {
             Spec::Postgres(spec) => dump_postgres(job, spec, &tmp).await,
             Spec::Redis(spec) => dump_redis(job, spec, &tmp).await,
+            Spec::S3(spec) => dump_s3(job, spec, &tmp).await,
             _ => Err("not a kind that is backed up".to_owned()),
         };
         let (success, error, files) = match result {
@@ -422,4 +423,87 @@ async fn redis_metadata(client: &redis::Client) -> Result<serde_json::Value, Str
         sections.insert(section.to_owned(), serde_json::Value::Object(fields));
     }
     Ok(serde_json::Value::Object(sections))
+}
+
+/// An S3 bucket: its listing, an integrity record (a round trip), and with
+/// `mirror` a copy of every object, each file hashed into the manifest.
+async fn dump_s3(job: &Job, spec: &crate::probe::s3::Spec, set: &Path) -> Result<Vec<FileEntry>, String> {
+    use futures::StreamExt as _;
+    use object_store::{ObjectStore as _, ObjectStoreExt as _};
+
+    let probe = crate::probe::s3::S3Probe::new(spec)?;
+    let folder = set.join("s3").join(&job.target);
+    std::fs::create_dir_all(&folder).map_err(|e| format!("cannot create the S3 folder: {e}"))?;
+    let entry = |path: &Path, tool: &str, source: &str, seconds: f64| -> Result<FileEntry, String> {
+        let (size, sha256) = hash_file(path).map_err(|e| format!("cannot read {}: {e}", relative(set, path)))?;
+        Ok(FileEntry {
+            path: relative(set, path),
+            size,
+            sha256,
+            tool: tool.to_owned(),
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            source: source.to_owned(),
+            duration_seconds: seconds,
+        })
+    };
+    let mut files = Vec::new();
+
+    let begun = Instant::now();
+    let integrity = probe.roundtrip().await;
+    let record = match &integrity {
+        Ok(()) => {
+            serde_json::json!({"bucket": spec.bucket, "roundtrip": "ok", "seconds": begun.elapsed().as_secs_f64()})
+        }
+        Err(f) => {
+            serde_json::json!({"bucket": spec.bucket, "roundtrip": "failed", "reason": f.reason, "message": f.message})
+        }
+    };
+    let path = folder.join("integrity.json");
+    write_synced(&path, record.to_string().as_bytes())
+        .map_err(|e| format!("cannot write the integrity record: {e}"))?;
+    files.push(entry(&path, "ops-gen", "integrity", begun.elapsed().as_secs_f64())?);
+    if let Err(f) = integrity {
+        return Err(format!("the bucket failed its round trip ({}: {})", f.reason, f.message));
+    }
+
+    let begun = Instant::now();
+    let mut listing = String::new();
+    let mut keys = Vec::new();
+    let mut stream = probe.store().list(None);
+    while let Some(meta) = stream.next().await {
+        let meta = meta.map_err(|e| format!("listing the bucket: {}", crate::probe::chain(&e)))?;
+        let line = serde_json::json!({
+            "key": meta.location.as_ref(),
+            "size": meta.size,
+            "etag": meta.e_tag,
+            "last_modified": meta.last_modified.to_rfc3339(),
+        });
+        listing.push_str(&line.to_string());
+        listing.push('\n');
+        keys.push(meta.location);
+    }
+    let path = folder.join("listing.jsonl");
+    write_synced(&path, listing.as_bytes()).map_err(|e| format!("cannot write the listing: {e}"))?;
+    files.push(entry(&path, "ops-gen", "listing", begun.elapsed().as_secs_f64())?);
+
+    if job.mirror {
+        for key in keys {
+            // Keys become paths: no empty, `.` or `..` parts may escape the set.
+            let parts: Vec<&str> = key.as_ref().split('/').collect();
+            if parts.iter().any(|p| p.is_empty() || *p == "." || *p == "..") {
+                return Err(format!("object key {:?} cannot be mirrored to a file safely", key.as_ref()));
+            }
+            let begun = Instant::now();
+            let bytes = async { probe.store().get(&key).await?.bytes().await }
+                .await
+                .map_err(|e| format!("mirroring {}: {}", key.as_ref(), crate::probe::chain(&e)))?;
+            let path = parts.iter().fold(folder.join("objects"), |p, part| p.join(part));
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| format!("cannot create a mirror folder: {e}"))?;
+            }
+            write_synced(&path, &bytes).map_err(|e| format!("cannot write a mirrored object: {e}"))?;
+            files.push(entry(&path, "ops-gen", key.as_ref(), begun.elapsed().as_secs_f64())?);
+        }
+    }
+    Ok(files)
 }

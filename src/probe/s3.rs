@@ -124,6 +124,12 @@ impl S3Probe {
         Ok(Self { store, spec: spec.clone(), counter: AtomicU64::new(0), listing: Mutex::new(None) })
     }
 
+    /// The client, for backups.
+    #[must_use]
+    pub fn store(&self) -> &AmazonS3 {
+        &self.store
+    }
+
     pub async fn run(&self) -> Outcome {
         let started = Instant::now();
         if let Err(failure) = self.roundtrip().await {
@@ -139,7 +145,8 @@ impl S3Probe {
         }))
     }
 
-    async fn roundtrip(&self) -> Result<(), Failure> {
+    /// The put, get, compare, delete round trip alone.
+    pub async fn roundtrip(&self) -> Result<(), Failure> {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let key = format!("{}roundtrip-{}-{n}", self.spec.prefix, std::process::id());
         let path = object_store::path::Path::from(key.as_str());
