@@ -494,15 +494,34 @@ async fn dump_s3(job: &Job, spec: &crate::probe::s3::Spec, set: &Path) -> Result
                 return Err(format!("object key {:?} cannot be mirrored to a file safely", key.as_ref()));
             }
             let begun = Instant::now();
-            let bytes = async { probe.store().get(&key).await?.bytes().await }
-                .await
-                .map_err(|e| format!("mirroring {}: {}", key.as_ref(), crate::probe::chain(&e)))?;
             let path = parts.iter().fold(folder.join("objects"), |p, part| p.join(part));
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| format!("cannot create a mirror folder: {e}"))?;
             }
-            write_synced(&path, &bytes).map_err(|e| format!("cannot write a mirrored object: {e}"))?;
-            files.push(entry(&path, "ops-gen", key.as_ref(), begun.elapsed().as_secs_f64())?);
+            // Streamed to disk while hashed: objects can be larger than memory.
+            let mirrored =
+                |e: &dyn std::error::Error| format!("mirroring {}: {}", key.as_ref(), crate::probe::chain(e));
+            let mut body = probe.store().get(&key).await.map_err(|e| mirrored(&e))?.into_stream();
+            let mut file =
+                tokio::fs::File::create(&path).await.map_err(|e| format!("cannot write a mirrored object: {e}"))?;
+            let mut hasher = Sha256::new();
+            let mut size = 0u64;
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(|e| mirrored(&e))?;
+                hasher.update(&chunk);
+                file.write_all(&chunk).await.map_err(|e| format!("cannot write a mirrored object: {e}"))?;
+                size += chunk.len() as u64;
+            }
+            file.sync_all().await.map_err(|e| format!("cannot write a mirrored object: {e}"))?;
+            files.push(FileEntry {
+                path: relative(set, &path),
+                size,
+                sha256: hex(&hasher.finalize()),
+                tool: "ops-gen".to_owned(),
+                tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+                source: key.as_ref().to_owned(),
+                duration_seconds: begun.elapsed().as_secs_f64(),
+            });
         }
     }
     Ok(files)
