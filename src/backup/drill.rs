@@ -112,12 +112,7 @@ pub enum DrillError {
 /// runs the sanity checks.
 pub async fn drill(config: &Config, set: &Path, progress: &dyn super::run::Progress) -> Result<Summary, DrillError> {
     let record = super::verify::verify_set(set).await?;
-    let damaged: Vec<String> = record
-        .problems
-        .iter()
-        .filter(|p| !p.problem.starts_with("failed in this set"))
-        .map(|p| p.subject.clone())
-        .collect();
+    let damaged = record.damaged();
     if !damaged.is_empty() {
         return Err(DrillError::Damaged { set: set.display().to_string(), problems: damaged.join(", ") });
     }

@@ -71,12 +71,7 @@ pub fn plan(config: &Config, set: &Path) -> Result<Vec<(String, Vec<std::path::P
 /// Verifies, backs up the current state, and restores `set`.
 pub async fn restore(config: &Config, set: &Path) -> Result<Summary, RestoreError> {
     let record = super::verify::verify_set(set).await?;
-    let damaged: Vec<String> = record
-        .problems
-        .iter()
-        .filter(|p| !p.problem.starts_with("failed in this set"))
-        .map(|p| p.subject.clone())
-        .collect();
+    let damaged = record.damaged();
     if !damaged.is_empty() {
         return Err(RestoreError::Damaged { set: set.display().to_string(), problems: damaged.join(", ") });
     }

@@ -39,7 +39,18 @@ pub struct Record {
     pub problems: Vec<Problem>,
 }
 
+/// How a problem about a target that failed in the set begins (as opposed to
+/// a damaged file).
+const TARGET_FAILED: &str = "failed in this set";
+
 impl Record {
+    /// The files that do not match the manifest or cannot be read; targets
+    /// that merely failed when the set was taken are not damage.
+    #[must_use]
+    pub fn damaged(&self) -> Vec<&str> {
+        self.problems.iter().filter(|p| !p.problem.starts_with(TARGET_FAILED)).map(|p| p.subject.as_str()).collect()
+    }
+
     /// The last verification of `set`, if any.
     #[must_use]
     pub fn read(set: &Path) -> Option<Self> {
@@ -68,7 +79,7 @@ pub async fn verify_set(set: &Path) -> Result<Record, VerifyError> {
     for target in manifest.targets.iter().filter(|t| !t.success) {
         problems.push(Problem {
             subject: target.target.clone(),
-            problem: format!("failed in this set: {}", target.error.as_deref().unwrap_or("no reason recorded")),
+            problem: format!("{TARGET_FAILED}: {}", target.error.as_deref().unwrap_or("no reason recorded")),
         });
     }
     let pg_restore = which("pg_restore");
