@@ -1,6 +1,5 @@
 //! The `s3` round trip against a real S3-compatible server (s3s-fs).
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use ops_gen::config::Config;
@@ -42,21 +41,8 @@ async fn a_server_killed_between_runs_turns_the_series_red() {
     let (_, _, access, secret) = util::s3();
     let data = tempfile::tempdir().unwrap();
     std::fs::create_dir(data.path().join("own-bucket")).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let program = util::require_tool("s3s-fs", "s3s-fs (scripts/services.sh up installs it)");
-    let mut server = Command::new(program)
-        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", &access, "--secret-key", &secret])
-        .arg(data.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    util::eventually("s3s-fs to listen", Duration::from_secs(5), async || {
-        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
-    })
-    .await;
-    let exporter =
-        TestExporter::start(&yaml(&format!("http://127.0.0.1:{port}"), "own-bucket", &access, &secret)).await;
+    let mut server = util::OwnS3::start(data.path()).await;
+    let exporter = TestExporter::start(&yaml(&server.endpoint(), "own-bucket", &access, &secret)).await;
     let success = r#"opsgen_s3_roundtrip_success{target="store",bucket="own-bucket"}"#;
     util::eventually("a successful round trip", Duration::from_secs(5), async || {
         exporter.scrape().await.value(success) == Some(1.0)
@@ -64,8 +50,7 @@ async fn a_server_killed_between_runs_turns_the_series_red() {
     .await;
     let scrape = exporter.scrape().await;
     assert!(scrape.value(r#"opsgen_s3_objects{target="store",bucket="own-bucket"}"#).is_some(), "{}", scrape.body);
-    let _ = server.kill();
-    let _ = server.wait();
+    server.stop();
     util::eventually("the failure to show", Duration::from_secs(5), async || {
         exporter.scrape().await.value(success) == Some(0.0)
     })
@@ -98,22 +83,11 @@ async fn a_backup_set_holds_the_listing_the_integrity_record_and_the_mirror() {
     std::fs::create_dir_all(data.path().join("media/img")).unwrap();
     std::fs::write(data.path().join("media/index.html"), b"<h1>hello</h1>").unwrap();
     std::fs::write(data.path().join("media/img/logo.svg"), b"<svg/>").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut server = Command::new(util::require_tool("s3s-fs", "s3s-fs (scripts/services.sh up installs it)"))
-        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--access-key", &access, "--secret-key", &secret])
-        .arg(data.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    util::eventually("s3s-fs to listen", Duration::from_secs(5), async || {
-        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
-    })
-    .await;
+    let server = util::OwnS3::start(data.path()).await;
     let work = tempfile::tempdir().unwrap();
     let config = format!(
         "{}backup:\n  dir: {}\n  targets:\n    store:\n      mirror: true\n",
-        yaml(&format!("http://127.0.0.1:{port}"), "media", &access, &secret),
+        yaml(&server.endpoint(), "media", &access, &secret),
         work.path().join("backups").display()
     );
     std::fs::write(work.path().join("ops-gen.yml"), &config).unwrap();
@@ -127,6 +101,5 @@ async fn a_backup_set_holds_the_listing_the_integrity_record_and_the_mirror() {
     util::run(util::ops_gen(work.path()).args(["backup", "verify"])).expect_code(0);
     let exporter = TestExporter::start(&config).await;
     assert_eq!(exporter.scrape().await.value(r#"opsgen_backup_sets{target="store"}"#), Some(1.0));
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 }

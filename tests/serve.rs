@@ -386,47 +386,25 @@ async fn landing_page_lists_checks_with_their_state() {
 
 #[tokio::test]
 async fn a_real_prometheus_scrapes_the_exporter() {
-    let prometheus = util::require_tool("prometheus", "prometheus");
     let exporter = TestExporter::start(
         "checks:\n  dumps:\n    kind: file_freshness\n    path: /nonexistent/*.dump\n    max_age: 1h\n",
     )
     .await;
     let data = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = data.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: opsgen\n    static_configs:\n      - targets: ['{}']\n", exporter.addr),
-    )
-    .unwrap();
-    let mut child = Command::new(prometheus)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", data.path().join("tsdb").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let api = format!("http://127.0.0.1:{port}/api/v1/query");
-    let query = |q: &'static str| {
-        let api = api.clone();
-        async move {
-            let mut url = url::Url::parse(&api).unwrap();
-            url.query_pairs_mut().append_pair("query", q);
-            let Ok(resp) = util::http_client().get(url).send().await else { return None };
-            let json: serde_json::Value = resp.json().await.ok()?;
-            json["data"]["result"][0]["value"][1].as_str().map(str::to_owned)
-        }
-    };
+    let prometheus = util::RealPrometheus::start(
+        data.path(),
+        &format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: opsgen\n    static_configs:\n      - targets: ['{}']\n",
+            exporter.addr
+        ),
+    );
     util::eventually("Prometheus to scrape ops-gen", Duration::from_secs(20), async || {
-        query("up{job=\"opsgen\"}").await.as_deref() == Some("1")
+        prometheus.query("up{job=\"opsgen\"}").await.as_deref() == Some("1")
     })
     .await;
-    assert_eq!(query("opsgen_check_success{check=\"dumps\"}").await.as_deref(), Some("0"));
-    assert_eq!(query("opsgen_backup_max_age_seconds{target=\"dumps\"}").await.as_deref(), Some("3600"));
-    assert_eq!(query("count(opsgen_build_info)").await.as_deref(), Some("1"));
-    let _ = child.kill();
-    let _ = child.wait();
+    assert_eq!(prometheus.query("opsgen_check_success{check=\"dumps\"}").await.as_deref(), Some("0"));
+    assert_eq!(prometheus.query("opsgen_backup_max_age_seconds{target=\"dumps\"}").await.as_deref(), Some("3600"));
+    assert_eq!(prometheus.query("count(opsgen_build_info)").await.as_deref(), Some("1"));
 }
 
 #[tokio::test]
@@ -539,7 +517,6 @@ async fn probe_returns_one_targets_series_and_refuses_anything_else() {
 /// job whose file SD lists target names, relabelled the usual way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_prometheus_watches_three_hosts_through_file_sd_and_probe() {
-    let prometheus = util::require_tool("prometheus", "prometheus");
     let app = servers::http_app().await;
     let mut hosts = Vec::new();
     for host in ["alpha", "beta", "gamma"] {
@@ -557,11 +534,9 @@ async fn one_prometheus_watches_three_hosts_through_file_sd_and_probe() {
     let addrs: Vec<String> = hosts.iter().map(|h| format!("'{}'", h.addr)).collect();
     std::fs::write(targets.join("exporters.yml"), format!("- targets: [{}]\n", addrs.join(", "))).unwrap();
     std::fs::write(targets.join("probe.yml"), "- targets: ['alpha-web', 'alpha-dumps']\n").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = data.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
+    let prometheus = util::RealPrometheus::start(
+        data.path(),
+        &format!(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n\
              - job_name: opsgen\n  file_sd_configs: [{{files: ['{t}/exporters.yml'], refresh_interval: 1s}}]\n\
              - job_name: opsgen-probe\n  metrics_path: /probe\n  file_sd_configs: [{{files: ['{t}/probe.yml'], refresh_interval: 1s}}]\n  \
@@ -570,43 +545,22 @@ async fn one_prometheus_watches_three_hosts_through_file_sd_and_probe() {
             t = targets.display(),
             a = hosts[0].addr
         ),
-    )
-    .unwrap();
-    let mut child = Command::new(prometheus)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", data.path().join("tsdb").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let query = |q: String| {
-        let api = format!("http://127.0.0.1:{port}/api/v1/query");
-        async move {
-            let mut url = url::Url::parse(&api).unwrap();
-            url.query_pairs_mut().append_pair("query", &q);
-            let resp = util::http_client().get(url).send().await.ok()?;
-            let json: serde_json::Value = resp.json().await.ok()?;
-            json["data"]["result"][0]["value"][1].as_str().map(str::to_owned)
-        }
-    };
+    );
     util::eventually("Prometheus to scrape three exporters and two probes", Duration::from_secs(30), async || {
-        query("count(up{job=\"opsgen\"} == 1)".into()).await.as_deref() == Some("3")
-            && query("count(up{job=\"opsgen-probe\"} == 1)".into()).await.as_deref() == Some("2")
+        prometheus.query("count(up{job=\"opsgen\"} == 1)").await.as_deref() == Some("3")
+            && prometheus.query("count(up{job=\"opsgen-probe\"} == 1)").await.as_deref() == Some("2")
     })
     .await;
     assert_eq!(
-        query("opsgen_check_success{job=\"opsgen-probe\",instance=\"alpha-web\"}".into()).await.as_deref(),
+        prometheus.query("opsgen_check_success{job=\"opsgen-probe\",instance=\"alpha-web\"}").await.as_deref(),
         Some("1")
     );
     assert_eq!(
-        query("opsgen_check_success{job=\"opsgen-probe\",instance=\"alpha-dumps\"}".into()).await.as_deref(),
+        prometheus.query("opsgen_check_success{job=\"opsgen-probe\",instance=\"alpha-dumps\"}").await.as_deref(),
         Some("0")
     );
     assert_eq!(
-        query("count(opsgen_check_success{job=\"opsgen\",check=~\".*-web\"} == 1)".into()).await.as_deref(),
+        prometheus.query("count(opsgen_check_success{job=\"opsgen\",check=~\".*-web\"} == 1)").await.as_deref(),
         Some("3")
     );
-    let _ = child.kill();
-    let _ = child.wait();
 }

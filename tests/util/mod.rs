@@ -305,3 +305,98 @@ pub fn s3() -> (String, String, String, String) {
         var("OPS_GEN_S3_SECRET_KEY", "opsgen-test-s3"),
     )
 }
+
+/// A real Prometheus on a free loopback port; killed when dropped.
+pub struct RealPrometheus {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl RealPrometheus {
+    /// Starts Prometheus with `config` as its prometheus.yml, keeping its
+    /// config and data in `dir`.
+    pub fn start(dir: &Path, config: &str) -> Self {
+        let prometheus = require_tool("prometheus", "prometheus");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let file = dir.join("prometheus.yml");
+        std::fs::write(&file, config).unwrap();
+        let child = Command::new(prometheus)
+            .arg(format!("--config.file={}", file.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Self { child, port }
+    }
+
+    /// The value of the first series a `PromQL` query returns, if any.
+    pub async fn query(&self, promql: &str) -> Option<String> {
+        let mut url = url::Url::parse(&format!("http://127.0.0.1:{}/api/v1/query", self.port)).unwrap();
+        url.query_pairs_mut().append_pair("query", promql);
+        let resp = http_client().get(url).send().await.ok()?;
+        let json: serde_json::Value = resp.json().await.ok()?;
+        json["data"]["result"][0]["value"][1].as_str().map(str::to_owned)
+    }
+}
+
+impl Drop for RealPrometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An s3s-fs of the test's own, serving `data` (a folder per bucket) with the
+/// credentials of the shared one; killed when dropped or stopped.
+pub struct OwnS3 {
+    child: Option<std::process::Child>,
+    pub port: u16,
+}
+
+impl OwnS3 {
+    pub async fn start(data: &Path) -> Self {
+        let (_, _, access, secret) = s3();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(require_tool("s3s-fs", "s3s-fs (scripts/services.sh up installs it)"))
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--access-key",
+                &access,
+                "--secret-key",
+                &secret,
+            ])
+            .arg(data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        eventually("s3s-fs to listen", Duration::from_secs(5), async || {
+            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+        })
+        .await;
+        Self { child: Some(child), port }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (to test what a dead store looks like).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for OwnS3 {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
