@@ -14,6 +14,9 @@
 //!   health and readiness, the landing page, and config reload.
 //! - [`notify`] tells people when a check goes red or green again (webhook,
 //!   command), debounced, off the checks' path.
+//! - [`profile`] generates the optional ops profile (`ops-gen compose
+//!   generate`): compose file, Prometheus config and rules, Grafana
+//!   dashboards, Loki and log shipper configs, Uptime Kuma monitors.
 //! - [`ops`] holds the operator's chores (`ops-gen runbook`).
 //! - [`report`] shows check results to people (`ops-gen probe`).
 //! - [`cli`] holds the command-line types, turned into library calls by the
@@ -26,4 +29,5 @@ pub mod exporter;
 pub mod notify;
 pub mod ops;
 pub mod probe;
+pub mod profile;
 pub mod report;

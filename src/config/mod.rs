@@ -73,6 +73,10 @@ pub struct Config {
     pub backup: crate::backup::Settings,
     /// Persistence canaries.
     pub canary: crate::probe::canary::Settings,
+    /// The app's compose project and files.
+    pub stack: crate::profile::Stack,
+    /// The ops profile `ops-gen compose` generates and runs.
+    pub profile: crate::profile::Settings,
     /// The checks the `canary` section makes, by name (`canary-<target>`).
     #[serde(skip)]
     pub canaries: BTreeMap<String, Spec>,
@@ -139,6 +143,8 @@ impl Default for Config {
             notify: crate::notify::Settings::default(),
             backup: crate::backup::Settings::default(),
             canary: crate::probe::canary::Settings::default(),
+            stack: crate::profile::Stack::default(),
+            profile: crate::profile::Settings::default(),
             canaries: BTreeMap::new(),
         }
     }
@@ -162,6 +168,10 @@ struct RawConfig {
     backup: crate::backup::Settings,
     #[serde(default)]
     canary: crate::probe::canary::Settings,
+    #[serde(default)]
+    stack: crate::profile::Stack,
+    #[serde(default)]
+    profile: crate::profile::Settings,
 }
 
 impl RawConfig {
@@ -250,6 +260,8 @@ impl Config {
             notify: raw.notify,
             backup: raw.backup,
             canary: raw.canary,
+            stack: raw.stack,
+            profile: raw.profile,
             canaries,
         };
         config.validate(file)?;
@@ -291,6 +303,7 @@ impl Config {
         }
         positive("notify.timeout", self.notify.timeout)?;
         self.backup.validate(self, file)?;
+        self.profile.validate(file)?;
         for (section, entries, wants_target) in [("targets", &self.targets, true), ("checks", &self.checks, false)] {
             for (name, spec) in entries {
                 let key = format!("{section}.{name}");

@@ -121,7 +121,7 @@ pub fn detect(file: &Path) -> Result<Vec<Found>, InitError> {
 }
 
 /// `postgres`, `redis` or `s3` for images we know, by their last path part.
-fn image_kind(image: &str) -> Option<&'static str> {
+pub(crate) fn image_kind(image: &str) -> Option<&'static str> {
     let name = image.rsplit('/').next().unwrap_or(image).split([':', '@']).next().unwrap_or("");
     match name {
         "postgres" | "postgis" | "postgresql" | "timescaledb" | "timescaledb-ha" | "pgvector" => Some("postgres"),
@@ -169,7 +169,7 @@ fn secret_value(value: &str, fallback: &str) -> Secret {
     }
 }
 
-fn published(ports: &Ports, container: u16) -> Option<(String, u16)> {
+pub(crate) fn published(ports: &Ports, container: u16) -> Option<(String, u16)> {
     match ports {
         Ports::Short(items) => items.iter().find_map(|item| {
             // `[ADDRESS:]HOST_PORT:CONTAINER_PORT[/PROTOCOL]`
@@ -207,7 +207,7 @@ fn host_address(address: &str) -> String {
     }
 }
 
-fn first_target(ports: &Ports) -> Option<u16> {
+pub(crate) fn first_target(ports: &Ports) -> Option<u16> {
     match ports {
         Ports::Short(items) => items.first().and_then(|i| i.split('/').next()?.rsplit(':').next()?.parse().ok()),
         Ports::Long(items) => items.first().map(|p| p.target),
