@@ -50,12 +50,43 @@ pub enum Command {
     /// Take, verify and list backup sets
     #[command(subcommand)]
     Backup(BackupCommand),
+    /// Generate and run the ops profile (Prometheus, Grafana, Loki, …) next to the app
+    #[command(subcommand)]
+    Compose(ComposeCommand),
+    /// Exit 0 when the exporter at URL answers healthy (for container healthchecks)
+    Healthcheck(HealthcheckArgs),
     /// Recovery procedures: list them, or print one
     Runbook(RunbookArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
     /// Print the man page (roff)
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ComposeCommand {
+    /// Write the profile's files (compose, Prometheus, Grafana, Loki, shipper, Uptime Kuma)
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Output folder [default: the config file's folder]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Write nothing; exit 1 with a diff when the files on disk differ
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// The exporter's health endpoint
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:9743/-/healthy")]
+    pub url: String,
+    /// Give up after this many seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 3)]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Subcommand)]

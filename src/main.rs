@@ -11,7 +11,8 @@ use anyhow::{Context as _, Result};
 use clap::{CommandFactory as _, Parser as _};
 use ops_gen::backup;
 use ops_gen::cli::{
-    BackupCommand, BackupKind, Cli, Command, ConfigCommand, InitArgs, ProbeArgs, RunbookArgs, ServeArgs,
+    BackupCommand, BackupKind, Cli, Command, ComposeCommand, ConfigCommand, GenerateArgs, HealthcheckArgs, InitArgs,
+    ProbeArgs, RunbookArgs, ServeArgs,
 };
 use ops_gen::config::{ConfigError, Loaded};
 use ops_gen::exporter::{self, Exporter};
@@ -146,6 +147,8 @@ fn run(cli: &Cli) -> Result<Outcome> {
         Command::Init(args) => cmd_init(cli, args),
         Command::Config(ConfigCommand::Check) => cmd_config_check(cli),
         Command::Runbook(args) => cmd_runbook(cli, args),
+        Command::Compose(ComposeCommand::Generate(args)) => cmd_compose_generate(cli, args),
+        Command::Healthcheck(args) => runtime()?.block_on(cmd_healthcheck(args)),
         Command::Backup(BackupCommand::Run(args)) => {
             let only: Vec<Kind> = args
                 .only
@@ -428,6 +431,77 @@ fn cmd_backup_list(cli: &Cli) -> Result<Outcome> {
         }
     }
     Ok(Outcome::Ok)
+}
+
+fn cmd_compose_generate(cli: &Cli, args: &GenerateArgs) -> Result<Outcome> {
+    use ops_gen::profile;
+    let loaded = load(cli)?;
+    let inputs = profile::Inputs::load(&loaded).map_err(|e| UsageError(e.to_string()))?;
+    let files = profile::generate(&inputs.context(&loaded.config));
+    let dir = args.out.clone().unwrap_or_else(|| inputs.base.clone());
+    let mut out = std::io::stdout().lock();
+    if args.check {
+        let drifted = profile::check(&dir, &files).with_context(|| format!("cannot read {}", dir.display()))?;
+        if cli.json {
+            let list: Vec<_> = drifted.iter().map(|d| serde_json::json!({"path": d.path, "diff": d.diff})).collect();
+            serde_json::to_writer_pretty(&mut out, &serde_json::json!({"drifted": list}))?;
+            writeln!(out)?;
+        } else {
+            for d in &drifted {
+                out.write_all(d.diff.as_bytes())?;
+            }
+        }
+        if drifted.is_empty() {
+            if !cli.json {
+                writeln!(out, "{} profile files in {} are up to date", files.len(), dir.display())?;
+            }
+            return Ok(Outcome::Ok);
+        }
+        let fix = match &args.out {
+            Some(d) => format!("ops-gen compose generate --out {}", d.display()),
+            None => "ops-gen compose generate".to_owned(),
+        };
+        eprintln!(
+            "{} of {} profile files differ from the config; run `{fix}` to rewrite them",
+            drifted.len(),
+            files.len()
+        );
+        return Ok(Outcome::ProblemsFound);
+    }
+    let written =
+        profile::write(&dir, &files).with_context(|| format!("cannot write the profile into {}", dir.display()))?;
+    if cli.json {
+        serde_json::to_writer_pretty(
+            &mut out,
+            &serde_json::json!({"dir": dir, "written": written, "files": files.len()}),
+        )?;
+        writeln!(out)?;
+    } else {
+        for path in &written {
+            writeln!(out, "wrote {}", dir.join(path).display())?;
+        }
+        writeln!(out, "{} profile files in {} ({} changed)", files.len(), dir.display(), written.len())?;
+    }
+    Ok(Outcome::Ok)
+}
+
+async fn cmd_healthcheck(args: &HealthcheckArgs) -> Result<Outcome> {
+    ops_gen::probe::tls::init();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(args.timeout))
+        .build()
+        .context("cannot build the HTTP client")?;
+    match client.get(&args.url).send().await {
+        Ok(response) if response.status().is_success() => Ok(Outcome::Ok),
+        Ok(response) => {
+            eprintln!("{} answered {}", args.url, response.status());
+            Ok(Outcome::ProblemsFound)
+        }
+        Err(e) => {
+            eprintln!("{}: {}", args.url, ops_gen::probe::chain(&e));
+            Ok(Outcome::ProblemsFound)
+        }
+    }
 }
 
 fn cmd_runbook(cli: &Cli, args: &RunbookArgs) -> Result<Outcome> {

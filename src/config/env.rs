@@ -21,6 +21,23 @@ pub fn expand(raw: &str) -> Result<String, String> {
     expand_with(raw, |name| std::env::var(name).ok())
 }
 
+/// The names of the variables `raw` references (`${NAME}`, with or
+/// without a default), in order of appearance, each once.
+#[must_use]
+pub fn references(raw: &str) -> Vec<String> {
+    let names = std::cell::RefCell::new(Vec::<String>::new());
+    // Every reference resolves to an empty value, so nothing can fail but an
+    // unclosed `${`, which loading the config reports on its own.
+    let _ = expand_with(raw, |name| {
+        let mut names = names.borrow_mut();
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
+        }
+        Some(String::new())
+    });
+    names.into_inner()
+}
+
 fn expand_with(raw: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
@@ -226,6 +243,11 @@ mod tests {
         assert_eq!(expand_with("${EMPTY-dflt}", env).unwrap(), "");
         assert_eq!(expand_with("${UNSET-dflt}", env).unwrap(), "dflt");
         assert_eq!(expand_with("cost $$5 and $HOME", env).unwrap(), "cost $5 and $HOME");
+    }
+
+    #[test]
+    fn references_are_listed_once() {
+        assert_eq!(references("${A} $$B ${C:-x} ${A-y} $D"), ["A", "C"]);
     }
 
     #[test]

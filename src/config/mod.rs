@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use duration::HumanDuration;
-pub use env::{MASK, Redact, Redacted, Secret, expand, mask_query, string as env_string};
+pub use env::{MASK, Redact, Redacted, Secret, expand, mask_query, references as env_references, string as env_string};
 pub use error::{ConfigError, Location};
 
 use crate::probe::{Kind, Spec};

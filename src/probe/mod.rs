@@ -360,7 +360,7 @@ impl Probe {
 }
 
 /// Renders an error and its sources on one line: `a: b: c`.
-pub(crate) fn chain(err: &dyn std::error::Error) -> String {
+pub fn chain(err: &dyn std::error::Error) -> String {
     let mut out = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {
