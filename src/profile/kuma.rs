@@ -47,10 +47,10 @@ struct Monitor {
     method: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     keyword: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "docker_container", skip_serializing_if = "Option::is_none")]
     docker_container: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    docker_host: Option<&'static str>,
+    #[serde(rename = "docker_host", skip_serializing_if = "Option::is_none")]
+    docker_host: Option<u32>,
     interval: u32,
     retry_interval: u32,
     resend_interval: u32,
@@ -107,12 +107,19 @@ fn backup(ctx: &Context<'_>) -> Backup {
         let description = format!("app service `{name}`");
         monitors.push(match service.port() {
             Some(port) => Monitor::http(format!("app: {name}"), description, format!("http://{name}:{port}/")),
+            // Uptime Kuma refers to Docker engines by the id of an entry
+            // under Settings → Docker Hosts: the first one, which the
+            // README has you point at the socket proxy.
             None => Monitor {
                 kind: "docker",
                 url: None,
                 docker_container: Some(format!("{}-{name}-1", ctx.project)),
-                docker_host: Some(DOCKER_PROXY),
-                ..Monitor::http(format!("app: {name}"), description, String::new())
+                docker_host: Some(1),
+                ..Monitor::http(
+                    format!("app: {name}"),
+                    format!("{description}; needs Docker host 1 = {DOCKER_PROXY} in Settings → Docker Hosts"),
+                    String::new(),
+                )
             },
         });
     }

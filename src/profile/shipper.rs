@@ -258,8 +258,8 @@ mod tests {
     #[test]
     fn alloy_strings_are_escaped_and_references_bare() {
         let out = alloy("http://loki:3100/loki/api/v1/push");
-        assert!(out.contains("  targets          = discovery.docker.containers.targets\n"), "{out}");
-        assert!(out.contains("forward_to       = [loki.write.local.receiver]"), "{out}");
+        assert!(out.contains("  targets       = discovery.docker.containers.targets\n"), "{out}");
+        assert!(out.contains("  forward_to    = [loki.write.local.receiver]\n"), "{out}");
         assert!(out.contains("regex         = \"/?(.*)\""), "{out}");
         assert_eq!(quote("a\"b\\c\nd"), r#""a\"b\\c\nd""#);
         // Blocks balance.
