@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Real services for ops-gen's tests and benchmarks, on loopback, private to
-# this checkout's user: PostgreSQL 15 and Redis, each on its own port and data
-# folder. Installs missing Debian packages when run as root.
+# this checkout's user: PostgreSQL 15, Redis, an S3 server (s3s-fs) and a
+# Docker engine on its own socket with locally built images (scripts/docker.sh:
+# docker-compose 1.29, ops-gen-test/prometheus:2.42, ops-gen-test/node-exporter:1,
+# ops-gen-test/busybox:1). Installs missing Debian packages when run as root.
 #
 #   scripts/services.sh up     install what is missing, start, wait until ready
 #   scripts/services.sh down   stop and delete the data
 #   scripts/services.sh env    print the variables tests read (eval "$(… env)")
 #
-# Ports and the folder can be moved with OPS_GEN_PG_PORT, OPS_GEN_REDIS_PORT
-# and OPS_GEN_SERVICES_DIR.
+# Ports and the folders can be moved with OPS_GEN_PG_PORT, OPS_GEN_REDIS_PORT,
+# OPS_GEN_S3_PORT, OPS_GEN_SERVICES_DIR and OPS_GEN_DOCKER_DIR. OPS_GEN_DOCKER=0
+# leaves Docker out (it needs root); `env` then prints no DOCKER_HOST.
 set -euo pipefail
 
 PG_PORT=${OPS_GEN_PG_PORT:-55432}
@@ -19,6 +22,8 @@ DIR=${OPS_GEN_SERVICES_DIR:-/tmp/ops-gen-services}
 # Test-only credentials for throwaway local servers; never used elsewhere.
 PASSWORD=opsgen-test
 PG_BIN=/usr/lib/postgresql/15/bin
+DOCKER_SH=$(dirname "${BASH_SOURCE[0]}")/docker.sh
+WITH_DOCKER=${OPS_GEN_DOCKER:-1}
 PACKAGES=(postgresql-15 postgresql-client-15 redis-server redis-tools prometheus wrk curl openssl)
 
 log() { printf 'services: %s\n' "$*" >&2; }
@@ -130,9 +135,11 @@ up() {
   start_postgres
   start_redis
   start_s3
+  if [[ $WITH_DOCKER != 0 ]]; then "$DOCKER_SH" up; fi
 }
 
 down() {
+  if [[ $WITH_DOCKER != 0 ]]; then "$DOCKER_SH" down; fi
   pg "$PG_BIN/pg_ctl" -D "$DIR/postgres" -m fast -w stop >/dev/null 2>&1 || true
   [[ -f $DIR/redis/redis.pid ]] && kill "$(cat "$DIR/redis/redis.pid")" 2>/dev/null || true
   [[ -f $DIR/s3.pid ]] && kill "$(cat "$DIR/s3.pid")" 2>/dev/null || true
@@ -150,6 +157,7 @@ export OPS_GEN_S3_ACCESS_KEY=opsgen
 export OPS_GEN_S3_SECRET_KEY=$PASSWORD-s3
 export OPS_GEN_S3_BUCKET=$S3_BUCKET
 VARS
+  if [[ $WITH_DOCKER != 0 ]]; then "$DOCKER_SH" env; fi
 }
 
 case ${1:-} in

@@ -67,6 +67,49 @@ pub enum Command {
 pub enum ComposeCommand {
     /// Write the profile's files (compose, Prometheus, Grafana, Loki, shipper, Uptime Kuma)
     Generate(GenerateArgs),
+    /// Preflight, regenerate, start the profile and wait until every service is healthy
+    Up(UpArgs),
+    /// One line per ops and app service: green/yellow/red, health, restarts, image drift; exit 1 on red
+    Status,
+    /// Stop and remove the profile's containers; volumes (data) and the app stay
+    Down,
+    /// Delete the profile's containers and volumes, after a backup and a confirmation
+    Destroy(DestroyArgs),
+    /// Restart one service of the profile or the app
+    Restart(ServiceArgs),
+    /// Print the last log lines of one service
+    Logs(LogsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Give up waiting for healthy services after this many seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// Do not ask (needed without a terminal)
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    /// The compose service
+    #[arg(value_name = "SERVICE")]
+    pub service: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The compose service
+    #[arg(value_name = "SERVICE")]
+    pub service: String,
+    /// How many lines from the end
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub tail: usize,
 }
 
 #[derive(Debug, Args)]

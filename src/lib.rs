@@ -17,6 +17,9 @@
 //! - [`profile`] generates the optional ops profile (`ops-gen compose
 //!   generate`): compose file, Prometheus config and rules, Grafana
 //!   dashboards, Loki and log shipper configs, Uptime Kuma monitors.
+//! - [`compose`] runs the profile through the Docker Compose CLI (`ops-gen
+//!   compose up|status|down|destroy|restart|logs`); [`docker`] is the one
+//!   wrapper around the Docker API.
 //! - [`ops`] holds the operator's chores (`ops-gen runbook`).
 //! - [`report`] shows check results to people (`ops-gen probe`).
 //! - [`cli`] holds the command-line types, turned into library calls by the
@@ -24,7 +27,9 @@
 
 pub mod backup;
 pub mod cli;
+pub mod compose;
 pub mod config;
+pub mod docker;
 pub mod exporter;
 pub mod notify;
 pub mod ops;

@@ -2,6 +2,7 @@
 //! library, and map the outcome to an exit code (0 ok, 1 a check found
 //! problems, 2 usage or config error, 3 runtime failure).
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,9 +12,10 @@ use anyhow::{Context as _, Result};
 use clap::{CommandFactory as _, Parser as _};
 use ops_gen::backup;
 use ops_gen::cli::{
-    BackupCommand, BackupKind, Cli, Command, ComposeCommand, ConfigCommand, GenerateArgs, HealthcheckArgs, InitArgs,
-    ProbeArgs, RunbookArgs, ServeArgs,
+    BackupCommand, BackupKind, Cli, Command, ComposeCommand, ConfigCommand, DestroyArgs, GenerateArgs, HealthcheckArgs,
+    InitArgs, ProbeArgs, RunbookArgs, ServeArgs, UpArgs,
 };
+use ops_gen::compose;
 use ops_gen::config::{ConfigError, Loaded};
 use ops_gen::exporter::{self, Exporter};
 use ops_gen::ops::runbook;
@@ -148,6 +150,7 @@ fn run(cli: &Cli) -> Result<Outcome> {
         Command::Config(ConfigCommand::Check) => cmd_config_check(cli),
         Command::Runbook(args) => cmd_runbook(cli, args),
         Command::Compose(ComposeCommand::Generate(args)) => cmd_compose_generate(cli, args),
+        Command::Compose(command) => runtime()?.block_on(cmd_compose(cli, command)),
         Command::Healthcheck(args) => runtime()?.block_on(cmd_healthcheck(args)),
         Command::Backup(BackupCommand::Run(args)) => {
             let only: Vec<Kind> = args
@@ -482,6 +485,235 @@ fn cmd_compose_generate(cli: &Cli, args: &GenerateArgs) -> Result<Outcome> {
         }
         writeln!(out, "{} profile files in {} ({} changed)", files.len(), dir.display(), written.len())?;
     }
+    Ok(Outcome::Ok)
+}
+
+/// Prints a colour word when colours are allowed.
+fn paint(cli: &Cli, colour: compose::Colour) -> String {
+    let (word, code) = match colour {
+        compose::Colour::Green => ("green", "32"),
+        compose::Colour::Yellow => ("yellow", "33"),
+        compose::Colour::Red => ("red", "31"),
+    };
+    if color_allowed(cli) && std::io::stdout().is_terminal() {
+        format!("\x1b[{code}m{word:<6}\x1b[0m")
+    } else {
+        format!("{word:<6}")
+    }
+}
+
+/// A missing engine or Compose CLI is a finding (exit 1), not a crash.
+fn unavailable(e: &compose::ComposeError) -> Outcome {
+    eprintln!("error: {e}");
+    Outcome::ProblemsFound
+}
+
+async fn cmd_compose(cli: &Cli, command: &ComposeCommand) -> Result<Outcome> {
+    use ops_gen::docker::Docker;
+    use ops_gen::profile;
+    let loaded = load(cli)?;
+    let inputs = profile::Inputs::load(&loaded).map_err(|e| UsageError(e.to_string()))?;
+    let ctx = inputs.context(&loaded.config);
+    let project = compose::Project::new(&ctx, &inputs.base);
+    let docker = match Docker::connect().await {
+        Ok(d) => d,
+        Err(e) => return Ok(unavailable(&e.into())),
+    };
+    let needs_cli = !matches!(command, ComposeCommand::Status);
+    let compose_cli = if needs_cli {
+        match compose::ComposeCli::detect().await {
+            Ok(c) => Some(c),
+            Err(e) => return Ok(unavailable(&e)),
+        }
+    } else {
+        None
+    };
+    let compose_cli = compose_cli.as_ref();
+    let mut out = std::io::stdout().lock();
+    match command {
+        ComposeCommand::Generate(_) => unreachable!("handled without a runtime"),
+        ComposeCommand::Up(args) => {
+            compose_up(cli, args, &loaded, &inputs, &docker, compose_cli.expect("detected above")).await
+        }
+        ComposeCommand::Status => {
+            let rows = compose::status(&docker, &project).await?;
+            if cli.json {
+                serde_json::to_writer_pretty(&mut out, &rows)?;
+                writeln!(out)?;
+            } else {
+                let width = rows.iter().map(|r| r.service.len()).max().unwrap_or(0);
+                for r in &rows {
+                    let health = r.health.as_deref().unwrap_or("-");
+                    let drift = if r.image_drift { "  image drift: the tag now points to another image" } else { "" };
+                    writeln!(
+                        out,
+                        "{} {:<width$}  {:<3}  {:<10} {:<10} restarts {}{drift}",
+                        paint(cli, r.colour),
+                        r.service,
+                        r.role,
+                        r.state,
+                        health,
+                        r.restarts
+                    )?;
+                }
+            }
+            let red = rows.iter().any(|r| r.colour == compose::Colour::Red);
+            Ok(if red { Outcome::ProblemsFound } else { Outcome::Ok })
+        }
+        ComposeCommand::Down => {
+            compose::down(compose_cli.expect("detected above"), &project).await?;
+            writeln!(out, "ops profile stopped; its volumes are kept (`ops-gen compose up` brings it back)")?;
+            Ok(Outcome::Ok)
+        }
+        ComposeCommand::Destroy(args) => {
+            drop(out);
+            compose_destroy(cli, args, &loaded, &project, &docker, compose_cli.expect("detected above")).await
+        }
+        ComposeCommand::Restart(args) => {
+            compose::restart(compose_cli.expect("detected above"), &project, &args.service).await.map_err(
+                |e| match e {
+                    compose::ComposeError::UnknownService(..) => anyhow::Error::from(UsageError(e.to_string())),
+                    other => other.into(),
+                },
+            )?;
+            writeln!(out, "restarted {}", args.service)?;
+            Ok(Outcome::Ok)
+        }
+        ComposeCommand::Logs(args) => {
+            let text = compose::logs(compose_cli.expect("detected above"), &project, &args.service, args.tail)
+                .await
+                .map_err(|e| match e {
+                    compose::ComposeError::UnknownService(..) => anyhow::Error::from(UsageError(e.to_string())),
+                    other => other.into(),
+                })?;
+            out.write_all(text.as_bytes())?;
+            Ok(Outcome::Ok)
+        }
+    }
+}
+
+async fn compose_up(
+    cli: &Cli,
+    args: &UpArgs,
+    loaded: &Loaded,
+    inputs: &ops_gen::profile::Inputs,
+    docker: &ops_gen::docker::Docker,
+    compose_cli: &compose::ComposeCli,
+) -> Result<Outcome> {
+    use ops_gen::backup::run::Progress as _;
+    use ops_gen::profile;
+    let ctx = inputs.context(&loaded.config);
+    let project = compose::Project::new(&ctx, &inputs.base);
+    let mut out = std::io::stdout().lock();
+    let running: Vec<String> = docker
+        .project_containers(&project.name)
+        .await?
+        .into_iter()
+        .filter(|c| c.state == "running")
+        .map(|c| c.service)
+        .collect();
+    let mut findings = compose::preflight::ports(&ctx, &running);
+    findings.push(compose::preflight::disk(&ctx, &inputs.base));
+    findings.push(compose::preflight::memory(&ctx));
+    let failed: Vec<_> = findings.iter().filter(|f| !f.ok).collect();
+    if !failed.is_empty() {
+        for f in &failed {
+            eprintln!("✗ {}: {}{}", f.check, f.detail, f.fix.as_ref().map(|x| format!("; {x}")).unwrap_or_default());
+        }
+        eprintln!("nothing started: fix the above and run `ops-gen compose up` again");
+        return Ok(Outcome::ProblemsFound);
+    }
+    let files = profile::generate(&ctx);
+    profile::write(&inputs.base, &files)
+        .with_context(|| format!("cannot write the profile into {}", inputs.base.display()))?;
+    // Bind-mounted folders must exist before Docker creates them as root.
+    let backups = inputs.base.join(&loaded.config.backup.dir);
+    std::fs::create_dir_all(&backups).with_context(|| format!("cannot create {}", backups.display()))?;
+    if let Some(data) = &loaded.config.profile.data_dir {
+        for c in ctx.components() {
+            let dir = inputs.base.join(data).join(c.name());
+            std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+    }
+    let started = Instant::now();
+    let spinner = Spinners::for_cli(cli, "starting");
+    spinner.started("profile");
+    let result = async {
+        compose::start(compose_cli, &project).await?;
+        compose::wait_healthy(docker, &project, Duration::from_secs(args.timeout), |_| {}).await
+    }
+    .await;
+    spinner.finished("profile");
+    result?;
+    if cli.json {
+        let urls: BTreeMap<_, _> = compose::urls(&ctx).into_iter().map(|(c, u)| (c.name(), u)).collect();
+        let json = serde_json::json!({"project": project.name, "services": project.services, "seconds": started.elapsed().as_secs_f64(), "urls": urls});
+        serde_json::to_writer_pretty(&mut out, &json)?;
+        writeln!(out)?;
+    } else {
+        writeln!(
+            out,
+            "ops profile up: {} services healthy in {:.1} s (project {}, {} {})",
+            project.services.len(),
+            started.elapsed().as_secs_f64(),
+            project.name,
+            compose_cli.name(),
+            compose_cli.version
+        )?;
+        for (c, url) in compose::urls(&ctx) {
+            writeln!(out, "  {:<22} {url}", c.title())?;
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+async fn compose_destroy(
+    cli: &Cli,
+    args: &DestroyArgs,
+    loaded: &Loaded,
+    project: &compose::Project,
+    docker: &ops_gen::docker::Docker,
+    compose_cli: &compose::ComposeCli,
+) -> Result<Outcome> {
+    let mut out = std::io::stdout().lock();
+    let doomed = compose::doomed(docker, project).await?;
+    writeln!(out, "ops-gen compose destroy deletes, in project `{}`:", project.name)?;
+    writeln!(
+        out,
+        "  containers: {}",
+        if doomed.containers.is_empty() { "none".to_owned() } else { doomed.containers.join(", ") }
+    )?;
+    writeln!(
+        out,
+        "  volumes:    {}",
+        if doomed.volumes.is_empty() { "none".to_owned() } else { doomed.volumes.join(", ") }
+    )?;
+    writeln!(out, "The app's containers and volumes are not touched.")?;
+    out.flush()?;
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(UsageError("refusing to destroy without a terminal to confirm; pass --yes".to_owned()).into());
+        }
+        write!(out, "Type the project name ({}) to confirm: ", project.name)?;
+        out.flush()?;
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if answer.trim() != project.name {
+            writeln!(out, "not confirmed; nothing deleted")?;
+            return Ok(Outcome::ProblemsFound);
+        }
+    }
+    if !backup::jobs(&loaded.config).is_empty() {
+        writeln!(out, "taking a backup first…")?;
+        drop(out);
+        if !matches!(Box::pin(cmd_backup_run(cli, &[])).await?, Outcome::Ok) {
+            eprintln!("the backup failed: nothing deleted");
+            return Ok(Outcome::ProblemsFound);
+        }
+        out = std::io::stdout().lock();
+    }
+    let gone = compose::destroy(compose_cli, docker, project).await?;
+    writeln!(out, "destroyed: {} containers, {} volumes", gone.containers.len(), gone.volumes.len())?;
     Ok(Outcome::Ok)
 }
 

@@ -1,0 +1,163 @@
+//! The one wrapper around the Docker API (bollard).
+//!
+//! Everything ops-gen asks the engine goes through here: is it reachable
+//! and which version, which containers belong to a Compose project (state,
+//! health, restarts, image), which volumes carry the profile's label, and
+//! removing those volumes. Compose itself still starts and stops services;
+//! this module only reads, except [`Docker::remove_volume`].
+//!
+//! The engine is found as the Docker CLI finds it: `DOCKER_HOST`, else the
+//! local socket. The API version is negotiated, so Debian's 20.10 engine
+//! and current ones both answer. Every call is bounded by a timeout: a hung
+//! engine is an error, never a hung command.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::query_parameters::{
+    InspectContainerOptions, ListContainersOptions, ListVolumesOptions, RemoveVolumeOptions,
+};
+
+/// How long one API call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The labels Docker Compose puts on what it creates.
+pub const LABEL_PROJECT: &str = "com.docker.compose.project";
+pub const LABEL_SERVICE: &str = "com.docker.compose.service";
+
+/// Why a Docker call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    #[error(
+        "cannot reach the Docker engine at {host}: {message} (is dockerd running? set DOCKER_HOST to its socket, e.g. unix:///var/run/docker.sock)"
+    )]
+    Unreachable { host: String, message: String },
+    #[error("the Docker engine did not answer {what} within {}s", CALL_TIMEOUT.as_secs())]
+    Timeout { what: &'static str },
+    #[error("Docker API {what}: {source}")]
+    Api {
+        what: &'static str,
+        #[source]
+        source: bollard::errors::Error,
+    },
+}
+
+/// A connected engine.
+#[derive(Debug, Clone)]
+pub struct Docker {
+    client: bollard::Docker,
+    /// `DOCKER_HOST` or the default socket, for messages.
+    pub host: String,
+}
+
+/// The engine's version, from `/version`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Version {
+    pub version: String,
+    pub api_version: String,
+}
+
+/// One container of a Compose project.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Container {
+    pub id: String,
+    pub name: String,
+    /// The Compose service it runs.
+    pub service: String,
+    /// `running`, `exited`, `restarting`, …
+    pub state: String,
+    /// `healthy`, `unhealthy`, `starting`, or `None` without a healthcheck.
+    pub health: Option<String>,
+    pub restarts: i64,
+    /// The image reference it was created from.
+    pub image: String,
+    /// The image ID it runs.
+    pub image_id: String,
+    /// All its labels.
+    #[serde(skip)]
+    pub labels: HashMap<String, String>,
+}
+
+async fn bounded<T>(
+    what: &'static str,
+    call: impl Future<Output = Result<T, bollard::errors::Error>>,
+) -> Result<T, DockerError> {
+    match tokio::time::timeout(CALL_TIMEOUT, call).await {
+        Ok(result) => result.map_err(|source| DockerError::Api { what, source }),
+        Err(_) => Err(DockerError::Timeout { what }),
+    }
+}
+
+impl Docker {
+    /// Connects and checks the engine answers.
+    pub async fn connect() -> Result<Self, DockerError> {
+        let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned());
+        let unreachable = |message: String| DockerError::Unreachable { host: host.clone(), message };
+        let client = bollard::Docker::connect_with_defaults().map_err(|e| unreachable(crate::probe::chain(&e)))?;
+        let client = match tokio::time::timeout(CALL_TIMEOUT, client.negotiate_version()).await {
+            Ok(Ok(client)) => client,
+            Ok(Err(e)) => return Err(unreachable(crate::probe::chain(&e))),
+            Err(_) => return Err(unreachable(format!("no answer within {}s", CALL_TIMEOUT.as_secs()))),
+        };
+        Ok(Self { client, host })
+    }
+
+    pub async fn version(&self) -> Result<Version, DockerError> {
+        let v = bounded("version", self.client.version()).await?;
+        Ok(Version { version: v.version.unwrap_or_default(), api_version: v.api_version.unwrap_or_default() })
+    }
+
+    /// The project's containers, running or not, sorted by service.
+    pub async fn project_containers(&self, project: &str) -> Result<Vec<Container>, DockerError> {
+        let filters = HashMap::from([("label".to_owned(), vec![format!("{LABEL_PROJECT}={project}")])]);
+        let options = ListContainersOptions { all: true, filters: Some(filters), ..Default::default() };
+        let summaries = bounded("list containers", self.client.list_containers(Some(options))).await?;
+        let mut containers = Vec::with_capacity(summaries.len());
+        for summary in summaries {
+            let Some(id) = summary.id else { continue };
+            let inspect =
+                bounded("inspect container", self.client.inspect_container(&id, None::<InspectContainerOptions>))
+                    .await?;
+            let labels = summary.labels.unwrap_or_default();
+            let state = inspect.state.unwrap_or_default();
+            containers.push(Container {
+                name: inspect.name.unwrap_or_default().trim_start_matches('/').to_owned(),
+                service: labels.get(LABEL_SERVICE).cloned().unwrap_or_default(),
+                state: state.status.map(|s| s.to_string()).unwrap_or_default(),
+                health: state.health.and_then(|h| h.status).map(|s| s.to_string()).filter(|s| s != "none"),
+                restarts: inspect.restart_count.unwrap_or(0),
+                image: summary.image.unwrap_or_default(),
+                image_id: inspect.image.unwrap_or_default(),
+                labels,
+                id,
+            });
+        }
+        containers.sort_by(|a, b| a.service.cmp(&b.service).then_with(|| a.name.cmp(&b.name)));
+        Ok(containers)
+    }
+
+    /// The ID the image reference points at now, if the engine has it.
+    pub async fn image_id(&self, reference: &str) -> Result<Option<String>, DockerError> {
+        match tokio::time::timeout(CALL_TIMEOUT, self.client.inspect_image(reference)).await {
+            Ok(Ok(image)) => Ok(image.id),
+            Ok(Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })) => Ok(None),
+            Ok(Err(source)) => Err(DockerError::Api { what: "inspect image", source }),
+            Err(_) => Err(DockerError::Timeout { what: "inspect image" }),
+        }
+    }
+
+    /// Names of the volumes carrying every `label=value` pair given.
+    pub async fn volumes(&self, labels: &[(&str, &str)]) -> Result<Vec<String>, DockerError> {
+        let wanted = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let options = ListVolumesOptions { filters: Some(HashMap::from([("label".to_owned(), wanted)])) };
+        let list = bounded("list volumes", self.client.list_volumes(Some(options))).await?;
+        let mut names: Vec<String> = list.volumes.unwrap_or_default().into_iter().map(|v| v.name).collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Deletes a volume (it must not be in use).
+    pub async fn remove_volume(&self, name: &str) -> Result<(), DockerError> {
+        bounded("remove volume", self.client.remove_volume(name, Some(RemoveVolumeOptions { force: false }))).await
+    }
+}
