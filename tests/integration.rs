@@ -11,6 +11,7 @@ mod canary;
 mod checks;
 mod cli;
 mod notify;
+mod profile;
 mod s3;
 mod secrets;
 mod serve;

@@ -177,7 +177,6 @@ fn specialise(ctx: &Context<'_>, c: Component, service: &mut Service, volumes: &
                 "--storage.tsdb.path=/prometheus".to_owned(),
                 format!("--storage.tsdb.retention.time={}", profile.retention.metrics),
                 format!("--storage.tsdb.retention.size={}", profile.metrics_size()),
-                "--web.console.templates=/etc/prometheus/consoles".to_owned(),
             ]));
             if !ctx.enabled(Component::Exporter) {
                 service.extra_hosts = vec![format!("{}:host-gateway", super::prometheus::HOST_GATEWAY)];
@@ -224,10 +223,11 @@ fn specialise(ctx: &Context<'_>, c: Component, service: &mut Service, volumes: &
         }
         Component::Cadvisor => cadvisor(service, volumes),
         Component::NodeExporter => {
-            // The host's filesystems and processes, read-only; `rslave` so
-            // mounts made after start are seen.
+            // The host's filesystems and processes, read-only. Not `rslave`:
+            // Docker refuses it where `/` is a private mount (containers,
+            // some VPS kernels), and the root filesystem is what matters.
             service.pid = Some("host".to_owned());
-            volumes.push(Volumes::Simple("/:/host:ro,rslave".to_owned()));
+            volumes.push(Volumes::Simple("/:/host:ro".to_owned()));
             service.command = Some(Command::Args(args(&[
                 "--path.rootfs=/host",
                 "--collector.filesystem.mount-points-exclude=^/(dev|proc|run|sys|var/lib/docker/.+)($$|/)",

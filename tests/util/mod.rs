@@ -341,6 +341,25 @@ impl RealPrometheus {
     }
 }
 
+impl RealPrometheus {
+    /// Evaluates `promql` as an instant query: the API's status (or error
+    /// type and message) and how many series came back.
+    pub async fn evaluate(&self, promql: &str) -> (String, usize) {
+        let mut url = url::Url::parse(&format!("http://127.0.0.1:{}/api/v1/query", self.port)).unwrap();
+        url.query_pairs_mut().append_pair("query", promql);
+        let json: serde_json::Value = http_client().get(url).send().await.unwrap().json().await.unwrap();
+        let status = json["status"].as_str().unwrap_or("?").to_owned();
+        if status != "success" {
+            return (format!("{status}: {}", json["error"]), 0);
+        }
+        let count = match &json["data"]["result"] {
+            serde_json::Value::Array(items) => items.len(),
+            _ => 1,
+        };
+        (status, count)
+    }
+}
+
 impl Drop for RealPrometheus {
     fn drop(&mut self) {
         let _ = self.child.kill();
