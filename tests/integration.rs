@@ -10,6 +10,7 @@ mod backup;
 mod canary;
 mod checks;
 mod cli;
+mod compose;
 mod notify;
 mod profile;
 mod s3;
