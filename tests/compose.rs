@@ -2,7 +2,7 @@
 //! real Docker engine (Debian's dockerd on a private socket, started by
 //! `scripts/services.sh up`) with docker-compose 1.29. No registry is
 //! reachable, so the profile runs local images built from real binaries:
-//! this very ops-gen, Debian's Prometheus and node_exporter.
+//! this very ops-gen, Debian's Prometheus and `node_exporter`.
 
 use std::path::Path;
 use std::process::Command;

@@ -170,7 +170,7 @@ fn the_compose_file_is_valid_compose_spec_and_loads_in_docker_compose() {
     assert!(out.status.success(), "docker-compose config: {}", String::from_utf8_lossy(&out.stderr));
 }
 
-/// Every PromQL expression of the dashboards and the rules, with Grafana's
+/// Every `PromQL` expression of the dashboards and the rules, with Grafana's
 /// variables replaced the way Grafana would.
 fn expressions(dir: &Path) -> Vec<(String, String, bool)> {
     let mut exprs = Vec::new();
@@ -214,7 +214,7 @@ async fn every_dashboard_and_rule_query_evaluates_on_a_real_prometheus() {
         TestExporter::start("checks:\n  backups:\n    kind: file_freshness\n    path: /tmp/*.dump\n    max_age: 26h\n")
             .await;
     let scrape = exporter.scrape().await;
-    let exported: BTreeSet<String> = scrape
+    let series: BTreeSet<String> = scrape
         .body
         .lines()
         .filter(|l| !l.starts_with('#'))
@@ -252,7 +252,7 @@ async fn every_dashboard_and_rule_query_evaluates_on_a_real_prometheus() {
             .filter(|w| w.starts_with("opsgen_"))
             .collect();
         let filters = ["==", "!=", ">", "<", " unless ", " and "].iter().any(|op| expr.contains(op));
-        let own = !metrics.is_empty() && metrics.iter().all(|m| exported.contains(*m)) && !expr.contains("job=");
+        let own = !metrics.is_empty() && metrics.iter().all(|m| series.contains(*m)) && !expr.contains("job=");
         if *dashboard && own && !filters && results == 0 {
             empty_own.push(format!("{name}: {expr}"));
         }
