@@ -2,7 +2,7 @@
 CARGO ?= cargo
 OPS_GEN ?= $(CARGO) run --release --locked --quiet --
 
-.PHONY: help run probe check test services services-down bench bench-backup
+.PHONY: help run probe check generate up status down destroy backup test services services-down bench bench-backup
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -15,6 +15,24 @@ probe: ## run every check once and print the results
 
 check: ## validate ops-gen.yml and print it resolved, secrets masked
 	$(OPS_GEN) config check
+
+generate: ## write the ops profile files (compose, Prometheus, Grafana, Loki, Alloy, Uptime Kuma)
+	$(OPS_GEN) compose generate
+
+up: ## preflight, regenerate and start the ops profile; wait until healthy
+	$(OPS_GEN) compose up
+
+status: ## one line per ops and app service: green/yellow/red
+	$(OPS_GEN) compose status
+
+down: ## stop the ops profile, keeping its data
+	$(OPS_GEN) compose down
+
+destroy: ## delete the ops profile's containers and volumes (asks first, backs up first)
+	$(OPS_GEN) compose destroy
+
+backup: ## take a backup set of every target
+	$(OPS_GEN) backup run
 
 test: ## the whole suite: installs and starts PostgreSQL and Redis, then fmt, clippy, doc, tests
 	scripts/test.sh
