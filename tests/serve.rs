@@ -564,3 +564,16 @@ async fn one_prometheus_watches_three_hosts_through_file_sd_and_probe() {
         Some("3")
     );
 }
+
+#[tokio::test]
+async fn runbooks_are_served_where_alerts_link() {
+    let exporter = TestExporter::start("").await;
+    let (status, text) = exporter.get("/runbooks/backup-stale").await;
+    assert_eq!(status, 200);
+    assert!(text.starts_with("# "), "{text}");
+    let (status, index) = exporter.get("/runbooks/").await;
+    assert_eq!(status, 200);
+    assert!(index.contains("restore-from-backup"), "{index}");
+    let (status, _) = exporter.get("/runbooks/no-such-topic").await;
+    assert_eq!(status, 404);
+}

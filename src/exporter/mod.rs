@@ -312,6 +312,8 @@ pub fn router(exporter: Arc<Exporter>) -> Router {
         .route("/readyz", get(ready))
         .route("/-/reload", post(reload_handler))
         .route("/probe", get(probe_handler))
+        .route("/runbooks/", get(runbook_index))
+        .route("/runbooks/{topic}", get(runbook_page))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .with_state(exporter)
@@ -397,6 +399,21 @@ async fn probe_handler(
             ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
         }
         Err(message) => bad_request(message),
+    }
+}
+
+/// The runbooks alerts and dashboards link to, as plain Markdown text.
+async fn runbook_index() -> Response {
+    let text: String = std::iter::once("# Runbooks\n\n".to_owned())
+        .chain(crate::ops::runbook::ALL.iter().map(|r| format!("- [{}]({}): {}\n", r.topic, r.topic, r.title())))
+        .collect();
+    ([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], text).into_response()
+}
+
+async fn runbook_page(axum::extract::Path(topic): axum::extract::Path<String>) -> Response {
+    match crate::ops::runbook::find(&topic) {
+        Ok(r) => ([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], r.text).into_response(),
+        Err(message) => (StatusCode::NOT_FOUND, format!("{message}\n")).into_response(),
     }
 }
 
