@@ -22,11 +22,20 @@ macro_rules! runbooks {
 /// Every runbook, in the order people need them.
 pub const ALL: &[Runbook] = runbooks![
     "check-failing",
+    "smoke-failing",
     "restart-service",
+    "drift",
     "warm-up",
     "backup-stale",
+    "backup-unverified",
+    "drill-failed",
     "restore-from-backup",
+    "s3-failing",
+    "canary-lost",
+    "redis-save-failing",
     "disk-full",
+    "exporter-down",
+    "config-reload-failed",
     "full-reset",
 ];
 
