@@ -2,7 +2,7 @@
 CARGO ?= cargo
 OPS_GEN ?= $(CARGO) run --release --locked --quiet --
 
-.PHONY: help run probe check generate up status down destroy backup test services services-down bench bench-backup
+.PHONY: help run probe check generate up status down destroy backup test services services-down bench bench-backup bench-profile
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -48,3 +48,6 @@ bench: ## compare the exporter with the peer exporters (writes bench/results/lat
 
 bench-backup: ## compare backup run/verify/drill with pg_dump, pg_restore and redis-cli (writes bench/results/backup.md)
 	bench/backup.sh
+
+bench-profile: ## time compose generate and compose up against Compose itself (writes bench/results/profile.md)
+	bench/profile.sh
