@@ -22,7 +22,7 @@ profile:
   ports: {ops-gen: 29743, prometheus: 29090, node-exporter: 29100}
   disk_budget: 1GiB
 YAML
-mkdir -p results
+mkdir -p bench/results
 python3 - "$PWD/target/release/ops-gen" "$work" >bench/results/profile.md <<'PY'
 import subprocess, sys, time
 ops, work = sys.argv[1], sys.argv[2]
