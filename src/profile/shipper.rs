@@ -9,7 +9,7 @@
 //! `compose_project`, `compose_service`, `container` and `stream`.
 //!
 //! Alloy's configuration language is not YAML or JSON, so it gets a small
-//! typed syntax tree ([`Block`], [`Value`]) with one printer, rather than
+//! typed syntax tree (`Block`, `Value`) with one printer, rather than
 //! text pasted together: strings are always escaped, references are never
 //! quoted, and the output is deterministic.
 
