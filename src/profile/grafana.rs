@@ -1549,15 +1549,7 @@ mod tests {
     fn generate(profile: &Settings) -> Vec<Artifact> {
         let config = Config::default();
         let app = App::default();
-        let ctx = Context {
-            config: &config,
-            profile,
-            app: &app,
-            project: "demo".to_owned(),
-            config_file: None,
-            env_vars: Vec::new(),
-        };
-        artifacts(&ctx)
+        artifacts(&Context::for_tests(&config, profile, &app))
     }
 
     /// The dashboards as Grafana reads them, by file name.

@@ -159,14 +159,7 @@ mod tests {
         );
         app.services.insert("cron".to_owned(), AppService::default());
         let settings = Settings::default();
-        let ctx = Context {
-            config: &config,
-            profile: &settings,
-            app: &app,
-            project: "demo".to_owned(),
-            config_file: None,
-            env_vars: Vec::new(),
-        };
+        let ctx = Context::for_tests(&config, &settings, &app);
         let text = &artifacts(&ctx)[0].contents;
         assert!(!text.contains("s3cr3t"), "{text}");
         let v: serde_json::Value = serde_json::from_str(text).unwrap();

@@ -203,14 +203,7 @@ mod tests {
     fn yaml(settings: &Settings) -> serde_norway::Value {
         let config = crate::config::Config::default();
         let app = App::default();
-        let ctx = Context {
-            config: &config,
-            profile: settings,
-            app: &app,
-            project: "demo".to_owned(),
-            config_file: None,
-            env_vars: Vec::new(),
-        };
+        let ctx = Context::for_tests(&config, settings, &app);
         serde_norway::from_str(&artifacts(&ctx)[0].contents).unwrap()
     }
 

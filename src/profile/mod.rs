@@ -702,6 +702,15 @@ pub fn write(dir: &Path, files: &[Artifact]) -> std::io::Result<Vec<PathBuf>> {
     Ok(written)
 }
 
+#[cfg(test)]
+impl<'a> Context<'a> {
+    /// A context for generator tests: project `demo`, no config file, no
+    /// variables.
+    pub(crate) fn for_tests(config: &'a Config, profile: &'a Settings, app: &'a App) -> Self {
+        Self { config, profile, app, project: "demo".to_owned(), config_file: None, env_vars: Vec::new() }
+    }
+}
+
 /// Every file of the profile, sorted by path.
 #[must_use]
 pub fn generate(ctx: &Context<'_>) -> Vec<Artifact> {

@@ -110,14 +110,7 @@ mod tests {
         let app = App::default();
         let mut settings = Settings::default();
         let ctx = |s: &Settings| -> Vec<String> {
-            let ctx = Context {
-                config: &config,
-                profile: s,
-                app: &app,
-                project: "demo".to_owned(),
-                config_file: None,
-                env_vars: Vec::new(),
-            };
+            let ctx = Context::for_tests(&config, s, &app);
             super::config(&ctx).scrape_configs.into_iter().map(|j| j.job_name).collect()
         };
         assert_eq!(ctx(&settings), ["ops-gen", "prometheus", "grafana", "loki", "alloy", "cadvisor", "node-exporter"]);

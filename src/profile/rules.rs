@@ -1169,14 +1169,7 @@ mod tests {
 
     fn with_context<T>(f: impl FnOnce(&Context<'_>) -> T) -> T {
         let (config, profile, app) = (Config::default(), Settings::default(), App::default());
-        f(&Context {
-            config: &config,
-            profile: &profile,
-            app: &app,
-            project: "demo".to_owned(),
-            config_file: None,
-            env_vars: Vec::new(),
-        })
+        f(&Context::for_tests(&config, &profile, &app))
     }
 
     /// The generated files, parsed back.
@@ -1285,14 +1278,7 @@ mod tests {
     fn runbook_links_follow_the_config() {
         let (config, app) = (Config::default(), App::default());
         let profile = Settings { runbook_url: "https://wiki.example.com/ops/".to_owned(), ..Settings::default() };
-        let ctx = Context {
-            config: &config,
-            profile: &profile,
-            app: &app,
-            project: "demo".to_owned(),
-            config_file: None,
-            env_vars: Vec::new(),
-        };
+        let ctx = Context::for_tests(&config, &profile, &app);
         let files = artifacts(&ctx);
         assert!(files[0].contents.contains("runbook_url: https://wiki.example.com/ops/backup-stale"));
         assert!(files[1].contents.contains("runbook_url: https://wiki.example.com/ops/backup-stale"));
