@@ -82,18 +82,8 @@ need_root() {
   [[ $(id -u) -eq 0 ]] || die "$1 needs root (dockerd runs as root; image files are owned by 65534)"
 }
 
-install_missing() {
-  local missing=()
-  for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  ((${#missing[@]})) || return 0
-  log "installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  # apt never starts services here (policy-rc.d, no systemd); we start dockerd.
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
+# shellcheck source=scripts/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
 
 # Alive and not a zombie: PID 1 on these machines reaps exited orphans late,
 # and `kill -0` succeeds on a zombie.
