@@ -533,7 +533,7 @@ async fn cmd_compose(cli: &Cli, command: &ComposeCommand) -> Result<Outcome> {
     match command {
         ComposeCommand::Generate(_) => unreachable!("handled without a runtime"),
         ComposeCommand::Up(args) => {
-            compose_up(cli, args, &loaded, &inputs, &docker, compose_cli.expect("detected above")).await
+            compose_up(cli, args, &ctx, &project, &docker, compose_cli.expect("detected above")).await
         }
         ComposeCommand::Status => {
             let rows = compose::status(&docker, &project).await?;
@@ -595,15 +595,14 @@ async fn cmd_compose(cli: &Cli, command: &ComposeCommand) -> Result<Outcome> {
 async fn compose_up(
     cli: &Cli,
     args: &UpArgs,
-    loaded: &Loaded,
-    inputs: &ops_gen::profile::Inputs,
+    ctx: &ops_gen::profile::Context<'_>,
+    project: &compose::Project,
     docker: &ops_gen::docker::Docker,
     compose_cli: &compose::ComposeCli,
 ) -> Result<Outcome> {
     use ops_gen::backup::run::Progress as _;
     use ops_gen::profile;
-    let ctx = inputs.context(&loaded.config);
-    let project = compose::Project::new(&ctx, &inputs.base);
+    let base = &project.dir;
     let mut out = std::io::stdout().lock();
     let running: Vec<String> = docker
         .project_containers(&project.name)
@@ -612,9 +611,9 @@ async fn compose_up(
         .filter(|c| c.state == "running")
         .map(|c| c.service)
         .collect();
-    let mut findings = compose::preflight::ports(&ctx, &running);
-    findings.push(compose::preflight::disk(&ctx, &inputs.base));
-    findings.push(compose::preflight::memory(&ctx));
+    let mut findings = compose::preflight::ports(ctx, &running);
+    findings.push(compose::preflight::disk(ctx, base));
+    findings.push(compose::preflight::memory(ctx));
     let failed: Vec<_> = findings.iter().filter(|f| !f.ok).collect();
     if !failed.is_empty() {
         for f in &failed {
@@ -623,15 +622,14 @@ async fn compose_up(
         eprintln!("nothing started: fix the above and run `ops-gen compose up` again");
         return Ok(Outcome::ProblemsFound);
     }
-    let files = profile::generate(&ctx);
-    profile::write(&inputs.base, &files)
-        .with_context(|| format!("cannot write the profile into {}", inputs.base.display()))?;
+    let files = profile::generate(ctx);
+    profile::write(base, &files).with_context(|| format!("cannot write the profile into {}", base.display()))?;
     // Bind-mounted folders must exist before Docker creates them as root.
-    let backups = inputs.base.join(&loaded.config.backup.dir);
+    let backups = base.join(&ctx.config.backup.dir);
     std::fs::create_dir_all(&backups).with_context(|| format!("cannot create {}", backups.display()))?;
-    if let Some(data) = &loaded.config.profile.data_dir {
+    if let Some(data) = &ctx.config.profile.data_dir {
         for c in ctx.components() {
-            let dir = inputs.base.join(data).join(c.name());
+            let dir = base.join(data).join(c.name());
             std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
     }
@@ -639,14 +637,14 @@ async fn compose_up(
     let spinner = Spinners::for_cli(cli, "starting");
     spinner.started("profile");
     let result = async {
-        compose::start(compose_cli, &project).await?;
-        compose::wait_healthy(docker, &project, Duration::from_secs(args.timeout), |_| {}).await
+        compose::start(compose_cli, project).await?;
+        compose::wait_healthy(docker, project, Duration::from_secs(args.timeout), |_| {}).await
     }
     .await;
     spinner.finished("profile");
     result?;
     if cli.json {
-        let urls: BTreeMap<_, _> = compose::urls(&ctx).into_iter().map(|(c, u)| (c.name(), u)).collect();
+        let urls: BTreeMap<_, _> = compose::urls(ctx).into_iter().map(|(c, u)| (c.name(), u)).collect();
         let json = serde_json::json!({"project": project.name, "services": project.services, "seconds": started.elapsed().as_secs_f64(), "urls": urls});
         serde_json::to_writer_pretty(&mut out, &json)?;
         writeln!(out)?;
@@ -660,7 +658,7 @@ async fn compose_up(
             compose_cli.name(),
             compose_cli.version
         )?;
-        for (c, url) in compose::urls(&ctx) {
+        for (c, url) in compose::urls(ctx) {
             writeln!(out, "  {:<22} {url}", c.title())?;
         }
     }
