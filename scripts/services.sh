@@ -101,10 +101,8 @@ start_s3() {
     log "s3s-fs already running on 127.0.0.1:$S3_PORT"
     return
   fi
-  # s3s-fs answers 500 (not an empty list) to a listing whose prefix folder
-  # does not exist yet; real S3 stores return an empty page. The tests' own
-  # prefix is created up front so a fresh bucket behaves like a real one.
-  mkdir -p "$DIR/s3/$S3_BUCKET/ops-gen"
+  # A bucket is a folder to s3s-fs.
+  mkdir -p "$DIR/s3/$S3_BUCKET"
   nohup s3s-fs --host 127.0.0.1 --port "$S3_PORT" --access-key opsgen --secret-key "$PASSWORD-s3" "$DIR/s3" \
     >"$DIR/s3.log" 2>&1 &
   echo $! >"$DIR/s3.pid"

@@ -111,10 +111,11 @@ fn bad_configs_exit_2_with_file_key_and_fix() {
 fn probe_json_against_real_services() {
     let app_dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (app, db_url) = rt.block_on(async {
+    let s3_data = util::s3_data("probe");
+    let (app, db_url, s3) = rt.block_on(async {
         let (db_url, _) = util::postgres_database().await;
         util::redis_conn().await;
-        (servers::http_app().await, db_url)
+        (servers::http_app().await, db_url, util::OwnS3::start(s3_data.path()).await)
     });
     let out = run(ops_gen(app_dir.path())
         .args([
@@ -130,8 +131,8 @@ fn probe_json_against_real_services() {
         .env("OPS_GEN_POSTGRES_URL", &db_url)
         .env("OPS_GEN_REDIS_URL", util::redis_url())
         .env("OPS_GEN_APP_URL", app.url("/ok"))
-        .env("OPS_GEN_S3_ENDPOINT", util::s3().0)
-        .env("OPS_GEN_S3_BUCKET", util::s3().1)
+        .env("OPS_GEN_S3_ENDPOINT", s3.endpoint())
+        .env("OPS_GEN_S3_BUCKET", "probe")
         .env("OPS_GEN_S3_ACCESS_KEY", util::s3().2)
         .env("OPS_GEN_S3_SECRET_KEY", util::s3().3));
     out.expect_code(0);

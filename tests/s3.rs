@@ -21,7 +21,10 @@ fn probe(yaml: &str) -> Probe {
 
 #[tokio::test]
 async fn round_trip_succeeds_and_failures_have_the_right_reason() {
-    let (endpoint, bucket, access, secret) = util::s3();
+    let (_, _, access, secret) = util::s3();
+    let data = util::s3_data("bucket");
+    let server = util::OwnS3::start(data.path()).await;
+    let (endpoint, bucket) = (server.endpoint(), "bucket".to_owned());
     let out = probe(&yaml(&endpoint, &bucket, &access, &secret)).run().await;
     assert!(out.is_success(), "{out:?}");
     let Details::S3(state) = &out.details else { panic!("{out:?}") };
@@ -39,8 +42,7 @@ async fn round_trip_succeeds_and_failures_have_the_right_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_between_runs_turns_the_series_red() {
     let (_, _, access, secret) = util::s3();
-    let data = tempfile::tempdir().unwrap();
-    std::fs::create_dir(data.path().join("own-bucket")).unwrap();
+    let data = util::s3_data("own-bucket");
     let mut server = util::OwnS3::start(data.path()).await;
     let exporter = TestExporter::start(&yaml(&server.endpoint(), "own-bucket", &access, &secret)).await;
     let success = r#"opsgen_s3_roundtrip_success{target="store",bucket="own-bucket"}"#;

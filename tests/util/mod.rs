@@ -293,6 +293,10 @@ pub async fn https_server() -> HttpsServer {
 }
 
 /// The S3 store `scripts/services.sh` runs: (endpoint, bucket, access key, secret key).
+///
+/// Tests that write objects use an [`OwnS3`] instead: s3s-fs walks the whole
+/// bucket folder for every listing and answers 500 when a file vanishes
+/// mid-walk, so one test's delete can fail another test's listing.
 pub fn s3() -> (String, String, String, String) {
     let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
     let endpoint = var("OPS_GEN_S3_ENDPOINT", "http://127.0.0.1:59000");
@@ -365,6 +369,13 @@ impl Drop for RealPrometheus {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A data folder for an [`OwnS3`] holding one empty bucket.
+pub fn s3_data(bucket: &str) -> tempfile::TempDir {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::create_dir(data.path().join(bucket)).unwrap();
+    data
 }
 
 /// An s3s-fs of the test's own, serving `data` (a folder per bucket) with the
