@@ -12,10 +12,12 @@
 //! engine is an error, never a hung command.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bollard::query_parameters::{
-    InspectContainerOptions, ListContainersOptions, ListVolumesOptions, RemoveVolumeOptions,
+    InspectContainerOptions, ListContainersOptions, ListImagesOptions, ListVolumesOptions, RemoveVolumeOptions,
 };
 
 /// How long one API call may take.
@@ -24,6 +26,12 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// The labels Docker Compose puts on what it creates.
 pub const LABEL_PROJECT: &str = "com.docker.compose.project";
 pub const LABEL_SERVICE: &str = "com.docker.compose.service";
+/// Compose's hash of the service config a container was created from.
+pub const LABEL_CONFIG_HASH: &str = "com.docker.compose.config-hash";
+/// The Compose version that created a container.
+pub const LABEL_COMPOSE_VERSION: &str = "com.docker.compose.version";
+/// `True` on containers of `docker compose run`.
+pub const LABEL_ONEOFF: &str = "com.docker.compose.oneoff";
 
 /// Why a Docker call failed.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +56,8 @@ pub struct Docker {
     client: bollard::Docker,
     /// `DOCKER_HOST` or the default socket, for messages.
     pub host: String,
+    /// API calls made through this connection (and its clones).
+    calls: Arc<AtomicU64>,
 }
 
 /// The engine's version, from `/version`.
@@ -78,17 +88,54 @@ pub struct Container {
     pub labels: HashMap<String, String>,
 }
 
-async fn bounded<T>(
-    what: &'static str,
-    call: impl Future<Output = Result<T, bollard::errors::Error>>,
-) -> Result<T, DockerError> {
-    match tokio::time::timeout(CALL_TIMEOUT, call).await {
-        Ok(result) => result.map_err(|source| DockerError::Api { what, source }),
-        Err(_) => Err(DockerError::Timeout { what }),
-    }
+/// A Compose project's container as the list call shows it, without an
+/// inspect.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub id: String,
+    /// The Compose service it runs (empty without the label).
+    pub service: String,
+    /// `running`, `exited`, …
+    pub state: String,
+    /// The engine's status text (`Up 2 minutes (healthy)`): it changes when
+    /// the container restarts or its health changes.
+    pub status: String,
+    /// The image reference it was created from.
+    pub image: String,
+    /// The image ID it runs.
+    pub image_id: String,
+    pub labels: HashMap<String, String>,
+}
+
+/// What only an inspect tells of a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspected {
+    pub name: String,
+    /// `healthy`, `unhealthy`, `starting`, or `None` without a healthcheck.
+    pub health: Option<String>,
+    pub restarts: i64,
 }
 
 impl Docker {
+    /// One API call, bounded by [`CALL_TIMEOUT`] and counted.
+    async fn bounded<T>(
+        &self,
+        what: &'static str,
+        call: impl Future<Output = Result<T, bollard::errors::Error>>,
+    ) -> Result<T, DockerError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        match tokio::time::timeout(CALL_TIMEOUT, call).await {
+            Ok(result) => result.map_err(|source| DockerError::Api { what, source }),
+            Err(_) => Err(DockerError::Timeout { what }),
+        }
+    }
+
+    /// API calls made so far through this connection.
+    #[must_use]
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
     /// Connects and checks the engine answers.
     pub async fn connect() -> Result<Self, DockerError> {
         let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned());
@@ -99,45 +146,85 @@ impl Docker {
             Ok(Err(e)) => return Err(unreachable(crate::probe::chain(&e))),
             Err(_) => return Err(unreachable(format!("no answer within {}s", CALL_TIMEOUT.as_secs()))),
         };
-        Ok(Self { client, host })
+        Ok(Self { client, host, calls: Arc::new(AtomicU64::new(1)) })
     }
 
     pub async fn version(&self) -> Result<Version, DockerError> {
-        let v = bounded("version", self.client.version()).await?;
+        let v = self.bounded("version", self.client.version()).await?;
         Ok(Version { version: v.version.unwrap_or_default(), api_version: v.api_version.unwrap_or_default() })
     }
 
     /// The project's containers, running or not, sorted by service.
     pub async fn project_containers(&self, project: &str) -> Result<Vec<Container>, DockerError> {
-        let filters = HashMap::from([("label".to_owned(), vec![format!("{LABEL_PROJECT}={project}")])]);
-        let options = ListContainersOptions { all: true, filters: Some(filters), ..Default::default() };
-        let summaries = bounded("list containers", self.client.list_containers(Some(options))).await?;
-        let mut containers = Vec::with_capacity(summaries.len());
-        for summary in summaries {
-            let Some(id) = summary.id else { continue };
-            let inspect =
-                bounded("inspect container", self.client.inspect_container(&id, None::<InspectContainerOptions>))
-                    .await?;
-            let labels = summary.labels.unwrap_or_default();
-            let state = inspect.state.unwrap_or_default();
+        let mut containers = Vec::new();
+        for listed in self.list_project(project).await? {
+            let inspected = self.inspect(&listed.id).await?;
             containers.push(Container {
-                name: inspect.name.unwrap_or_default().trim_start_matches('/').to_owned(),
-                service: labels.get(LABEL_SERVICE).cloned().unwrap_or_default(),
-                state: state.status.map(|s| s.to_string()).unwrap_or_default(),
-                health: state.health.and_then(|h| h.status).map(|s| s.to_string()).filter(|s| s != "none"),
-                restarts: inspect.restart_count.unwrap_or(0),
-                image: summary.image.unwrap_or_default(),
-                image_id: inspect.image.unwrap_or_default(),
-                labels,
-                id,
+                id: listed.id,
+                name: inspected.name,
+                service: listed.service,
+                state: listed.state,
+                health: inspected.health,
+                restarts: inspected.restarts,
+                image: listed.image,
+                image_id: listed.image_id,
+                labels: listed.labels,
             });
         }
         containers.sort_by(|a, b| a.service.cmp(&b.service).then_with(|| a.name.cmp(&b.name)));
         Ok(containers)
     }
 
+    /// The project's containers, running or not, from one list call.
+    pub async fn list_project(&self, project: &str) -> Result<Vec<Listed>, DockerError> {
+        let filters = HashMap::from([("label".to_owned(), vec![format!("{LABEL_PROJECT}={project}")])]);
+        let options = ListContainersOptions { all: true, filters: Some(filters), ..Default::default() };
+        let summaries = self.bounded("list containers", self.client.list_containers(Some(options))).await?;
+        Ok(summaries
+            .into_iter()
+            .filter_map(|summary| {
+                let labels = summary.labels.unwrap_or_default();
+                Some(Listed {
+                    id: summary.id?,
+                    service: labels.get(LABEL_SERVICE).cloned().unwrap_or_default(),
+                    state: summary.state.map(|s| s.to_string()).unwrap_or_default(),
+                    status: summary.status.unwrap_or_default(),
+                    image: summary.image.unwrap_or_default(),
+                    image_id: summary.image_id.unwrap_or_default(),
+                    labels,
+                })
+            })
+            .collect())
+    }
+
+    /// Name, health and restart count of one container.
+    pub async fn inspect(&self, id: &str) -> Result<Inspected, DockerError> {
+        let inspect = self
+            .bounded("inspect container", self.client.inspect_container(id, None::<InspectContainerOptions>))
+            .await?;
+        let state = inspect.state.unwrap_or_default();
+        Ok(Inspected {
+            name: inspect.name.unwrap_or_default().trim_start_matches('/').to_owned(),
+            health: state.health.and_then(|h| h.status).map(|s| s.to_string()).filter(|s| s != "none"),
+            restarts: inspect.restart_count.unwrap_or(0),
+        })
+    }
+
+    /// A digest of every local image's ID and tags, from one list call: it
+    /// changes when an image is pulled, built, tagged or removed.
+    pub async fn images_fingerprint(&self) -> Result<u64, DockerError> {
+        use std::hash::{Hash as _, Hasher as _};
+        let images = self.bounded("list images", self.client.list_images(None::<ListImagesOptions>)).await?;
+        let mut rows: Vec<(String, Vec<String>)> = images.into_iter().map(|i| (i.id, i.repo_tags)).collect();
+        rows.sort();
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        rows.hash(&mut hasher);
+        Ok(hasher.finish())
+    }
+
     /// The ID the image reference points at now, if the engine has it.
     pub async fn image_id(&self, reference: &str) -> Result<Option<String>, DockerError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
         match tokio::time::timeout(CALL_TIMEOUT, self.client.inspect_image(reference)).await {
             Ok(Ok(image)) => Ok(image.id),
             Ok(Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })) => Ok(None),
@@ -150,7 +237,7 @@ impl Docker {
     pub async fn volumes(&self, labels: &[(&str, &str)]) -> Result<Vec<String>, DockerError> {
         let wanted = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let options = ListVolumesOptions { filters: Some(HashMap::from([("label".to_owned(), wanted)])) };
-        let list = bounded("list volumes", self.client.list_volumes(Some(options))).await?;
+        let list = self.bounded("list volumes", self.client.list_volumes(Some(options))).await?;
         let mut names: Vec<String> = list.volumes.unwrap_or_default().into_iter().map(|v| v.name).collect();
         names.sort();
         Ok(names)
@@ -158,6 +245,6 @@ impl Docker {
 
     /// Deletes a volume (it must not be in use).
     pub async fn remove_volume(&self, name: &str) -> Result<(), DockerError> {
-        bounded("remove volume", self.client.remove_volume(name, Some(RemoveVolumeOptions { force: false }))).await
+        self.bounded("remove volume", self.client.remove_volume(name, Some(RemoveVolumeOptions { force: false }))).await
     }
 }

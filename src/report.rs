@@ -90,6 +90,58 @@ pub fn table(snapshot: &Snapshot, color: bool, now: SystemTime) -> String {
     if rows.is_empty() {
         out.push_str("(no checks configured)\n");
     }
+    for (check, result) in &snapshot.entries {
+        if let Some(Details::Drift(state)) = result.as_ref().map(|r| &r.outcome.details) {
+            out.push('\n');
+            out.push_str(&drift_table(&check.name, state));
+        }
+    }
+    out
+}
+
+/// The services of a `docker` check, one line each, then what drifts in
+/// words and the command that fixes it.
+#[must_use]
+pub fn drift_table(check: &str, state: &crate::probe::drift::State) -> String {
+    let rows: Vec<[String; 5]> = state
+        .services
+        .iter()
+        .map(|s| {
+            let running = if s.declared {
+                format!("{}/{}", s.running, s.replicas)
+            } else {
+                format!("{} (undeclared)", s.running)
+            };
+            let health = match (s.up, s.healthy) {
+                (false, _) => "down",
+                (true, true) => "healthy",
+                (true, false) => "unhealthy",
+            };
+            let drift = if s.drift.is_empty() {
+                "none".to_owned()
+            } else {
+                s.drift.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+            };
+            [s.service.clone(), running, health.to_owned(), s.restarts.to_string(), drift]
+        })
+        .collect();
+    let header = ["SERVICE", "RUNNING", "HEALTH", "RESTARTS", "DRIFT"].map(str::to_owned);
+    let widths: Vec<usize> =
+        (0..4).map(|i| rows.iter().chain([&header]).map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = format!("{check}: Compose project `{}`\n", state.project);
+    for row in [&header].into_iter().chain(&rows) {
+        out.push_str("  ");
+        for (cell, width) in row.iter().zip(&widths) {
+            let _ = write!(out, "{cell:<width$}  ");
+        }
+        out.push_str(&row[4]);
+        out.push('\n');
+    }
+    for s in state.services.iter().filter(|s| !s.notes.is_empty()) {
+        for note in &s.notes {
+            let _ = writeln!(out, "  - {}: {note}", s.service);
+        }
+    }
     out
 }
 
@@ -136,6 +188,13 @@ fn describe(details: &Details, now: SystemTime) -> String {
                 Duration::try_from_secs_f64(c.age_seconds).unwrap_or_default().as_secs()
             ))
         ),
+        Details::Drift(d) => {
+            let up = d.services.iter().filter(|s| s.up).count();
+            match d.drifting() {
+                0 => format!("project {}: {up} of {} services up, all as declared", d.project, d.services.len()),
+                n => format!("project {}: {up} of {} services up, {n} drifting", d.project, d.services.len()),
+            }
+        }
         Details::Freshness(f) => {
             format!(
                 "newest file {} ({})",

@@ -11,6 +11,7 @@ mod canary;
 mod checks;
 mod cli;
 mod compose;
+mod drift;
 mod notify;
 mod profile;
 mod s3;

@@ -11,7 +11,10 @@
 //! ([`crate::docker`]), which both CLIs agree on.
 //!
 //! - [`preflight`]: what must hold before `up` (ports free, disk, CLI).
+//! - [`declared`]: the app's services as Compose resolves its files (for
+//!   the drift check).
 
+pub mod declared;
 pub mod preflight;
 
 use std::collections::BTreeMap;
@@ -134,23 +137,49 @@ impl Project {
     }
 }
 
-/// Runs one Compose command to the end, capturing its output.
-async fn run(cli: &ComposeCli, project: &Project, args: &[&str]) -> Result<String, ComposeError> {
-    let mut cmd = tokio::process::Command::new(&cli.program);
-    cmd.args(&cli.prefix).args(project.args()).args(args).current_dir(&project.dir);
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
-    let out = cmd.output().await.map_err(|source| ComposeError::Spawn { program: cli.name(), source })?;
-    if out.status.success() {
-        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+impl ComposeCli {
+    /// Runs `<cli> PROJECT_ARGS ARGS` in `dir` to the end and returns its
+    /// stdout; messages name the command by `ARGS` only. The child is killed
+    /// if the future is dropped (a caller's timeout).
+    pub(crate) async fn output(
+        &self,
+        dir: &Path,
+        project_args: &[String],
+        args: &[&str],
+    ) -> Result<String, ComposeError> {
+        let mut cmd = tokio::process::Command::new(&self.program);
+        cmd.args(&self.prefix).args(project_args).args(args).current_dir(dir);
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        let out = cmd.output().await.map_err(|source| ComposeError::Spawn { program: self.name(), source })?;
+        if out.status.success() {
+            return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // Compose prints progress lines on stderr too; the cause is at the end.
+        let tail: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        Err(ComposeError::Failed {
+            command: format!("{} {}", self.name(), args.join(" ")),
+            status: out.status.to_string(),
+            stderr: tail[tail.len().saturating_sub(5)..].join(" | "),
+        })
     }
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    // Compose prints progress lines on stderr too; the cause is at the end.
-    let tail: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    Err(ComposeError::Failed {
-        command: format!("{} {}", cli.name(), args.join(" ")),
-        status: out.status.to_string(),
-        stderr: tail[tail.len().saturating_sub(5)..].join(" | "),
-    })
+
+    /// The major version (1 for `docker-compose` 1.x, 2 for the plugin).
+    #[must_use]
+    pub fn major(&self) -> Option<u32> {
+        major(&self.version)
+    }
+}
+
+/// The major version of a version string such as `1.29.2` or `v2.24.1`.
+#[must_use]
+pub fn major(version: &str) -> Option<u32> {
+    version.trim().trim_start_matches('v').split('.').next()?.parse().ok()
+}
+
+/// Runs one Compose command of the profile to the end, capturing its output.
+async fn run(cli: &ComposeCli, project: &Project, args: &[&str]) -> Result<String, ComposeError> {
+    cli.output(&project.dir, &project.args(), args).await
 }
 
 /// Starts the profile's services (never the app's) in the background.

@@ -250,7 +250,8 @@ impl Config {
             )
         })?;
         let targets = typed_entries(file, "targets", raw.targets)?;
-        let checks = typed_entries(file, "checks", raw.checks)?;
+        let mut checks = typed_entries(file, "checks", raw.checks)?;
+        attach_stack(file, &raw.stack, &mut checks)?;
         let canaries = canary_checks(file, &raw.canary, &targets, &checks)?;
         let config = Self {
             listen,
@@ -343,6 +344,43 @@ impl Config {
     pub fn probes(&self) -> impl Iterator<Item = (&str, &Spec)> {
         self.targets.iter().chain(&self.checks).chain(&self.canaries).map(|(name, spec)| (name.as_str(), spec))
     }
+}
+
+/// Gives the `docker` check its Compose project and files from `stack`:
+/// the files resolve against the config's folder, which is also the
+/// project folder (as for `ops-gen compose`).
+fn attach_stack(
+    file: &str,
+    stack: &crate::profile::Stack,
+    checks: &mut BTreeMap<String, Spec>,
+) -> Result<(), ConfigError> {
+    let base = Path::new(file).parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let base = std::path::absolute(base).unwrap_or_else(|_| base.to_owned());
+    let mut seen: Option<&str> = None;
+    for (name, spec) in checks.iter_mut() {
+        let Spec::Docker(docker) = spec else { continue };
+        if let Some(first) = seen {
+            return Err(ConfigError::invalid(
+                file,
+                format!("checks.{name}.kind"),
+                format!("`{first}` already watches the stack; its series are labelled by project, not by check"),
+                Some(format!("keep one `docker` check (`{first}`)")),
+            ));
+        }
+        seen = Some(name);
+        if stack.files.is_empty() {
+            return Err(ConfigError::invalid(
+                file,
+                format!("checks.{name}.kind"),
+                "a `docker` check compares the running stack with its compose files, and `stack.files` lists none",
+                Some("list the app's compose files under `stack.files`, e.g. `files: [docker-compose.yml]`".to_owned()),
+            ));
+        }
+        docker.project = stack.project.clone().unwrap_or_else(|| crate::profile::project_name_from(&base));
+        docker.files = stack.files.iter().map(|f| base.join(f)).collect();
+        docker.dir.clone_from(&base);
+    }
+    Ok(())
 }
 
 /// The canary checks of the `canary` section, one per chosen target.

@@ -124,6 +124,9 @@ impl Rendered {
     }
 }
 
+/// A per-service gauge of the drift check: name, help, value.
+type ServiceFamily = (&'static str, &'static str, fn(&crate::probe::drift::ServiceState) -> f64);
+
 #[derive(Debug)]
 struct Exposition {
     snapshot: Arc<Snapshot>,
@@ -233,6 +236,69 @@ impl Exposition {
                     family.encode_family(&[("target", *target), ("bucket", *bucket)])?.encode_gauge(&v)?;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Compose drift and service state of the `docker` check, labelled by
+    /// project and service. Every service seen since start keeps its series.
+    fn drift_series(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
+        use crate::probe::drift::{DriftKind, ServiceState};
+        let states: Vec<&crate::probe::drift::State> = self
+            .entries()
+            .filter_map(|(_, result)| match result.map(|r| &r.outcome.details) {
+                Some(Details::Drift(state)) => Some(state),
+                _ => None,
+            })
+            .collect();
+        if states.is_empty() {
+            return Ok(());
+        }
+        let services: Vec<(&str, &ServiceState)> =
+            states.iter().flat_map(|st| st.services.iter().map(|s| (st.project.as_str(), s))).collect();
+        let families: [ServiceFamily; 3] = [
+            ("opsgen_service_up", "1 while at least one container of the Compose service runs.", |s| {
+                f64::from(u8::from(s.up))
+            }),
+            (
+                "opsgen_service_healthy",
+                "1 while the service runs and each running container is healthy or has no healthcheck.",
+                |s| f64::from(u8::from(s.healthy)),
+            ),
+            (
+                "opsgen_service_restarts",
+                "Restarts of the service's containers by their restart policy, summed (watch it with changes()).",
+                |s| s.restarts as f64,
+            ),
+        ];
+        for (name, help, value) in families {
+            let mut family = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for (project, s) in &services {
+                family
+                    .encode_family(&[("project", *project), ("service", s.service.as_str())])?
+                    .encode_gauge(&value(s))?;
+            }
+        }
+        let mut family = enc.encode_descriptor(
+            "opsgen_drift",
+            "1 while the service differs from its compose files in this way (missing, extra, image, config, replicas); checked on its own schedule.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (project, s) in &services {
+            for kind in DriftKind::ALL {
+                let labels = [("project", *project), ("service", s.service.as_str()), ("kind", kind.as_str())];
+                family.encode_family(&labels)?.encode_gauge(&i64::from(s.drift.contains(&kind)))?;
+            }
+        }
+        let mut family = enc.encode_descriptor(
+            "opsgen_drift_services",
+            "Services of the Compose project that differ from its compose files.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for st in &states {
+            family.encode_family(&[("project", st.project.as_str())])?.encode_gauge(&(st.drifting() as f64))?;
         }
         Ok(())
     }
@@ -391,6 +457,7 @@ impl Collector for Exposition {
         self.redis_series(&mut enc)?;
         self.backup_series(&mut enc)?;
         self.canary_series(&mut enc)?;
+        self.drift_series(&mut enc)?;
         self.s3_series(&mut enc)?;
         match &self.me {
             Some(me) => self_series(me, &mut enc),

@@ -20,6 +20,7 @@
 //! 5. One integration test against the real service in `tests/`.
 
 pub mod canary;
+pub mod drift;
 pub mod file_freshness;
 pub mod http;
 pub mod postgres;
@@ -44,13 +45,15 @@ pub enum Kind {
     Http,
     FileFreshness,
     S3,
+    /// Compose drift, service state and restarts of the `stack`.
+    Docker,
     /// Persistence canaries, made from the `canary` section (not writable in
     /// `targets` or `checks`).
     Canary,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [Kind::Postgres, Kind::Redis, Kind::S3, Kind::Http, Kind::FileFreshness];
+    pub const ALL: [Kind; 6] = [Kind::Postgres, Kind::Redis, Kind::S3, Kind::Http, Kind::FileFreshness, Kind::Docker];
 
     #[must_use]
     pub const fn as_str(self) -> &'static str {
@@ -60,6 +63,7 @@ impl Kind {
             Self::Http => "http",
             Self::FileFreshness => "file_freshness",
             Self::S3 => "s3",
+            Self::Docker => "docker",
             Self::Canary => "canary",
         }
     }
@@ -79,6 +83,7 @@ impl Kind {
             Self::Http => http::REASONS,
             Self::FileFreshness => file_freshness::REASONS,
             Self::S3 => s3::REASONS,
+            Self::Docker => drift::REASONS,
             Self::Canary => canary::REASONS,
         }
     }
@@ -125,6 +130,10 @@ pub enum Reason {
     Checksum,
     /// A local I/O error (permissions, unreadable folder).
     Io,
+    /// What the check reads is invalid (a compose file Compose rejects).
+    Invalid,
+    /// The running stack differs from its compose files.
+    Drift,
     /// A bug in ops-gen (the check panicked).
     Internal,
 }
@@ -146,6 +155,8 @@ impl Reason {
             Self::TooSmall => "too_small",
             Self::Checksum => "checksum",
             Self::Io => "io",
+            Self::Invalid => "invalid",
+            Self::Drift => "drift",
             Self::Internal => "internal",
         }
     }
@@ -182,6 +193,7 @@ pub enum Details {
     Freshness(file_freshness::Freshness),
     Canary(canary::State),
     S3(s3::State),
+    Drift(drift::State),
 }
 
 /// The result of one run of one check.
@@ -238,6 +250,7 @@ pub enum Spec {
     Http(http::Spec),
     FileFreshness(file_freshness::Spec),
     S3(s3::Spec),
+    Docker(drift::Spec),
     Canary(canary::Spec),
 }
 
@@ -250,6 +263,7 @@ impl Spec {
             Self::Http(_) => Kind::Http,
             Self::FileFreshness(_) => Kind::FileFreshness,
             Self::S3(_) => Kind::S3,
+            Self::Docker(_) => Kind::Docker,
             Self::Canary(_) => Kind::Canary,
         }
     }
@@ -262,6 +276,7 @@ impl Spec {
             Self::Http(s) => (s.timeout, s.interval),
             Self::FileFreshness(s) => (s.timeout, s.interval),
             Self::S3(s) => (s.timeout, Some(s.interval)),
+            Self::Docker(s) => (Some(s.timeout), Some(s.interval)),
             Self::Canary(s) => (None, Some(s.interval)),
         };
         Common { timeout, interval }
@@ -285,6 +300,7 @@ impl Spec {
             "http" => Self::Http(typed(rest)?),
             "file_freshness" => Self::FileFreshness(typed(rest)?),
             "s3" => Self::S3(typed(rest)?),
+            "docker" => Self::Docker(typed(rest)?),
             other => return Err(EntryError::unknown_kind(other)),
         })
     }
@@ -308,7 +324,12 @@ impl Spec {
     pub fn validate(&self) -> Result<(), Invalid> {
         match self {
             Self::Http(s) => s.validate(),
-            Self::Postgres(_) | Self::Redis(_) | Self::FileFreshness(_) | Self::S3(_) | Self::Canary(_) => Ok(()),
+            Self::Postgres(_)
+            | Self::Redis(_)
+            | Self::FileFreshness(_)
+            | Self::S3(_)
+            | Self::Docker(_)
+            | Self::Canary(_) => Ok(()),
         }
     }
 }
@@ -321,6 +342,7 @@ pub enum Probe {
     Http(http::HttpProbe),
     FileFreshness(file_freshness::FreshnessProbe),
     S3(s3::S3Probe),
+    Docker(drift::DriftProbe),
     Canary(canary::CanaryProbe),
 }
 
@@ -341,6 +363,7 @@ impl Probe {
             Spec::Http(s) => Self::Http(http::HttpProbe::new(s).map_err(err)?),
             Spec::FileFreshness(s) => Self::FileFreshness(file_freshness::FreshnessProbe::new(s)),
             Spec::S3(s) => Self::S3(s3::S3Probe::new(s).map_err(err)?),
+            Spec::Docker(s) => Self::Docker(drift::DriftProbe::new(s)),
             Spec::Canary(s) => Self::Canary(canary::CanaryProbe::new(s)),
         })
     }
@@ -354,6 +377,7 @@ impl Probe {
             Self::Http(p) => p.run().await,
             Self::FileFreshness(p) => p.run().await,
             Self::S3(p) => p.run().await,
+            Self::Docker(p) => p.run().await,
             Self::Canary(p) => p.run().await,
         }
     }

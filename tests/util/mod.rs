@@ -246,6 +246,24 @@ impl TestExporter {
     }
 }
 
+/// The Docker engine's socket, or a panic that says how to start it.
+pub fn docker_host() -> String {
+    let host = std::env::var("OPS_GEN_DOCKER_HOST").unwrap_or_else(|_| "unix:///tmp/ops-gen-docker/docker.sock".into());
+    let ok = Command::new("docker").env("DOCKER_HOST", &host).arg("version").output().is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "no Docker engine at {host}: start it with `scripts/services.sh up` (as root). These tests never skip."
+    );
+    host
+}
+
+/// Runs the Docker CLI against `host`; its stdout, or a panic with stderr.
+pub fn docker(host: &str, args: &[&str]) -> String {
+    let out = Command::new("docker").env("DOCKER_HOST", host).args(args).output().unwrap();
+    assert!(out.status.success(), "docker {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// The self-signed certificate `scripts/services.sh` makes: (cert, key).
 pub fn tls_files() -> (PathBuf, PathBuf) {
     let dir =
