@@ -2,7 +2,7 @@
 CARGO ?= cargo
 OPS_GEN ?= $(CARGO) run --release --locked --quiet --
 
-.PHONY: help run probe check generate up status down destroy backup test services services-down bench bench-backup bench-profile
+.PHONY: help run probe check generate up status down destroy backup test services services-down bench bench-backup bench-profile bench-drift
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -51,3 +51,6 @@ bench-backup: ## compare backup run/verify/drill with pg_dump, pg_restore and re
 
 bench-profile: ## time compose generate and compose up against Compose itself (writes bench/results/profile.md)
 	bench/profile.sh
+
+bench-drift: ## drift check on a 50-container project: time and Docker API calls (writes bench/results/drift.md)
+	bench/drift.sh

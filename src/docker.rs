@@ -11,14 +11,17 @@
 //! and current ones both answer. Every call is bounded by a timeout: a hung
 //! engine is an error, never a hung command.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bollard::query_parameters::{
-    InspectContainerOptions, ListContainersOptions, ListImagesOptions, ListVolumesOptions, RemoveVolumeOptions,
+    EventsOptions, InspectContainerOptions, ListContainersOptions, ListImagesOptions, ListVolumesOptions,
+    RemoveVolumeOptions,
 };
+
+use futures::TryStreamExt as _;
 
 /// How long one API call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -208,6 +211,29 @@ impl Docker {
             health: state.health.and_then(|h| h.status).map(|s| s.to_string()).filter(|s| s != "none"),
             restarts: inspect.restart_count.unwrap_or(0),
         })
+    }
+
+    /// IDs of the project's containers that had an event (start, die,
+    /// restart, health change, …) between `since` and `until` (Unix
+    /// seconds), from one call that ends at `until`.
+    pub async fn container_events(
+        &self,
+        project: &str,
+        since: u64,
+        until: u64,
+    ) -> Result<HashSet<String>, DockerError> {
+        let filters = HashMap::from([
+            ("type".to_owned(), vec!["container".to_owned()]),
+            ("label".to_owned(), vec![format!("{LABEL_PROJECT}={project}")]),
+        ]);
+        let options =
+            EventsOptions { since: Some(since.to_string()), until: Some(until.to_string()), filters: Some(filters) };
+        let ids = self
+            .client
+            .events(Some(options))
+            .try_filter_map(|event| std::future::ready(Ok(event.actor.and_then(|a| a.id))))
+            .try_collect::<HashSet<String>>();
+        self.bounded("events", ids).await
     }
 
     /// A digest of every local image's ID and tags, from one list call: it

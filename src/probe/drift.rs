@@ -15,8 +15,9 @@
 //! - `replicas`: some, but not the declared number of, containers run.
 //!
 //! It runs on its own schedule (`interval`, default 30s) and does as little
-//! as it can each time: one list of the project's containers and one of the
-//! images; an inspect only for a container whose list entry changed; the
+//! as it can each time: one list of the project's containers, one of the
+//! images and one read of the container events since the last run; an
+//! inspect only for a container with an event or a changed state; the
 //! Compose CLI only when a compose file, `.env` or a local image changed.
 //! Services seen once stay in the series (at 0) for the life of the process,
 //! so a service that vanishes shows as down instead of disappearing.
@@ -157,8 +158,10 @@ struct Memory {
     /// Declared image references resolved to IDs, and the image list's
     /// fingerprint they hold for.
     images: Option<(u64, BTreeMap<String, Option<String>>)>,
-    /// Inspected containers by ID, with the list entry they were inspected at.
+    /// Inspected containers by ID, with the state they were inspected in.
     inspected: HashMap<String, (String, Inspected)>,
+    /// Up to when (Unix seconds) the engine's container events were read.
+    events_until: Option<u64>,
     /// Every service seen since start.
     known: BTreeSet<String>,
 }
@@ -300,15 +303,30 @@ impl DriftProbe {
             }
         };
 
-        // Inspect only what changed since the last look.
+        // Inspect only what changed since the last look: a container with
+        // an event since then (a restart between two runs leaves its state
+        // `running`), or whose state or health reads differently.
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let evented = match memory.events_until {
+            // One second of overlap: the engine counts whole seconds.
+            Some(until) => Some(
+                docker
+                    .container_events(&self.spec.project, until.saturating_sub(1), now)
+                    .await
+                    .map_err(|e| docker_failure(&e))?,
+            ),
+            None => None,
+        };
         memory.inspected.retain(|id, _| listed.iter().any(|c| &c.id == id));
         for c in &listed {
-            let key = format!("{}|{}", c.state, c.status);
-            if memory.inspected.get(&c.id).is_none_or(|(seen, _)| *seen != key) {
+            let key = format!("{}|{}", c.state, health_of(&c.status));
+            let changed = evented.as_ref().is_none_or(|ids| ids.contains(&c.id));
+            if changed || memory.inspected.get(&c.id).is_none_or(|(seen, _)| *seen != key) {
                 let inspected = docker.inspect(&c.id).await.map_err(|e| docker_failure(&e))?;
                 memory.inspected.insert(c.id.clone(), (key, inspected));
             }
         }
+        memory.events_until = Some(now);
 
         memory.known.extend(declared.services.keys().cloned());
         memory.known.extend(listed.iter().map(|c| c.service.clone()));
@@ -430,8 +448,31 @@ impl Observed<'_> {
     }
 }
 
+/// The health part of a status text (`Up 2 minutes (healthy)` →
+/// `(healthy)`); the uptime around it changes by itself.
+fn health_of(status: &str) -> &str {
+    match status.rfind('(') {
+        Some(i) if status.ends_with(')') => &status[i..],
+        _ => "",
+    }
+}
+
 /// An image ID as people read it: the first 12 hex digits.
 fn short(id: &str) -> &str {
     let hex = id.strip_prefix("sha256:").unwrap_or(id);
     &hex[..hex.len().min(12)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_health_part_of_a_status_ignores_the_uptime() {
+        assert_eq!(health_of("Up 2 minutes (healthy)"), "(healthy)");
+        assert_eq!(health_of("Up 3 hours (health: starting)"), "(health: starting)");
+        assert_eq!(health_of("Up 5 seconds"), "");
+        assert_eq!(health_of("Exited (1) 2 minutes ago"), "");
+        assert_eq!(short("sha256:0123456789abcdef0123"), "0123456789ab");
+    }
 }
