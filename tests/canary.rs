@@ -1,6 +1,7 @@
 //! Persistence canaries across real restarts: a Redis without persistence
 //! loses its canary, one with an append-only file and a PostgreSQL cluster
-//! keep theirs.
+//! keep theirs; an S3 store keeps its canary object across a restart and
+//! loses it when its data folder was not persistent.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -171,4 +172,55 @@ async fn postgres_keeps_its_canary_across_a_restart() {
     let (survived, age) = canary(&exporter).await;
     assert_eq!(survived, Some(1.0));
     assert!(age.unwrap() >= 1.0, "{age:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_s3_store_keeps_its_canary_object_unless_its_data_is_lost() {
+    let (_, _, access, secret) = util::s3();
+    let data = util::s3_data("media");
+    let mut server = util::OwnS3::start(data.path()).await;
+    let exporter = TestExporter::start(&format!(
+        "targets:\n  store:\n    kind: s3\n    endpoint: {}\n    bucket: media\n    access_key: {access}\n    \
+         secret_key: {secret}\ncanary:\n  enabled: true\n  interval: 100ms\n",
+        server.endpoint()
+    ))
+    .await;
+    util::eventually("a first canary", Duration::from_secs(5), async || canary(&exporter).await.0 == Some(1.0)).await;
+    assert!(data.path().join("media/ops-gen/canary.json").is_file(), "under the target's prefix");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    server.restart(data.path()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (survived, age) = canary(&exporter).await;
+    assert_eq!(survived, Some(1.0));
+    assert!(age.unwrap() >= 1.0, "the age runs on across the restart: {age:?}");
+
+    // The store comes back with an empty bucket: an ephemeral volume.
+    server.stop();
+    std::fs::remove_dir_all(data.path().join("media")).unwrap();
+    std::fs::create_dir(data.path().join("media")).unwrap();
+    server.restart(data.path()).await;
+    util::eventually("the loss to show", Duration::from_secs(5), async || canary(&exporter).await.0 == Some(0.0)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_who_cannot_create_the_table_gets_a_clear_reason_and_the_liveness_check_stays_green() {
+    let (url, admin) = util::postgres_database().await;
+    let role = util::unique("reader");
+    admin.batch_execute(&format!("CREATE ROLE {role} LOGIN PASSWORD 'reader-pw'")).await.unwrap();
+    let mut url = url::Url::parse(&url).unwrap();
+    url.set_username(&role).unwrap();
+    url.set_password(Some("reader-pw")).unwrap();
+    let exporter = TestExporter::start(&config("postgres", url.as_str())).await;
+    let success = |check: &str, kind: &str| format!(r#"opsgen_check_success{{check="{check}",kind="{kind}"}}"#);
+    util::eventually("the canary to fail", Duration::from_secs(5), async || {
+        exporter.scrape().await.value(&success("canary-store", "canary")) == Some(0.0)
+            && exporter.scrape().await.value(&success("store", "postgres")) == Some(1.0)
+    })
+    .await;
+    let snapshot = exporter.exporter.scrape(None).await;
+    let report = ops_gen::report::ProbeReport::new(&snapshot);
+    let canary = report.checks.iter().find(|c| c.name == "canary-store").unwrap();
+    let message = canary.outcome.and_then(|o| o.failure.as_ref()).map(|f| f.message.clone()).unwrap();
+    assert!(message.contains("canary table `ops_gen_canary`") && message.contains("permission denied"), "{message}");
+    assert!(!message.contains("reader-pw"));
 }

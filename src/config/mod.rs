@@ -403,7 +403,11 @@ fn canary_checks(
         ));
     }
     let chosen: Vec<&String> = if settings.targets.is_empty() {
-        targets.iter().filter(|(_, s)| matches!(s, Spec::Postgres(_) | Spec::Redis(_))).map(|(n, _)| n).collect()
+        targets
+            .iter()
+            .filter(|(_, s)| matches!(s, Spec::Postgres(_) | Spec::Redis(_) | Spec::S3(_)))
+            .map(|(n, _)| n)
+            .collect()
     } else {
         settings.targets.iter().collect()
     };
@@ -412,12 +416,13 @@ fn canary_checks(
         let store = match targets.get(target) {
             Some(Spec::Postgres(s)) => canary::Store::Postgres(s.clone()),
             Some(Spec::Redis(s)) => canary::Store::Redis(s.clone()),
+            Some(Spec::S3(s)) => canary::Store::S3(s.clone()),
             _ => {
                 return Err(ConfigError::invalid(
                     file,
                     "canary.targets",
-                    format!("`{target}` is not a postgres or redis target"),
-                    Some("list names from `targets` of kind postgres or redis".to_owned()),
+                    format!("`{target}` is not a postgres, redis or s3 target"),
+                    Some("list names from `targets`".to_owned()),
                 ));
             }
         };

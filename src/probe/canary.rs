@@ -1,10 +1,11 @@
 //! `canary`: does data written to a store survive its restarts?
 //!
 //! The first lesson of many self-hosted outages is a volume that was not
-//! persistent. A canary is a row in a small table (PostgreSQL) or a key
-//! (Redis) holding when it was first written and the identity of the server
-//! run that saw it last (`pg_postmaster_start_time()`, Redis' `run_id`). On
-//! each run, on its own schedule:
+//! persistent. A canary is a row in a small table (PostgreSQL), a key
+//! (Redis) or an object under the target's prefix (S3, `<prefix>canary.json`)
+//! holding when it was first written and the identity of the server run that
+//! saw it last (`pg_postmaster_start_time()`, Redis' `run_id`; S3 has none,
+//! so only a loss is seen there). On each run, on its own schedule:
 //! - the canary is there and the server identity changed: the store restarted
 //!   and the data survived;
 //! - the canary is gone although this process wrote it: the data did not
@@ -13,7 +14,7 @@
 //!   written: it keeps growing across restarts while data persists, and drops
 //!   to zero when it is lost.
 //!
-//! Writes touch only the table or key the config names. These checks come
+//! Writes touch only the table, key or object the config names. These checks come
 //! from the `canary` section, not from `checks`.
 
 use std::fmt;
@@ -78,6 +79,7 @@ impl Default for Settings {
 pub enum Store {
     Postgres(super::postgres::Spec),
     Redis(super::redis::Spec),
+    S3(super::s3::Spec),
 }
 
 /// One target's canary check, made from the `canary` section.
@@ -111,6 +113,8 @@ struct Memory {
 
 pub struct CanaryProbe {
     spec: Spec,
+    /// The S3 client, for an S3 target.
+    s3: Option<Box<super::s3::S3Probe>>,
     writer: String,
     memory: Mutex<Memory>,
 }
@@ -125,10 +129,13 @@ impl fmt::Debug for CanaryProbe {
 type Found = Option<(f64, String)>;
 
 impl CanaryProbe {
-    #[must_use]
-    pub fn new(spec: &Spec) -> Self {
+    pub fn new(spec: &Spec) -> Result<Self, String> {
         let writer = format!("ops-gen@{}", std::process::id());
-        Self { spec: spec.clone(), writer, memory: Mutex::new(Memory { wrote: false, survived: true }) }
+        let s3 = match &spec.store {
+            Store::S3(s) => Some(Box::new(super::s3::S3Probe::new(s)?)),
+            Store::Postgres(_) | Store::Redis(_) => None,
+        };
+        Ok(Self { spec: spec.clone(), s3, writer, memory: Mutex::new(Memory { wrote: false, survived: true }) })
     }
 
     pub async fn run(&self) -> Outcome {
@@ -136,6 +143,7 @@ impl CanaryProbe {
         let result = match &self.spec.store {
             Store::Postgres(spec) => self.postgres(spec, now).await,
             Store::Redis(spec) => self.redis(spec, now).await,
+            Store::S3(spec) => self.s3(spec, now).await,
         };
         let (found, server) = match result {
             Ok(pair) => pair,
@@ -237,6 +245,39 @@ impl CanaryProbe {
             .await
             .map_err(|e| fail(&e))?;
         Ok((found, server))
+    }
+}
+
+impl CanaryProbe {
+    /// S3 keeps no server identity we could read: the canary object says
+    /// only whether it is still there.
+    async fn s3(&self, spec: &super::s3::Spec, now: f64) -> Result<(Found, String), Outcome> {
+        use object_store::ObjectStoreExt as _;
+        const SERVER: &str = "s3";
+        let Some(client) = &self.s3 else {
+            return Err(Outcome::failed(Reason::Internal, "the S3 client was not set up"));
+        };
+        let store = client.store();
+        let path = object_store::path::Path::from(format!("{}canary.json", spec.prefix));
+        let fail = |op: &str, e: &object_store::Error| Outcome {
+            details: Details::None,
+            failure: Some(super::s3::failure(&format!("canary object `{path}`: {op}"), e)),
+        };
+        let found = match store.get(&path).await {
+            Ok(got) => {
+                let bytes = got.bytes().await.map_err(|e| fail("get", &e))?;
+                serde_json::from_slice::<serde_json::Value>(&bytes)
+                    .ok()
+                    .and_then(|v| v["created_at"].as_f64())
+                    .map(|created| (created, SERVER.to_owned()))
+            }
+            Err(object_store::Error::NotFound { .. }) => None,
+            Err(e) => return Err(fail("get", &e)),
+        };
+        let created = found.as_ref().map_or(now, |(created, _)| *created);
+        let canary = serde_json::json!({"created_at": created, "seen_at": now, "writer": self.writer});
+        store.put(&path, canary.to_string().into_bytes().into()).await.map_err(|e| fail("put", &e))?;
+        Ok((found, SERVER.to_owned()))
     }
 }
 

@@ -364,7 +364,7 @@ impl Probe {
             Spec::FileFreshness(s) => Self::FileFreshness(file_freshness::FreshnessProbe::new(s)),
             Spec::S3(s) => Self::S3(s3::S3Probe::new(s).map_err(err)?),
             Spec::Docker(s) => Self::Docker(drift::DriftProbe::new(s)),
-            Spec::Canary(s) => Self::Canary(canary::CanaryProbe::new(s)),
+            Spec::Canary(s) => Self::Canary(canary::CanaryProbe::new(s).map_err(err)?),
         })
     }
 

@@ -204,7 +204,7 @@ impl S3Probe {
 
 /// Maps an S3 error to a reason. S3 servers say what went wrong in error
 /// codes inside the message (`NoSuchBucket`, `InvalidAccessKeyId`…).
-fn failure(op: &str, e: &object_store::Error) -> Failure {
+pub(super) fn failure(op: &str, e: &object_store::Error) -> Failure {
     let text = super::chain(e);
     let has = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
     let reason = if has(&["NoSuchBucket"]) {

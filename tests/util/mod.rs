@@ -405,8 +405,18 @@ pub struct OwnS3 {
 
 impl OwnS3 {
     pub async fn start(data: &Path) -> Self {
-        let (_, _, access, secret) = s3();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Self::start_on(data, port).await
+    }
+
+    /// Stops the server and starts a new one on the same port, serving `data`.
+    pub async fn restart(&mut self, data: &Path) {
+        self.stop();
+        *self = Self::start_on(data, self.port).await;
+    }
+
+    async fn start_on(data: &Path, port: u16) -> Self {
+        let (_, _, access, secret) = s3();
         let child = Command::new(require_tool("s3s-fs", "s3s-fs (scripts/services.sh up installs it)"))
             .args([
                 "--host",
