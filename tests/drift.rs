@@ -122,6 +122,7 @@ async fn every_drift_kind_shows_up_and_goes_away() {
     }
     assert!(scrape.value(&service("opsgen_service_up", &project, "debug")).is_none(), "inactive profile");
     assert!(scrape.body.contains(r#"opsgen_check_success{check="drift",kind="docker"}"#), "{}", scrape.body);
+    util::promtool_check_metrics(&scrape.body);
     // A crash-looping service: its restarts count up.
     let restarts = service("opsgen_service_restarts", &project, "flaky");
     util::eventually("flaky's restarts to show", Duration::from_secs(30), async || {

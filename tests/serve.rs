@@ -2,7 +2,7 @@
 //! deadlines, shared runs, reload, readiness, signals, and a real Prometheus
 //! scraping it.
 
-use std::io::{BufRead, BufReader, Write as _};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -96,25 +96,9 @@ async fn metrics_expose_every_series_of_a_real_stack() {
 
 #[tokio::test]
 async fn promtool_accepts_the_exposition() {
-    let promtool = util::require_tool("promtool", "prometheus");
     let (config, _app, _backups) = stack_config().await;
     let exporter = TestExporter::start(&config).await;
-    let scrape = exporter.scrape().await;
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(scrape.body.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(
-        out.status.success() && report.trim().is_empty(),
-        "promtool check metrics:\n{report}\n--- input\n{}",
-        scrape.body
-    );
+    util::promtool_check_metrics(&exporter.scrape().await.body);
 }
 
 #[tokio::test]

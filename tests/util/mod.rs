@@ -246,6 +246,23 @@ impl TestExporter {
     }
 }
 
+/// Runs `promtool check metrics` on an exposition; panics with its report
+/// on any complaint (lint warnings included).
+pub fn promtool_check_metrics(body: &str) {
+    use std::io::Write as _;
+    let mut child = Command::new(require_tool("promtool", "prometheus"))
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && report.trim().is_empty(), "promtool check metrics:\n{report}\n--- input\n{body}");
+}
+
 /// The Docker engine's socket, or a panic that says how to start it.
 pub fn docker_host() -> String {
     let host = std::env::var("OPS_GEN_DOCKER_HOST").unwrap_or_else(|_| "unix:///tmp/ops-gen-docker/docker.sock".into());
