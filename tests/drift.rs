@@ -213,7 +213,7 @@ async fn every_drift_kind_shows_up_and_goes_away() {
 }
 
 #[test]
-fn no_engine_and_a_broken_compose_file_are_clear_reasons_that_leave_other_checks_alone() {
+fn no_engine_a_denied_socket_and_a_broken_compose_file_are_clear_reasons_that_leave_other_checks_alone() {
     let host = docker_host();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path();
@@ -234,6 +234,28 @@ fn no_engine_and_a_broken_compose_file_are_clear_reasons_that_leave_other_checks
     assert_eq!(v["checks"][0]["failure"]["reason"], "connect", "{v}");
     assert!(v["checks"][0]["failure"]["message"].as_str().unwrap().contains("DOCKER_HOST"), "{v}");
     assert_eq!(v["checks"][1]["success"], true, "the file check is unaffected: {v}");
+
+    // A socket this user may not open (root bypasses permissions, so the
+    // probe runs as `nobody`, from a copy of the binary it may execute).
+    if std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0 {
+        let bin = path.join("ops-gen");
+        std::fs::copy(util::bin(), &bin).unwrap();
+        for p in [path, bin.as_path()] {
+            std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        }
+        let out = run(Command::new("runuser")
+            .args(["-u", "nobody", "--"])
+            .arg(&bin)
+            .args(["--config", path.join("ops-gen.yml").to_str().unwrap(), "--json", "probe"])
+            .env("DOCKER_HOST", &host)
+            .current_dir(path));
+        let v = json(&out);
+        assert_eq!(v["checks"][0]["failure"]["reason"], "auth", "{v}");
+        assert!(v["checks"][0]["failure"]["message"].as_str().unwrap().contains("docker` group"), "{v}");
+    } else {
+        assert!(std::env::var("CI").is_err(), "CI runs the suite as root, which this part needs");
+        eprintln!("not root: the permission-denied part of this test needs root to switch to `nobody`");
+    }
 
     std::fs::write(path.join("docker-compose.yml"), "services:\n  web:\n    image: busybox\n    ports: 12\n").unwrap();
     let out = run(ops_gen(path).env("DOCKER_HOST", &host).args(["--json", "probe"]));
