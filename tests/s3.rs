@@ -34,6 +34,9 @@ async fn round_trip_succeeds_and_failures_have_the_right_reason() {
     assert_eq!(wrong.failure.as_ref().map(|f| f.reason), Some(Reason::Auth), "{wrong:?}");
     let missing = probe(&yaml(&endpoint, "no-such-bucket-here", &access, &secret)).run().await;
     assert_eq!(missing.failure.as_ref().map(|f| f.reason), Some(Reason::Missing), "{missing:?}");
+    let plain = endpoint.replace("http://", "https://");
+    let mismatch = probe(&yaml(&plain, &bucket, &access, &secret)).run().await;
+    assert_eq!(mismatch.failure.as_ref().map(|f| f.reason), Some(Reason::Tls), "{mismatch:?}");
     let refused = util::servers::refused().await;
     let down = probe(&yaml(&format!("http://{refused}"), &bucket, &access, &secret)).run().await;
     assert_eq!(down.failure.as_ref().map(|f| f.reason), Some(Reason::Connect), "{down:?}");

@@ -213,7 +213,8 @@ pub(super) fn failure(op: &str, e: &object_store::Error) -> Failure {
     } else if has(&["InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403 Forbidden", "401 Unauthorized"])
     {
         Reason::Auth
-    } else if has(&["certificate", "TLS", "tls"]) {
+    // rustls: a bad certificate, or an `https://` endpoint that speaks plain HTTP.
+    } else if has(&["certificate", "TLS", "tls", "corrupt message", "InvalidContentType"]) {
         Reason::Tls
     } else if has(&["timed out", "Timeout"]) {
         Reason::Timeout
