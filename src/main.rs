@@ -515,6 +515,9 @@ async fn cmd_compose(cli: &Cli, command: &ComposeCommand) -> Result<Outcome> {
     let inputs = profile::Inputs::load(&loaded).map_err(|e| UsageError(e.to_string()))?;
     let ctx = inputs.context(&loaded.config);
     let project = compose::Project::new(&ctx, &inputs.base);
+    if let ComposeCommand::Up(args) = command {
+        return compose_up(cli, args, &ctx, &project).await;
+    }
     let docker = match Docker::connect().await {
         Ok(d) => d,
         Err(e) => return Ok(unavailable(&e.into())),
@@ -532,9 +535,7 @@ async fn cmd_compose(cli: &Cli, command: &ComposeCommand) -> Result<Outcome> {
     let mut out = std::io::stdout().lock();
     match command {
         ComposeCommand::Generate(_) => unreachable!("handled without a runtime"),
-        ComposeCommand::Up(args) => {
-            compose_up(cli, args, &ctx, &project, &docker, compose_cli.expect("detected above")).await
-        }
+        ComposeCommand::Up(_) => unreachable!("handled before connecting"),
         ComposeCommand::Status => {
             let rows = compose::status(&docker, &project).await?;
             if cli.json {
@@ -597,31 +598,21 @@ async fn compose_up(
     args: &UpArgs,
     ctx: &ops_gen::profile::Context<'_>,
     project: &compose::Project,
-    docker: &ops_gen::docker::Docker,
-    compose_cli: &compose::ComposeCli,
 ) -> Result<Outcome> {
     use ops_gen::backup::run::Progress as _;
+    use ops_gen::compose::preflight::{self, Status};
     use ops_gen::profile;
     let base = &project.dir;
-    let mut out = std::io::stdout().lock();
-    let running: Vec<String> = docker
-        .project_containers(&project.name)
-        .await?
-        .into_iter()
-        .filter(|c| c.state == "running")
-        .map(|c| c.service)
-        .collect();
-    let mut findings = compose::preflight::ports(ctx, &running);
-    findings.push(compose::preflight::disk(ctx, base));
-    findings.push(compose::preflight::memory(ctx));
-    let failed: Vec<_> = findings.iter().filter(|f| !f.ok).collect();
-    if !failed.is_empty() {
-        for f in &failed {
-            eprintln!("✗ {}: {}{}", f.check, f.detail, f.fix.as_ref().map(|x| format!("; {x}")).unwrap_or_default());
-        }
+    // The same checks as `ops-gen doctor`'s first lines, through the same code.
+    let preflight = preflight::run(ctx, project).await;
+    for finding in preflight.findings.iter().filter(|f| f.status != Status::Ok) {
+        eprintln!("{finding}");
+    }
+    let (false, Some(docker), Some(compose_cli)) = (preflight.failed(), &preflight.docker, &preflight.compose) else {
         eprintln!("nothing started: fix the above and run `ops-gen compose up` again");
         return Ok(Outcome::ProblemsFound);
-    }
+    };
+    let mut out = std::io::stdout().lock();
     let files = profile::generate(ctx);
     profile::write(base, &files).with_context(|| format!("cannot write the profile into {}", base.display()))?;
     // Bind-mounted folders must exist before Docker creates them as root.
