@@ -7,18 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::util::{self, ops_gen, redis_url, run};
-
-/// The engine's socket, or a panic that says how to start it.
-fn docker_host() -> String {
-    let host = std::env::var("OPS_GEN_DOCKER_HOST").unwrap_or_else(|_| "unix:///tmp/ops-gen-docker/docker.sock".into());
-    let ok = Command::new("docker").env("DOCKER_HOST", &host).arg("version").output().is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "no Docker engine at {host}: start it with `scripts/services.sh up` (as root). These tests never skip."
-    );
-    host
-}
+use crate::util::{self, docker_host, free_port, ops_gen, redis_url, run};
 
 /// Builds `ops-gen-test/ops-gen:dev` from the binary under test.
 fn ops_gen_image(host: &str) {
@@ -29,10 +18,6 @@ fn ops_gen_image(host: &str) {
         .output()
         .unwrap();
     assert!(out.status.success(), "building the ops-gen image: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn docker(host: &str, args: &[&str]) -> String {
