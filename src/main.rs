@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context as _, Result};
@@ -20,7 +19,6 @@ use ops_gen::config::{ConfigError, Loaded};
 use ops_gen::exporter::{self, Exporter};
 use ops_gen::ops::runbook;
 use ops_gen::probe::Kind;
-use ops_gen::probe::runner::{FailureLedger, Mode, Runner};
 use ops_gen::report;
 
 /// How a command ended, when it ran to the end.
@@ -860,9 +858,7 @@ async fn cmd_probe(cli: &Cli, args: &ProbeArgs) -> Result<Outcome> {
         config.targets.retain(|name, _| args.names.contains(name));
         config.checks.retain(|name, _| args.names.contains(name));
     }
-    let runner = Runner::new(&loaded.config, &Arc::new(FailureLedger::default()), None)?;
-    let longest = runner.checks().iter().map(|c| c.spec.common().timeout()).max().unwrap_or_default();
-    let snapshot = runner.collect(Instant::now() + longest + Duration::from_millis(100), Mode::Everything).await;
+    let snapshot = ops_gen::ops::run_once(&loaded.config).await?;
 
     let mut out = std::io::stdout().lock();
     if cli.json {
