@@ -11,8 +11,8 @@ use anyhow::{Context as _, Result};
 use clap::{CommandFactory as _, Parser as _};
 use ops_gen::backup;
 use ops_gen::cli::{
-    BackupCommand, BackupKind, Cli, Command, ComposeCommand, ConfigCommand, DestroyArgs, GenerateArgs, HealthcheckArgs,
-    InitArgs, ProbeArgs, RunbookArgs, ServeArgs, UpArgs,
+    BackupCommand, BackupKind, Cli, Command, ComposeCommand, ConfigCommand, DestroyArgs, GenerateArgs, HealthArgs,
+    HealthcheckArgs, InitArgs, ProbeArgs, RunbookArgs, ServeArgs, UpArgs,
 };
 use ops_gen::compose;
 use ops_gen::config::{ConfigError, Loaded};
@@ -149,6 +149,8 @@ fn run(cli: &Cli) -> Result<Outcome> {
         Command::Runbook(args) => cmd_runbook(cli, args),
         Command::Compose(ComposeCommand::Generate(args)) => cmd_compose_generate(cli, args),
         Command::Compose(command) => runtime()?.block_on(cmd_compose(cli, command)),
+        Command::Doctor => runtime()?.block_on(cmd_doctor(cli)),
+        Command::Health(args) => runtime()?.block_on(cmd_health(cli, args)),
         Command::Healthcheck(args) => runtime()?.block_on(cmd_healthcheck(args)),
         Command::Backup(BackupCommand::Run(args)) => {
             let only: Vec<Kind> = args
@@ -702,6 +704,38 @@ async fn compose_destroy(
     let gone = compose::destroy(compose_cli, docker, project).await?;
     writeln!(out, "destroyed: {} containers, {} volumes", gone.containers.len(), gone.volumes.len())?;
     Ok(Outcome::Ok)
+}
+
+async fn cmd_doctor(cli: &Cli) -> Result<Outcome> {
+    use ops_gen::ops::doctor;
+    use ops_gen::profile;
+    let loaded = load(cli)?;
+    let inputs = profile::Inputs::load(&loaded).map_err(|e| UsageError(e.to_string()))?;
+    let ctx = inputs.context(&loaded.config);
+    let project = compose::Project::new(&ctx, &inputs.base);
+    let report = doctor::run(&loaded, &ctx, &project).await;
+    let mut out = std::io::stdout().lock();
+    if cli.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        out.write_all(doctor::render(&report, color_allowed(cli) && std::io::stdout().is_terminal()).as_bytes())?;
+    }
+    Ok(if report.success { Outcome::Ok } else { Outcome::ProblemsFound })
+}
+
+async fn cmd_health(cli: &Cli, args: &HealthArgs) -> Result<Outcome> {
+    use ops_gen::ops::health;
+    let loaded = load(cli)?;
+    let report = health::run(&loaded.config, Duration::from_secs(args.timeout)).await?;
+    let mut out = std::io::stdout().lock();
+    if cli.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        out.write_all(health::render(&report, color_allowed(cli) && std::io::stdout().is_terminal()).as_bytes())?;
+    }
+    Ok(if report.success { Outcome::Ok } else { Outcome::ProblemsFound })
 }
 
 async fn cmd_healthcheck(args: &HealthcheckArgs) -> Result<Outcome> {

@@ -11,6 +11,8 @@ mod canary;
 mod checks;
 mod cli;
 mod compose;
+mod doctor;
+mod health;
 mod notify;
 mod profile;
 mod s3;

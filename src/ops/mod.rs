@@ -2,8 +2,13 @@
 //! with exit codes a script can trust.
 //!
 //! - [`init`]: a first `ops-gen.yml` from the stack's compose file.
+//! - [`doctor`]: is this host ready: engine, CLI, ports, disk, memory,
+//!   config, targets, backup folder, `pg_dump`, clock.
+//! - [`health`]: is each running piece up, asked at its own health endpoint.
 //! - [`runbook`]: recovery procedures, the same pages alerts link to.
 
+pub mod doctor;
+pub mod health;
 pub mod init;
 pub mod runbook;
 

@@ -353,7 +353,7 @@ pub fn s3() -> (String, String, String, String) {
 /// A real Prometheus on a free loopback port; killed when dropped.
 pub struct RealPrometheus {
     child: std::process::Child,
-    port: u16,
+    pub port: u16,
 }
 
 impl RealPrometheus {
@@ -405,6 +405,39 @@ impl RealPrometheus {
 }
 
 impl Drop for RealPrometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A real `node_exporter` (Debian's `prometheus-node-exporter`) on a free
+/// loopback port; killed when dropped.
+pub struct RealNodeExporter {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl RealNodeExporter {
+    pub async fn start() -> Self {
+        let binary = require_tool("prometheus-node-exporter", "prometheus-node-exporter");
+        let port = free_port();
+        let child = Command::new(binary)
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let exporter = Self { child, port };
+        eventually("node_exporter to listen", Duration::from_secs(10), async || {
+            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+        })
+        .await;
+        exporter
+    }
+}
+
+impl Drop for RealNodeExporter {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
