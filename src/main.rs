@@ -714,13 +714,7 @@ async fn cmd_doctor(cli: &Cli) -> Result<Outcome> {
     let ctx = inputs.context(&loaded.config);
     let project = compose::Project::new(&ctx, &inputs.base);
     let report = doctor::run(&loaded, &ctx, &project).await;
-    let mut out = std::io::stdout().lock();
-    if cli.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
-    } else {
-        out.write_all(doctor::render(&report, color_allowed(cli) && std::io::stdout().is_terminal()).as_bytes())?;
-    }
+    print_report(cli, &report, |color| doctor::render(&report, color))?;
     Ok(if report.success { Outcome::Ok } else { Outcome::ProblemsFound })
 }
 
@@ -728,14 +722,21 @@ async fn cmd_health(cli: &Cli, args: &HealthArgs) -> Result<Outcome> {
     use ops_gen::ops::health;
     let loaded = load(cli)?;
     let report = health::run(&loaded.config, Duration::from_secs(args.timeout)).await?;
+    print_report(cli, &report, |color| health::render(&report, color))?;
+    Ok(if report.success { Outcome::Ok } else { Outcome::ProblemsFound })
+}
+
+/// Prints `report` as JSON with `--json`, else the text `render` makes
+/// (told whether to colour it: on a terminal, unless colours are off).
+fn print_report(cli: &Cli, report: &impl serde::Serialize, render: impl FnOnce(bool) -> String) -> Result<()> {
     let mut out = std::io::stdout().lock();
     if cli.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
+        serde_json::to_writer_pretty(&mut out, report)?;
         writeln!(out)?;
     } else {
-        out.write_all(health::render(&report, color_allowed(cli) && std::io::stdout().is_terminal()).as_bytes())?;
+        out.write_all(render(color_allowed(cli) && std::io::stdout().is_terminal()).as_bytes())?;
     }
-    Ok(if report.success { Outcome::Ok } else { Outcome::ProblemsFound })
+    Ok(())
 }
 
 async fn cmd_healthcheck(args: &HealthcheckArgs) -> Result<Outcome> {
@@ -894,13 +895,8 @@ async fn cmd_probe(cli: &Cli, args: &ProbeArgs) -> Result<Outcome> {
     }
     let snapshot = ops_gen::ops::run_once(&loaded.config).await?;
 
-    let mut out = std::io::stdout().lock();
-    if cli.json {
-        serde_json::to_writer_pretty(&mut out, &report::ProbeReport::new(&snapshot))?;
-        writeln!(out)?;
-    } else {
-        let color = color_allowed(cli) && std::io::stdout().is_terminal();
-        out.write_all(report::table(&snapshot, color, SystemTime::now()).as_bytes())?;
-    }
+    print_report(cli, &report::ProbeReport::new(&snapshot), |color| {
+        report::table(&snapshot, color, SystemTime::now())
+    })?;
     Ok(if snapshot.all_succeeded() { Outcome::Ok } else { Outcome::ProblemsFound })
 }
