@@ -2,7 +2,7 @@
 CARGO ?= cargo
 OPS_GEN ?= $(CARGO) run --release --locked --quiet --
 
-.PHONY: help run probe check generate up status down destroy backup test services services-down bench bench-backup bench-profile bench-drift
+.PHONY: help run probe check generate doctor up status health down destroy backup test services services-down bench bench-backup bench-profile bench-doctor bench-drift
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -19,11 +19,17 @@ check: ## validate ops-gen.yml and print it resolved, secrets masked
 generate: ## write the ops profile files (compose, Prometheus, Grafana, Loki, Alloy, Uptime Kuma)
 	$(OPS_GEN) compose generate
 
-up: ## preflight, regenerate and start the ops profile; wait until healthy
+doctor: ## preflight: Docker, Compose, ports, disk, memory, clock, config, targets, backup folder, pg_dump
+	$(OPS_GEN) doctor
+
+up: ## doctor's host checks, then regenerate and start the ops profile; wait until healthy
 	$(OPS_GEN) compose up
 
 status: ## one line per ops and app service: green/yellow/red
 	$(OPS_GEN) compose status
+
+health: ## one line per ops component and target, from its own health endpoint; exit 1 if any is down
+	$(OPS_GEN) health
 
 down: ## stop the ops profile, keeping its data
 	$(OPS_GEN) compose down
@@ -54,3 +60,6 @@ bench-profile: ## time compose generate and compose up against Compose itself (w
 
 bench-drift: ## drift check on a 50-container project: time and Docker API calls (writes bench/results/drift.md)
 	bench/drift.sh
+
+bench-doctor: ## time doctor and health with everything up (writes bench/results/doctor.md)
+	bench/doctor.sh

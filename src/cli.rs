@@ -53,6 +53,14 @@ pub enum Command {
     /// Generate and run the ops profile (Prometheus, Grafana, Loki, …) next to the app
     #[command(subcommand)]
     Compose(ComposeCommand),
+    /// Preflight: Docker, Compose CLI, ports, disk, memory, config, targets, backups, clock
+    ///
+    /// One line per check, marked ✓ (ok), ! (worth knowing) or ✗ (failed, with the fix). The
+    /// Docker, Compose, port, disk and memory checks are the ones `compose up` runs first. Exit 1
+    /// when a check fails, 2 on a bad config.
+    Doctor,
+    /// Ask each ops component and target at its own health endpoint; exit 1 if any is down
+    Health(HealthArgs),
     /// Exit 0 when the exporter at URL answers healthy (for container healthchecks)
     Healthcheck(HealthcheckArgs),
     /// Recovery procedures: list them, or print one
@@ -129,6 +137,13 @@ pub struct HealthcheckArgs {
     pub url: String,
     /// Give up after this many seconds
     #[arg(long, value_name = "SECONDS", default_value_t = 3)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// Give each component's health request this many seconds (targets keep their own `timeout`)
+    #[arg(long, value_name = "SECONDS", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
 }
 

@@ -273,4 +273,10 @@ impl Docker {
     pub async fn remove_volume(&self, name: &str) -> Result<(), DockerError> {
         self.bounded("remove volume", self.client.remove_volume(name, Some(RemoveVolumeOptions { force: false }))).await
     }
+
+    /// The engine's clock, as `/info` reports it (RFC 3339, in the engine's
+    /// time zone), for `doctor`'s clock check.
+    pub async fn system_time(&self) -> Result<Option<String>, DockerError> {
+        Ok(self.bounded("info", self.client.info()).await?.system_time)
+    }
 }

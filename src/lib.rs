@@ -20,7 +20,8 @@
 //! - [`compose`] runs the profile through the Docker Compose CLI (`ops-gen
 //!   compose up|status|down|destroy|restart|logs`); [`docker`] is the one
 //!   wrapper around the Docker API.
-//! - [`ops`] holds the operator's chores (`ops-gen runbook`).
+//! - [`ops`] holds the operator's chores (`ops-gen init`, `doctor`, `health`,
+//!   `runbook`).
 //! - [`report`] shows check results to people (`ops-gen probe`).
 //! - [`cli`] holds the command-line types, turned into library calls by the
 //!   binary.

@@ -5,22 +5,20 @@
 use std::collections::BTreeMap;
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context as _, Result};
 use clap::{CommandFactory as _, Parser as _};
 use ops_gen::backup;
 use ops_gen::cli::{
-    BackupCommand, BackupKind, Cli, Command, ComposeCommand, ConfigCommand, DestroyArgs, GenerateArgs, HealthcheckArgs,
-    InitArgs, ProbeArgs, RunbookArgs, ServeArgs, UpArgs,
+    BackupCommand, BackupKind, Cli, Command, ComposeCommand, ConfigCommand, DestroyArgs, GenerateArgs, HealthArgs,
+    HealthcheckArgs, InitArgs, ProbeArgs, RunbookArgs, ServeArgs, UpArgs,
 };
 use ops_gen::compose;
 use ops_gen::config::{ConfigError, Loaded};
 use ops_gen::exporter::{self, Exporter};
 use ops_gen::ops::runbook;
 use ops_gen::probe::Kind;
-use ops_gen::probe::runner::{FailureLedger, Mode, Runner};
 use ops_gen::report;
 
 /// How a command ended, when it ran to the end.
@@ -151,6 +149,8 @@ fn run(cli: &Cli) -> Result<Outcome> {
         Command::Runbook(args) => cmd_runbook(cli, args),
         Command::Compose(ComposeCommand::Generate(args)) => cmd_compose_generate(cli, args),
         Command::Compose(command) => runtime()?.block_on(cmd_compose(cli, command)),
+        Command::Doctor => runtime()?.block_on(cmd_doctor(cli)),
+        Command::Health(args) => runtime()?.block_on(cmd_health(cli, args)),
         Command::Healthcheck(args) => runtime()?.block_on(cmd_healthcheck(args)),
         Command::Backup(BackupCommand::Run(args)) => {
             let only: Vec<Kind> = args
@@ -515,6 +515,9 @@ async fn cmd_compose(cli: &Cli, command: &ComposeCommand) -> Result<Outcome> {
     let inputs = profile::Inputs::load(&loaded).map_err(|e| UsageError(e.to_string()))?;
     let ctx = inputs.context(&loaded.config);
     let project = compose::Project::new(&ctx, &inputs.base);
+    if let ComposeCommand::Up(args) = command {
+        return compose_up(cli, args, &ctx, &project).await;
+    }
     let docker = match Docker::connect().await {
         Ok(d) => d,
         Err(e) => return Ok(unavailable(&e.into())),
@@ -532,9 +535,7 @@ async fn cmd_compose(cli: &Cli, command: &ComposeCommand) -> Result<Outcome> {
     let mut out = std::io::stdout().lock();
     match command {
         ComposeCommand::Generate(_) => unreachable!("handled without a runtime"),
-        ComposeCommand::Up(args) => {
-            compose_up(cli, args, &ctx, &project, &docker, compose_cli.expect("detected above")).await
-        }
+        ComposeCommand::Up(_) => unreachable!("handled before connecting"),
         ComposeCommand::Status => {
             let rows = compose::status(&docker, &project).await?;
             if cli.json {
@@ -597,31 +598,21 @@ async fn compose_up(
     args: &UpArgs,
     ctx: &ops_gen::profile::Context<'_>,
     project: &compose::Project,
-    docker: &ops_gen::docker::Docker,
-    compose_cli: &compose::ComposeCli,
 ) -> Result<Outcome> {
     use ops_gen::backup::run::Progress as _;
+    use ops_gen::compose::preflight::{self, Status};
     use ops_gen::profile;
     let base = &project.dir;
-    let mut out = std::io::stdout().lock();
-    let running: Vec<String> = docker
-        .project_containers(&project.name)
-        .await?
-        .into_iter()
-        .filter(|c| c.state == "running")
-        .map(|c| c.service)
-        .collect();
-    let mut findings = compose::preflight::ports(ctx, &running);
-    findings.push(compose::preflight::disk(ctx, base));
-    findings.push(compose::preflight::memory(ctx));
-    let failed: Vec<_> = findings.iter().filter(|f| !f.ok).collect();
-    if !failed.is_empty() {
-        for f in &failed {
-            eprintln!("✗ {}: {}{}", f.check, f.detail, f.fix.as_ref().map(|x| format!("; {x}")).unwrap_or_default());
-        }
+    // The same checks as `ops-gen doctor`'s first lines, through the same code.
+    let preflight = preflight::run(ctx, project).await;
+    for finding in preflight.findings.iter().filter(|f| f.status != Status::Ok) {
+        eprintln!("{finding}");
+    }
+    let (false, Some(docker), Some(compose_cli)) = (preflight.failed(), &preflight.docker, &preflight.compose) else {
         eprintln!("nothing started: fix the above and run `ops-gen compose up` again");
         return Ok(Outcome::ProblemsFound);
-    }
+    };
+    let mut out = std::io::stdout().lock();
     let files = profile::generate(ctx);
     profile::write(base, &files).with_context(|| format!("cannot write the profile into {}", base.display()))?;
     // Bind-mounted folders must exist before Docker creates them as root.
@@ -713,6 +704,39 @@ async fn compose_destroy(
     let gone = compose::destroy(compose_cli, docker, project).await?;
     writeln!(out, "destroyed: {} containers, {} volumes", gone.containers.len(), gone.volumes.len())?;
     Ok(Outcome::Ok)
+}
+
+async fn cmd_doctor(cli: &Cli) -> Result<Outcome> {
+    use ops_gen::ops::doctor;
+    use ops_gen::profile;
+    let loaded = load(cli)?;
+    let inputs = profile::Inputs::load(&loaded).map_err(|e| UsageError(e.to_string()))?;
+    let ctx = inputs.context(&loaded.config);
+    let project = compose::Project::new(&ctx, &inputs.base);
+    let report = doctor::run(&loaded, &ctx, &project).await;
+    print_report(cli, &report, |color| doctor::render(&report, color))?;
+    Ok(if report.success { Outcome::Ok } else { Outcome::ProblemsFound })
+}
+
+async fn cmd_health(cli: &Cli, args: &HealthArgs) -> Result<Outcome> {
+    use ops_gen::ops::health;
+    let loaded = load(cli)?;
+    let report = health::run(&loaded.config, Duration::from_secs(args.timeout)).await?;
+    print_report(cli, &report, |color| health::render(&report, color))?;
+    Ok(if report.success { Outcome::Ok } else { Outcome::ProblemsFound })
+}
+
+/// Prints `report` as JSON with `--json`, else the text `render` makes
+/// (told whether to colour it: on a terminal, unless colours are off).
+fn print_report(cli: &Cli, report: &impl serde::Serialize, render: impl FnOnce(bool) -> String) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    if cli.json {
+        serde_json::to_writer_pretty(&mut out, report)?;
+        writeln!(out)?;
+    } else {
+        out.write_all(render(color_allowed(cli) && std::io::stdout().is_terminal()).as_bytes())?;
+    }
+    Ok(())
 }
 
 async fn cmd_healthcheck(args: &HealthcheckArgs) -> Result<Outcome> {
@@ -869,17 +893,10 @@ async fn cmd_probe(cli: &Cli, args: &ProbeArgs) -> Result<Outcome> {
         config.targets.retain(|name, _| args.names.contains(name));
         config.checks.retain(|name, _| args.names.contains(name));
     }
-    let runner = Runner::new(&loaded.config, &Arc::new(FailureLedger::default()), None)?;
-    let longest = runner.checks().iter().map(|c| c.spec.common().timeout()).max().unwrap_or_default();
-    let snapshot = runner.collect(Instant::now() + longest + Duration::from_millis(100), Mode::Everything).await;
+    let snapshot = ops_gen::ops::run_once(&loaded.config).await?;
 
-    let mut out = std::io::stdout().lock();
-    if cli.json {
-        serde_json::to_writer_pretty(&mut out, &report::ProbeReport::new(&snapshot))?;
-        writeln!(out)?;
-    } else {
-        let color = color_allowed(cli) && std::io::stdout().is_terminal();
-        out.write_all(report::table(&snapshot, color, SystemTime::now()).as_bytes())?;
-    }
+    print_report(cli, &report::ProbeReport::new(&snapshot), |color| {
+        report::table(&snapshot, color, SystemTime::now())
+    })?;
     Ok(if snapshot.all_succeeded() { Outcome::Ok } else { Outcome::ProblemsFound })
 }

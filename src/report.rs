@@ -145,7 +145,9 @@ pub fn drift_table(check: &str, state: &crate::probe::drift::State) -> String {
     out
 }
 
-fn format_ms(d: Duration) -> String {
+/// A short duration for a table: `4.1 ms`, `230 ms`.
+#[must_use]
+pub fn format_ms(d: Duration) -> String {
     if d < Duration::from_millis(10) {
         format!("{:.1} ms", d.as_secs_f64() * 1000.0)
     } else {
@@ -162,7 +164,9 @@ fn ago(unix_seconds: f64, now: SystemTime) -> String {
     format!("{} ago", HumanDuration(Duration::from_secs(secs)))
 }
 
-fn describe(details: &Details, now: SystemTime) -> String {
+/// What a successful check found, in a few words.
+#[must_use]
+pub fn describe(details: &Details, now: SystemTime) -> String {
     match details {
         Details::None => String::new(),
         Details::Postgres(info) => format!("PostgreSQL {}", info.server_version),

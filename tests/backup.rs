@@ -452,30 +452,10 @@ async fn restore_confirms_backs_up_first_and_puts_the_data_back() {
     assert_eq!(count().await, 4990);
 }
 
-/// A small tmpfs, unmounted when dropped (needs root, as CI runs).
-struct SmallDisk(PathBuf);
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
-    }
-}
-
-fn small_disk(at: &Path, size: &str) -> SmallDisk {
-    std::fs::create_dir_all(at).unwrap();
-    let ok = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-        .arg(at)
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "mounting a small tmpfs needs root (CI runs as root); run this test as root");
-    SmallDisk(at.to_owned())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_fails_clearly_and_loses_nothing() {
     let stack = Stack::new().await;
-    let disk = small_disk(&stack.backups(), "2m");
+    let disk = util::Tmpfs::mount(&stack.backups(), "size=2m");
     stack.write_config(&stack.config(&util::redis_url(), ""));
     stack.ops_gen(&["backup", "run", "--only", "postgres"]).expect_code(0);
     let good = stack.sets();

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::util::{self, docker, docker_host, ops_gen, redis_url, run};
+use crate::util::{self, docker, docker_host, free_port, ops_gen, redis_url, run};
 
 /// Builds `ops-gen-test/ops-gen:dev` from the binary under test.
 fn ops_gen_image(host: &str) {
@@ -18,10 +18,6 @@ fn ops_gen_image(host: &str) {
         .output()
         .unwrap();
     assert!(out.status.success(), "building the ops-gen image: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn compose_cmd(dir: &Path, host: &str, args: &[&str]) -> util::Run {
@@ -85,6 +81,8 @@ async fn up_status_restart_down_keeps_data_and_destroy_backs_up_first() {
     let metrics = util::get_text(&format!("http://127.0.0.1:{exporter}/metrics")).await;
     assert!(metrics.contains("opsgen_check_success{check=\"cache\",kind=\"redis\"}"), "{metrics}");
 
+    doctor_and_health_see_the_running_profile(path, &host, exporter, prometheus, node);
+
     compose_cmd(path, &host, &["restart", "prometheus"]).expect_code(0);
     compose_cmd(path, &host, &["restart", "nope"]).expect_code(2);
     let logs = compose_cmd(path, &host, &["logs", "ops-gen", "--tail", "5"]);
@@ -138,6 +136,34 @@ async fn up_status_restart_down_keeps_data_and_destroy_backs_up_first() {
             .trim()
             .is_empty()
     );
+}
+
+/// With the profile up, doctor agrees with `up` (the ports are the
+/// profile's own) and health asks each real component on its port.
+fn doctor_and_health_see_the_running_profile(path: &Path, host: &str, exporter: u16, prometheus: u16, node: u16) {
+    let r = run(ops_gen(path).env("DOCKER_HOST", host).env("REDIS_FOR_TEST", redis_url()).arg("doctor"));
+    r.expect_code(0);
+    assert!(
+        r.stdout.contains(&format!("✓ port {prometheus} for prometheus: held by the profile's own container")),
+        "{}",
+        r.stdout
+    );
+    let r = run(ops_gen(path).env("REDIS_FOR_TEST", redis_url()).arg("health"));
+    r.expect_code(0);
+    for (title, port, endpoint) in [
+        ("ops-gen exporter", exporter, "/-/healthy"),
+        ("Prometheus", prometheus, "/-/ready"),
+        ("node_exporter", node, "/metrics"),
+    ] {
+        assert!(
+            r.stdout
+                .lines()
+                .any(|l| l.starts_with(&format!("✓ {title} "))
+                    && l.contains(&format!("http://127.0.0.1:{port}{endpoint}"))),
+            "{title}:\n{}",
+            r.stdout
+        );
+    }
 }
 
 #[test]

@@ -287,14 +287,7 @@ fn relative(set: &Path, path: &Path) -> String {
 
 async fn dump_postgres(job: &Job, spec: &crate::probe::postgres::Spec, set: &Path) -> Result<Vec<FileEntry>, String> {
     let config = spec.url.get();
-    let version = tool_version("pg_dump", "apt-get install postgresql-client").await?;
-    let server_major = server_major(spec).await?;
-    let client_major: u32 = version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
-    if client_major < server_major {
-        return Err(format!(
-            "pg_dump {version} cannot dump a PostgreSQL {server_major} server; install postgresql-client-{server_major}"
-        ));
-    }
+    let PgDumpFit { version, .. } = pg_dump_fits(spec).await?;
     let client = super::scratch::PgClient::new(spec)?;
     let databases = if job.databases.is_empty() {
         vec![config.get_dbname().unwrap_or(&client.user).to_owned()]
@@ -321,6 +314,30 @@ async fn dump_postgres(job: &Job, spec: &crate::probe::postgres::Spec, set: &Pat
         });
     }
     Ok(files)
+}
+
+/// The local `pg_dump` and the server it was checked against.
+#[derive(Debug, Clone)]
+pub struct PgDumpFit {
+    /// What `pg_dump --version` prints, e.g. `15.18`.
+    pub version: String,
+    pub server_major: u32,
+}
+
+/// Checks that the local `pg_dump` can dump the target's server: it must be
+/// installed and not older than the server (an older one refuses). The
+/// error says what to install. `backup run` and `doctor` both ask this.
+pub async fn pg_dump_fits(spec: &crate::probe::postgres::Spec) -> Result<PgDumpFit, String> {
+    let (version, server_major) =
+        tokio::join!(tool_version("pg_dump", "apt-get install postgresql-client"), server_major(spec));
+    let (version, server_major) = (version?, server_major?);
+    let client_major: u32 = version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
+    if client_major < server_major {
+        return Err(format!(
+            "pg_dump {version} cannot dump a PostgreSQL {server_major} server; install postgresql-client-{server_major}"
+        ));
+    }
+    Ok(PgDumpFit { version, server_major })
 }
 
 /// The server's major version, which `pg_dump` must not be older than.

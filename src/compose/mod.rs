@@ -10,7 +10,8 @@
 //! recreated by a profile command. State comes from the Docker API
 //! ([`crate::docker`]), which both CLIs agree on.
 //!
-//! - [`preflight`]: what must hold before `up` (ports free, disk, CLI).
+//! - [`preflight`]: what must hold before `up` (engine, CLI, ports free,
+//!   disk, memory), shared with `ops-gen doctor`.
 //! - [`declared`]: the app's services as Compose resolves its files (for
 //!   the drift check).
 

@@ -153,6 +153,46 @@ pub async fn redis_conn() -> redis::aio::MultiplexedConnection {
     }
 }
 
+/// The test Docker engine's socket (`scripts/services.sh up` starts it), or
+/// a panic that says how to start it.
+pub fn docker_host() -> String {
+    let host = std::env::var("OPS_GEN_DOCKER_HOST").unwrap_or_else(|_| "unix:///tmp/ops-gen-docker/docker.sock".into());
+    let ok = Command::new("docker").env("DOCKER_HOST", &host).arg("version").output().is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "no Docker engine at {host}: start it with `scripts/services.sh up` (as root). These tests never skip."
+    );
+    host
+}
+
+/// A loopback port free now (bound and released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A tmpfs mounted with `options` (`size=2m`, `ro,size=1m`), unmounted when
+/// dropped. Needs root, as CI runs.
+pub struct Tmpfs(pub PathBuf);
+
+impl Tmpfs {
+    pub fn mount(at: &Path, options: &str) -> Self {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(at)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "mounting a tmpfs needs root (CI runs as root); run this test as root");
+        Self(at.to_owned())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
 /// A tool from the machine, or a panic that says how to install it.
 pub fn require_tool(name: &str, package: &str) -> PathBuf {
     let found = std::env::var_os("PATH")
@@ -263,17 +303,6 @@ pub fn promtool_check_metrics(body: &str) {
     assert!(out.status.success() && report.trim().is_empty(), "promtool check metrics:\n{report}\n--- input\n{body}");
 }
 
-/// The Docker engine's socket, or a panic that says how to start it.
-pub fn docker_host() -> String {
-    let host = std::env::var("OPS_GEN_DOCKER_HOST").unwrap_or_else(|_| "unix:///tmp/ops-gen-docker/docker.sock".into());
-    let ok = Command::new("docker").env("DOCKER_HOST", &host).arg("version").output().is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "no Docker engine at {host}: start it with `scripts/services.sh up` (as root). These tests never skip."
-    );
-    host
-}
-
 /// Runs the Docker CLI against `host`; its stdout, or a panic with stderr.
 pub fn docker(host: &str, args: &[&str]) -> String {
     let out = Command::new("docker").env("DOCKER_HOST", host).args(args).output().unwrap();
@@ -348,7 +377,7 @@ pub fn s3() -> (String, String, String, String) {
 /// A real Prometheus on a free loopback port; killed when dropped.
 pub struct RealPrometheus {
     child: std::process::Child,
-    port: u16,
+    pub port: u16,
 }
 
 impl RealPrometheus {
@@ -400,6 +429,39 @@ impl RealPrometheus {
 }
 
 impl Drop for RealPrometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A real `node_exporter` (Debian's `prometheus-node-exporter`) on a free
+/// loopback port; killed when dropped.
+pub struct RealNodeExporter {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl RealNodeExporter {
+    pub async fn start() -> Self {
+        let binary = require_tool("prometheus-node-exporter", "prometheus-node-exporter");
+        let port = free_port();
+        let child = Command::new(binary)
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let exporter = Self { child, port };
+        eventually("node_exporter to listen", Duration::from_secs(10), async || {
+            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+        })
+        .await;
+        exporter
+    }
+}
+
+impl Drop for RealNodeExporter {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

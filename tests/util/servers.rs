@@ -216,3 +216,23 @@ pub async fn webhook() -> (Server, Arc<std::sync::Mutex<Vec<serde_json::Value>>>
     });
     (Server { addr, accepted: Arc::new(AtomicUsize::new(0)), open: Arc::new(AtomicUsize::new(0)), task }, received)
 }
+
+/// A stand-in for a component's health endpoint: `GET path` answers 200
+/// `body`; every other path 404.
+pub async fn answering(path: &str, body: &'static str) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let hits = accepted.clone();
+    let app = axum::Router::new().route(
+        path,
+        axum::routing::get(move || {
+            hits.fetch_add(1, Ordering::SeqCst);
+            async move { body }
+        }),
+    );
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Server { addr, accepted, open: Arc::new(AtomicUsize::new(0)), task }
+}
