@@ -648,7 +648,7 @@ mod tests {
         assert_eq!(c.canaries.keys().collect::<Vec<_>>(), ["canary-cache", "canary-db"]);
         assert!(Config::parse(base, "f").unwrap().canaries.is_empty(), "off by default");
         let e = err(&format!("{base}canary:\n  enabled: true\n  targets: [web]\n"));
-        assert!(e.contains("`web` is not a postgres or redis target"), "{e}");
+        assert!(e.contains("`web` is not a postgres, redis or s3 target"), "{e}");
         let e = err(&format!("{base}canary:\n  enabled: true\n  table: \"x; DROP TABLE y\"\n"));
         assert!(e.contains("at `canary.table`"), "{e}");
     }
