@@ -70,23 +70,15 @@ pub fn table(snapshot: &Snapshot, color: bool, now: SystemTime) -> String {
             [check.name.clone(), check.kind().to_string(), status, time, detail]
         })
         .collect();
-    let header = ["CHECK", "KIND", "RESULT", "TIME", "DETAIL"].map(str::to_owned);
-    let widths: Vec<usize> =
-        (0..4).map(|i| rows.iter().chain([&header]).map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
-    let mut out = String::new();
-    for (n, row) in [&header].into_iter().chain(&rows).enumerate() {
-        for (i, cell) in row.iter().enumerate().take(4) {
-            let padded = format!("{cell:<width$}  ", width = widths[i]);
-            if color && n > 0 && i == 2 {
-                let code = if cell == "ok" { "32" } else { "31;1" };
-                let _ = write!(out, "\x1b[{code}m{padded}\x1b[0m");
-            } else {
-                out.push_str(&padded);
-            }
+    let header = ["CHECK", "KIND", "RESULT", "TIME", "DETAIL"];
+    let mut out = aligned(header, &rows, "", |n, i, cell, padded| {
+        if color && n > 0 && i == 2 {
+            let code = if cell == "ok" { "32" } else { "31;1" };
+            format!("\x1b[{code}m{padded}\x1b[0m")
+        } else {
+            padded
         }
-        out.push_str(&row[4]);
-        out.push('\n');
-    }
+    });
     if rows.is_empty() {
         out.push_str("(no checks configured)\n");
     }
@@ -125,22 +117,38 @@ pub fn drift_table(check: &str, state: &crate::probe::drift::State) -> String {
             [s.service.clone(), running, health.to_owned(), s.restarts.to_string(), drift]
         })
         .collect();
-    let header = ["SERVICE", "RUNNING", "HEALTH", "RESTARTS", "DRIFT"].map(str::to_owned);
-    let widths: Vec<usize> =
-        (0..4).map(|i| rows.iter().chain([&header]).map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let header = ["SERVICE", "RUNNING", "HEALTH", "RESTARTS", "DRIFT"];
     let mut out = format!("{check}: Compose project `{}`\n", state.project);
-    for row in [&header].into_iter().chain(&rows) {
-        out.push_str("  ");
-        for (cell, width) in row.iter().zip(&widths) {
-            let _ = write!(out, "{cell:<width$}  ");
-        }
-        out.push_str(&row[4]);
-        out.push('\n');
-    }
+    out.push_str(&aligned(header, &rows, "  ", |_, _, _, padded| padded));
     for s in state.services.iter().filter(|s| !s.notes.is_empty()) {
         for note in &s.notes {
             let _ = writeln!(out, "  - {}: {note}", s.service);
         }
+    }
+    out
+}
+
+/// Rows under a header, each line indented, the first four columns padded
+/// to their widest cell and the last one left free. `style` may dress a
+/// padded cell: it gets the row number (0 is the header), the column, the
+/// cell and its padded form.
+fn aligned(
+    header: [&str; 5],
+    rows: &[[String; 5]],
+    indent: &str,
+    style: impl Fn(usize, usize, &str, String) -> String,
+) -> String {
+    let header = header.map(str::to_owned);
+    let widths: Vec<usize> =
+        (0..4).map(|i| rows.iter().chain([&header]).map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for (n, row) in [&header].into_iter().chain(rows).enumerate() {
+        out.push_str(indent);
+        for (i, (cell, width)) in row.iter().zip(&widths).enumerate() {
+            out.push_str(&style(n, i, cell, format!("{cell:<width$}  ")));
+        }
+        out.push_str(&row[4]);
+        out.push('\n');
     }
     out
 }

@@ -226,14 +226,18 @@ fn no_engine_a_denied_socket_and_a_broken_compose_file_are_clear_reasons_that_le
     )
     .unwrap();
     let json = |out: &util::Run| -> serde_json::Value { serde_json::from_str(&out.stdout).unwrap() };
+    // The drift check failed with `reason` and a message holding `says`;
+    // the file check beside it passed.
+    let drift_failed = |v: &serde_json::Value, reason: &str, says: &str| {
+        assert_eq!(v["checks"][0]["failure"]["reason"], reason, "{v}");
+        assert!(v["checks"][0]["failure"]["message"].as_str().unwrap().contains(says), "{v}");
+        assert_eq!(v["checks"][1]["success"], true, "the file check is unaffected: {v}");
+    };
 
     let gone = format!("unix://{}/no-docker.sock", path.display());
     let out = run(ops_gen(path).env("DOCKER_HOST", &gone).args(["--json", "probe"]));
     out.expect_code(1);
-    let v = json(&out);
-    assert_eq!(v["checks"][0]["failure"]["reason"], "connect", "{v}");
-    assert!(v["checks"][0]["failure"]["message"].as_str().unwrap().contains("DOCKER_HOST"), "{v}");
-    assert_eq!(v["checks"][1]["success"], true, "the file check is unaffected: {v}");
+    drift_failed(&json(&out), "connect", "DOCKER_HOST");
 
     // A socket this user may not open (root bypasses permissions, so the
     // probe runs as `nobody`, from a copy of the binary it may execute).
@@ -249,9 +253,7 @@ fn no_engine_a_denied_socket_and_a_broken_compose_file_are_clear_reasons_that_le
             .args(["--config", path.join("ops-gen.yml").to_str().unwrap(), "--json", "probe"])
             .env("DOCKER_HOST", &host)
             .current_dir(path));
-        let v = json(&out);
-        assert_eq!(v["checks"][0]["failure"]["reason"], "auth", "{v}");
-        assert!(v["checks"][0]["failure"]["message"].as_str().unwrap().contains("docker` group"), "{v}");
+        drift_failed(&json(&out), "auth", "docker` group");
     } else {
         assert!(std::env::var("CI").is_err(), "CI runs the suite as root, which this part needs");
         eprintln!("not root: the permission-denied part of this test needs root to switch to `nobody`");
@@ -260,10 +262,7 @@ fn no_engine_a_denied_socket_and_a_broken_compose_file_are_clear_reasons_that_le
     std::fs::write(path.join("docker-compose.yml"), "services:\n  web:\n    image: busybox\n    ports: 12\n").unwrap();
     let out = run(ops_gen(path).env("DOCKER_HOST", &host).args(["--json", "probe"]));
     out.expect_code(1);
-    let v = json(&out);
-    assert_eq!(v["checks"][0]["failure"]["reason"], "invalid", "{v}");
-    assert!(v["checks"][0]["failure"]["message"].as_str().unwrap().contains("do not resolve"), "{v}");
-    assert_eq!(v["checks"][1]["success"], true, "{v}");
+    drift_failed(&json(&out), "invalid", "do not resolve");
 
     // Without stack.files there is nothing to compare with: exit 2.
     std::fs::write(path.join("ops-gen.yml"), "checks:\n  drift:\n    kind: docker\n").unwrap();

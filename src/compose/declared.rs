@@ -31,17 +31,8 @@ pub struct AppProject {
 
 impl AppProject {
     fn args(&self) -> Vec<String> {
-        let mut args = vec!["-p".to_owned(), self.name.clone(), "--project-directory".to_owned()];
-        args.push(self.dir.display().to_string());
-        for f in &self.files {
-            args.push("-f".to_owned());
-            args.push(f.display().to_string());
-        }
-        for p in &self.profiles {
-            args.push("--profile".to_owned());
-            args.push(p.clone());
-        }
-        args
+        let profiles: Vec<&str> = self.profiles.iter().map(String::as_str).collect();
+        super::project_args(&self.name, &self.dir, &self.files, &profiles)
     }
 }
 

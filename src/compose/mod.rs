@@ -119,14 +119,7 @@ impl Project {
     }
 
     fn args(&self) -> Vec<String> {
-        let mut args = vec!["-p".to_owned(), self.name.clone(), "--project-directory".to_owned()];
-        args.push(self.dir.display().to_string());
-        for f in &self.files {
-            args.push("-f".to_owned());
-            args.push(self.dir.join(f).display().to_string());
-        }
-        args.extend(["--profile".to_owned(), PROFILE.to_owned()]);
-        args
+        project_args(&self.name, &self.dir, &self.files, &[PROFILE])
     }
 
     fn check_service(&self, service: &str) -> Result<(), ComposeError> {
@@ -176,6 +169,22 @@ impl ComposeCli {
 #[must_use]
 pub fn major(version: &str) -> Option<u32> {
     version.trim().trim_start_matches('v').split('.').next()?.parse().ok()
+}
+
+/// How every Compose call names its project: `-p NAME --project-directory
+/// DIR -f FILE… --profile PROFILE…`, files relative to `dir` (or absolute).
+fn project_args(name: &str, dir: &Path, files: &[PathBuf], profiles: &[&str]) -> Vec<String> {
+    let mut args = vec!["-p".to_owned(), name.to_owned(), "--project-directory".to_owned()];
+    args.push(dir.display().to_string());
+    for f in files {
+        args.push("-f".to_owned());
+        args.push(dir.join(f).display().to_string());
+    }
+    for p in profiles {
+        args.push("--profile".to_owned());
+        args.push((*p).to_owned());
+    }
+    args
 }
 
 /// Runs one Compose command of the profile to the end, capturing its output.

@@ -150,6 +150,11 @@ impl Exposition {
         self.snapshot.entries.iter().map(|(c, r)| (c.as_ref(), r.as_deref()))
     }
 
+    /// The last results' details of one kind, in check order.
+    fn details<'s, T>(&'s self, pick: impl Fn(&'s Details) -> Option<&'s T>) -> Vec<&'s T> {
+        self.entries().filter_map(|(_, result)| result.and_then(|r| pick(&r.outcome.details))).collect()
+    }
+
     /// One gauge family over every check, labelled `check` and `kind`.
     fn check_gauge(
         &self,
@@ -244,13 +249,10 @@ impl Exposition {
     /// project and service. Every service seen since start keeps its series.
     fn drift_series(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
         use crate::probe::drift::{DriftKind, ServiceState};
-        let states: Vec<&crate::probe::drift::State> = self
-            .entries()
-            .filter_map(|(_, result)| match result.map(|r| &r.outcome.details) {
-                Some(Details::Drift(state)) => Some(state),
-                _ => None,
-            })
-            .collect();
+        let states = self.details(|d| match d {
+            Details::Drift(state) => Some(state),
+            _ => None,
+        });
         if states.is_empty() {
             return Ok(());
         }
@@ -305,13 +307,10 @@ impl Exposition {
 
     /// Persistence canaries, by the target they watch.
     fn canary_series(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
-        let states: Vec<&crate::probe::canary::State> = self
-            .entries()
-            .filter_map(|(_, result)| match result.map(|r| &r.outcome.details) {
-                Some(Details::Canary(state)) => Some(state),
-                _ => None,
-            })
-            .collect();
+        let states = self.details(|d| match d {
+            Details::Canary(state) => Some(state),
+            _ => None,
+        });
         if states.is_empty() {
             return Ok(());
         }

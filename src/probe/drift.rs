@@ -167,13 +167,13 @@ struct Memory {
 }
 
 pub struct DriftProbe {
-    spec: Spec,
+    app: AppProject,
     memory: tokio::sync::Mutex<Memory>,
 }
 
 impl fmt::Debug for DriftProbe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DriftProbe").field("project", &self.spec.project).finish_non_exhaustive()
+        f.debug_struct("DriftProbe").field("project", &self.app.name).finish_non_exhaustive()
     }
 }
 
@@ -204,7 +204,7 @@ fn compose_failure(e: &ComposeError) -> Failure {
 impl DriftProbe {
     #[must_use]
     pub fn new(spec: &Spec) -> Self {
-        Self { spec: spec.clone(), memory: tokio::sync::Mutex::new(Memory::default()) }
+        Self { app: spec.app_project(), memory: tokio::sync::Mutex::new(Memory::default()) }
     }
 
     /// Docker API calls made so far (for the benchmark).
@@ -267,7 +267,7 @@ impl DriftProbe {
             c
         };
         let listed: Vec<Listed> = docker
-            .list_project(&self.spec.project)
+            .list_project(&self.app.name)
             .await
             .map_err(|e| docker_failure(&e))?
             .into_iter()
@@ -282,8 +282,7 @@ impl DriftProbe {
         let declared = match &memory.declared {
             Some((fp, declared)) if *fp == fingerprint => declared.clone(),
             _ => {
-                let declared =
-                    declared::resolve(&cli, &self.spec.app_project()).await.map_err(|e| compose_failure(&e))?;
+                let declared = declared::resolve(&cli, &self.app).await.map_err(|e| compose_failure(&e))?;
                 memory.declared = Some((fingerprint, declared.clone()));
                 declared
             }
@@ -311,7 +310,7 @@ impl DriftProbe {
             // One second of overlap: the engine counts whole seconds.
             Some(until) => Some(
                 docker
-                    .container_events(&self.spec.project, until.saturating_sub(1), now)
+                    .container_events(&self.app.name, until.saturating_sub(1), now)
                     .await
                     .map_err(|e| docker_failure(&e))?,
             ),
@@ -332,20 +331,20 @@ impl DriftProbe {
         memory.known.extend(listed.iter().map(|c| c.service.clone()));
         let observed = Observed { listed: &listed, inspected: &memory.inspected, cli: &cli };
         let services = memory.known.iter().map(|name| observed.service(name, &declared, &resolved)).collect();
-        Ok(State { project: self.spec.project.clone(), services })
+        Ok(State { project: self.app.name.clone(), services })
     }
 
     /// A digest of everything the declaration is resolved from.
     fn files_fingerprint(&self, images: u64) -> Result<u64, Failure> {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        for path in &self.spec.files {
+        for path in &self.app.files {
             let text = std::fs::read(path).map_err(|e| {
                 Failure::new(Reason::Io, format!("cannot read the compose file {} (stack.files): {e}", path.display()))
             })?;
             (path, text).hash(&mut hasher);
         }
-        std::fs::read(self.spec.dir.join(".env")).ok().hash(&mut hasher);
-        (&self.spec.profiles, images).hash(&mut hasher);
+        std::fs::read(self.app.dir.join(".env")).ok().hash(&mut hasher);
+        (&self.app.profiles, images).hash(&mut hasher);
         Ok(hasher.finish())
     }
 }
