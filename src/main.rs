@@ -296,7 +296,7 @@ async fn cmd_backup_restore(cli: &Cli, set: &std::path::Path, yes: bool) -> Resu
             )
             .into());
         }
-        let targets: Vec<&str> = plan.iter().map(|(t, _)| t.as_str()).collect();
+        let targets: Vec<&str> = plan.iter().map(|t| t.target.as_str()).collect();
         eprintln!(
             "This REPLACES the data of {} with the set {}.\nA backup of the current state is taken first. Type `restore` to continue:",
             targets.join(", "),

@@ -108,3 +108,166 @@ async fn a_backup_set_holds_the_listing_the_integrity_record_and_the_mirror() {
     assert_eq!(exporter.scrape().await.value(r#"opsgen_backup_sets{target="store"}"#), Some(1.0));
     drop(server);
 }
+
+/// A bucket `media` with three objects (one nested) in an s3s-fs of the
+/// test's own, and a work folder whose config backs it up with its objects.
+struct Mirrored {
+    data: tempfile::TempDir,
+    work: tempfile::TempDir,
+    server: util::OwnS3,
+}
+
+impl Mirrored {
+    async fn new(drill: &str) -> Self {
+        let data = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(data.path().join("media/img")).unwrap();
+        std::fs::write(data.path().join("media/index.html"), b"<h1>hello</h1>").unwrap();
+        std::fs::write(data.path().join("media/img/logo.svg"), b"<svg/>").unwrap();
+        std::fs::write(data.path().join("media/big.bin"), vec![7u8; 3 << 20]).unwrap();
+        let server = util::OwnS3::start(data.path()).await;
+        let mirrored = Self { data, work: tempfile::tempdir().unwrap(), server };
+        mirrored.write_config(true, drill);
+        mirrored
+    }
+
+    fn config(&self, mirror: bool, drill: &str) -> String {
+        let (_, _, access, secret) = util::s3();
+        format!(
+            "{}backup:\n  dir: {}\n  targets:\n    store:\n      mirror: {mirror}\n{drill}",
+            yaml(&self.server.endpoint(), "media", &access, &secret),
+            self.work.path().join("backups").display()
+        )
+    }
+
+    fn write_config(&self, mirror: bool, drill: &str) {
+        std::fs::write(self.work.path().join("ops-gen.yml"), self.config(mirror, drill)).unwrap();
+    }
+
+    fn ops_gen(&self, args: &[&str]) -> util::Run {
+        util::run(util::ops_gen(self.work.path()).args(args))
+    }
+
+    fn newest_set(&self) -> std::path::PathBuf {
+        ops_gen::backup::sets(&self.work.path().join("backups")).unwrap().pop().unwrap()
+    }
+
+    /// The buckets the server holds (s3s-fs keeps one folder per bucket).
+    fn buckets(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.data.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+const DRILL: &str = "      drill:\n        keys: [index.html, img/logo.svg]\n        min_objects: 3\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirrored_set_drills_into_a_scratch_bucket_that_is_removed_after() {
+    let store = Mirrored::new(DRILL).await;
+    store.ops_gen(&["backup", "run"]).expect_code(0);
+    let out = store.ops_gen(&["backup", "drill"]);
+    out.expect_code(0);
+    assert!(out.stdout.contains("ok   content: 3 object(s) read back with the sha256 of the set"), "{}", out.stdout);
+    assert!(out.stdout.contains("ok   object img/logo.svg: exists"), "{}", out.stdout);
+    assert_eq!(store.buckets(), ["media"], "the scratch bucket is gone");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.newest_set().join("restore-drill-summary.json")).unwrap()).unwrap();
+    let target = &summary["targets"][0];
+    assert_eq!((target["target"].as_str(), target["success"].as_bool()), (Some("store"), Some(true)), "{summary}");
+    assert!(target["restore_seconds"].as_f64().unwrap() > 0.0);
+
+    let exporter = TestExporter::start(&store.config(true, DRILL)).await;
+    let scrape = exporter.scrape().await;
+    assert_eq!(scrape.value(r#"opsgen_restore_drill_success{target="store"}"#), Some(1.0), "{}", scrape.body);
+
+    // Sanity checks that do not hold fail the drill, and say which.
+    store.write_config(true, "      drill:\n        keys: [no-such-object]\n        min_objects: 4\n");
+    let out = store.ops_gen(&["backup", "drill"]);
+    out.expect_code(1);
+    assert!(out.stdout.contains("FAIL object no-such-object: missing"), "{}", out.stdout);
+    assert!(out.stdout.contains("FAIL at least 4 objects: 3 objects"), "{}", out.stdout);
+    assert_eq!(store.buckets(), ["media"], "a failed drill cleans up too");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_scratch_bucket_keeps_only_what_was_there() {
+    let store = Mirrored::new("      drill:\n        bucket: scratch\n").await;
+    std::fs::create_dir(store.data.path().join("scratch")).unwrap();
+    std::fs::write(store.data.path().join("scratch/keep.txt"), b"not ours").unwrap();
+    store.ops_gen(&["backup", "run"]).expect_code(0);
+    let out = store.ops_gen(&["backup", "drill"]);
+    out.expect_code(0);
+    assert!(out.stdout.contains("every object back in scratch"), "{}", out.stdout);
+    let left: Vec<String> = walk(&store.data.path().join("scratch"));
+    assert_eq!(left, ["keep.txt"], "only the drill's own prefix was written and removed");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path).into_iter().map(|f| format!("{}/{f}", entry.file_name().to_string_lossy())));
+        } else {
+            files.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    files.sort();
+    files
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_puts_the_objects_back_and_keeps_newer_ones() {
+    let store = Mirrored::new("").await;
+    store.ops_gen(&["backup", "run"]).expect_code(0);
+    let set = store.newest_set();
+    let media = store.data.path().join("media");
+    std::fs::remove_file(media.join("img/logo.svg")).unwrap();
+    std::fs::write(media.join("index.html"), b"defaced").unwrap();
+    std::fs::write(media.join("new.txt"), b"made after the backup").unwrap();
+
+    // Not mirrored any more: the safety backup could not hold what a
+    // restore overwrites, so it refuses before touching anything.
+    store.write_config(false, "");
+    let out = store.ops_gen(&["backup", "restore", "--from", set.to_str().unwrap(), "--yes"]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("backup.targets.store.mirror: true"), "{}", out.stderr);
+    assert_eq!(std::fs::read(media.join("index.html")).unwrap(), b"defaced");
+
+    store.write_config(true, "");
+    let out = store.ops_gen(&["backup", "restore", "--from", set.to_str().unwrap(), "--yes"]);
+    out.expect_code(0);
+    assert!(out.stdout.contains("3 object(s) restored into media; 1 object(s) not in the set were left in place"));
+    assert_eq!(std::fs::read(media.join("index.html")).unwrap(), b"<h1>hello</h1>");
+    assert_eq!(std::fs::read(media.join("img/logo.svg")).unwrap(), b"<svg/>");
+    assert_eq!(std::fs::read(media.join("new.txt")).unwrap(), b"made after the backup");
+    // The safety set holds the defaced state.
+    let safety = store.newest_set();
+    assert_ne!(safety, set);
+    assert_eq!(std::fs::read(safety.join("s3/store/objects/index.html")).unwrap(), b"defaced");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unmirrored_target_has_no_drill_series_and_cannot_take_sanity_checks() {
+    let store = Mirrored::new("").await;
+    store.write_config(false, "");
+    store.ops_gen(&["backup", "run"]).expect_code(0);
+    let exporter = TestExporter::start(&store.config(false, "")).await;
+    let scrape = exporter.scrape().await;
+    assert_eq!(scrape.value(r#"opsgen_backup_sets{target="store"}"#), Some(1.0), "{}", scrape.body);
+    assert!(
+        !scrape.body.contains("opsgen_restore_drill"),
+        "nothing to drill, so no never-drilled alert:\n{}",
+        scrape.body
+    );
+
+    store.write_config(false, DRILL);
+    let out = store.ops_gen(&["config", "check"]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("backup.targets.store.drill") && out.stderr.contains("mirror: true"), "{}", out.stderr);
+}

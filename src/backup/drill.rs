@@ -17,7 +17,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::manifest::{Manifest, write_synced};
+use super::manifest::{Manifest, TargetOutcome, write_synced};
+use super::objects;
 use crate::config::Config;
 
 /// The file a drill writes into the set.
@@ -36,9 +37,18 @@ pub struct Sanity {
     /// Redis: at least this many keys in all databases together.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_keys: Option<u64>,
-    /// Redis: keys that must exist (in database 0).
+    /// Redis: keys that must exist (in database 0); S3: object keys that
+    /// must exist.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keys: Vec<String>,
+    /// S3: at least this many objects restored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_objects: Option<u64>,
+    /// S3: an existing bucket to restore into (under a prefix of the drill's
+    /// own, removed afterwards); by default a bucket is created for the drill
+    /// and deleted after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
 }
 
 /// One sanity query.
@@ -119,10 +129,9 @@ pub async fn drill(config: &Config, set: &Path, progress: &dyn super::run::Progr
     let manifest = Manifest::read(set).map_err(super::verify::VerifyError::from)?;
     let started = Instant::now();
     let mut targets = Vec::new();
-    // Restoring S3 needs a scratch bucket, which is not supported yet: S3
-    // targets are left out of drills (their listing and round trip are in
-    // the set, and `verify` checks their files).
-    for outcome in manifest.targets.iter().filter(|t| t.success && t.kind != "s3") {
+    // An S3 target without its objects in the set has nothing to restore
+    // (its listing and round trip are checked by `verify`).
+    for outcome in manifest.targets.iter().filter(|t| t.success && (t.kind != "s3" || t.mirrored)) {
         let sanity = config.backup.targets.get(&outcome.target).and_then(|t| t.drill.clone()).unwrap_or_default();
         let files: Vec<PathBuf> = outcome.files.iter().map(|f| set.join(&f.path)).collect();
         tracing::info!(target = %outcome.target, "restore drill");
@@ -131,6 +140,13 @@ pub async fn drill(config: &Config, set: &Path, progress: &dyn super::run::Progr
         let result = match outcome.kind.as_str() {
             "postgres" => drill_postgres(&files, &sanity).await,
             "redis" => drill_redis(&files, &sanity).await,
+            "s3" => {
+                let spec = match config.targets.get(&outcome.target) {
+                    Some(crate::probe::Spec::S3(spec)) => Some(spec),
+                    _ => None,
+                };
+                drill_s3(set, outcome, spec, &sanity).await
+            }
             other => Err(format!("no drill for `{other}` targets")),
         };
         progress.finished(&outcome.target);
@@ -421,4 +437,99 @@ async fn drill_redis(files: &[PathBuf], sanity: &Sanity) -> Result<(f64, Vec<Che
     }
     scratch.stop().await;
     Ok((restore_seconds, checks))
+}
+
+/// Puts a mirrored set's objects into a scratch bucket on the target's
+/// server, checks every object came back whole, and removes the bucket.
+async fn drill_s3(
+    set: &Path,
+    outcome: &TargetOutcome,
+    spec: Option<&crate::probe::s3::Spec>,
+    sanity: &Sanity,
+) -> Result<(f64, Vec<CheckResult>), String> {
+    let spec = spec.ok_or("the target is no longer in the config, so there is no server to restore into")?;
+    let objects = objects::mirrored(set, outcome);
+    let expected = objects::listing(set, &outcome.target)?;
+    let started = Instant::now();
+    let scratch = objects::Scratch::open(spec, sanity.bucket.as_deref(), &scratch_tag(set)).await?;
+    let result = async {
+        objects::upload(&scratch.store, &scratch.prefix, &objects).await?;
+        let restore_seconds = started.elapsed().as_secs_f64();
+        let found = objects::list(&scratch.store, &scratch.prefix).await?;
+        let mut checks = Vec::new();
+        let missing: Vec<&str> =
+            expected.iter().filter(|(key, size)| found.get(*key) != Some(size)).map(|(key, _)| key.as_str()).collect();
+        checks.push(CheckResult {
+            check: format!("every object back in {}", scratch.bucket()),
+            ok: missing.is_empty(),
+            detail: if missing.is_empty() {
+                format!("{} object(s), sizes as listed at backup time", expected.len())
+            } else {
+                format!("{} of {} missing or of another size: {}", missing.len(), expected.len(), some(&missing))
+            },
+        });
+        let differ = objects::compare(&scratch.store, &scratch.prefix, &objects).await?;
+        checks.push(CheckResult {
+            check: "content".to_owned(),
+            ok: differ.is_empty(),
+            detail: if differ.is_empty() {
+                format!("{} object(s) read back with the sha256 of the set", objects.len())
+            } else {
+                format!("{} object(s) differ from the set: {}", differ.len(), some(&differ))
+            },
+        });
+        if let Some(min) = sanity.min_objects {
+            checks.push(CheckResult {
+                check: format!("at least {min} objects"),
+                ok: found.len() as u64 >= min,
+                detail: format!("{} objects", found.len()),
+            });
+        }
+        for key in &sanity.keys {
+            let exists = found.contains_key(key);
+            checks.push(CheckResult {
+                check: format!("object {key}"),
+                ok: exists,
+                detail: if exists { "exists".to_owned() } else { "missing".to_owned() },
+            });
+        }
+        Ok::<_, String>((restore_seconds, checks))
+    }
+    .await;
+    let bucket = scratch.bucket().to_owned();
+    let cleanup = scratch.remove().await;
+    match (result, cleanup) {
+        (Ok((seconds, mut checks)), Err(e)) => {
+            checks.push(CheckResult { check: format!("{bucket} cleaned up"), ok: false, detail: e });
+            Ok((seconds, checks))
+        }
+        (Err(e), Err(cleanup)) => Err(format!("{e} (and the scratch bucket was not cleaned up: {cleanup})")),
+        (result, Ok(())) => result,
+    }
+}
+
+/// The first few of `items`, for a one-line detail.
+fn some<S: AsRef<str>>(items: &[S]) -> String {
+    const SHOWN: usize = 5;
+    let mut text = items.iter().take(SHOWN).map(AsRef::as_ref).collect::<Vec<_>>().join(", ");
+    if items.len() > SHOWN {
+        let _ = write!(text, " and {} more", items.len() - SHOWN);
+    }
+    text
+}
+
+/// A name part for the scratch bucket (3 to 63 lowercase letters, digits and
+/// hyphens in all): the set, and a few hex digits so concurrent drills of
+/// the same set do not meet.
+fn scratch_tag(set: &Path) -> String {
+    let name: String = set
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("set")
+        .chars()
+        .take(30)
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .collect();
+    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    format!("{name}-{:06x}", (nanos ^ std::process::id()) & 0x00ff_ffff)
 }

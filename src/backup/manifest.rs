@@ -38,6 +38,9 @@ pub struct TargetOutcome {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub duration_seconds: f64,
+    /// S3: the set holds every object (`mirror: true`), so it can be restored.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mirrored: bool,
     #[serde(default)]
     pub files: Vec<FileEntry>,
 }

@@ -20,6 +20,7 @@
 
 pub mod drill;
 pub mod manifest;
+mod objects;
 pub mod restore;
 pub mod run;
 mod scratch;
@@ -102,13 +103,14 @@ impl Settings {
             let key = format!("backup.targets.{name}");
             let kind = config.targets.get(name).map(Spec::kind);
             let drill = settings.drill.clone().unwrap_or_default();
+            let sql = !drill.tables.is_empty() || !drill.queries.is_empty();
+            let s3 = drill.min_objects.is_some() || drill.bucket.is_some();
             let wrong = match kind {
-                Some(Kind::Postgres) if drill.min_keys.is_some() || !drill.keys.is_empty() => {
-                    Some("min_keys` and `keys")
+                Some(Kind::Postgres) if drill.min_keys.is_some() || !drill.keys.is_empty() || s3 => {
+                    Some("min_keys`, `keys`, `min_objects` and `bucket")
                 }
-                Some(Kind::Redis) if !drill.tables.is_empty() || !drill.queries.is_empty() => {
-                    Some("tables` and `queries")
-                }
+                Some(Kind::Redis) if sql || s3 => Some("tables`, `queries`, `min_objects` and `bucket"),
+                Some(Kind::S3) if sql || drill.min_keys.is_some() => Some("tables`, `queries` and `min_keys"),
                 _ => None,
             };
             if let Some(fields) = wrong {
@@ -116,7 +118,18 @@ impl Settings {
                     file,
                     format!("{key}.drill"),
                     format!("`{fields}` do not apply to a {} target", kind.map_or("", Kind::as_str)),
-                    Some("use tables/queries for postgres, min_keys/keys for redis".to_owned()),
+                    Some(
+                        "use tables/queries for postgres, min_keys/keys for redis, keys/min_objects/bucket for s3"
+                            .to_owned(),
+                    ),
+                ));
+            }
+            if kind == Some(Kind::S3) && settings.drill.is_some() && !settings.mirror {
+                return Err(ConfigError::invalid(
+                    file,
+                    format!("{key}.drill"),
+                    "only a mirrored S3 target can be drilled (a set without its objects has nothing to restore)",
+                    Some(format!("set `{key}.mirror: true`, or remove `drill`")),
                 ));
             }
             if settings.mirror && kind != Some(Kind::S3) {
@@ -129,21 +142,12 @@ impl Settings {
             }
             match kind {
                 Some(Kind::Postgres) => {}
-                Some(Kind::S3) if settings.databases.is_empty() && settings.drill.is_none() => {}
-                Some(Kind::S3) => {
-                    return Err(ConfigError::invalid(
-                        file,
-                        key,
-                        "`databases` and `drill` do not apply to an S3 target",
-                        Some("keep `max_age` and `mirror` here".to_owned()),
-                    ));
-                }
-                Some(Kind::Redis) if settings.databases.is_empty() => {}
-                Some(Kind::Redis) => {
+                Some(Kind::S3 | Kind::Redis) if settings.databases.is_empty() => {}
+                Some(kind @ (Kind::S3 | Kind::Redis)) => {
                     return Err(ConfigError::invalid(
                         file,
                         format!("{key}.databases"),
-                        "Redis is backed up whole",
+                        format!("`databases` does not apply to a {kind} target: it is backed up whole"),
                         Some("remove `databases` here".to_owned()),
                     ));
                 }
@@ -199,6 +203,15 @@ pub struct Job {
     pub max_age: HumanDuration,
     pub databases: Vec<String>,
     pub mirror: bool,
+}
+
+impl Job {
+    /// Whether a set of the target can be restored by a drill: PostgreSQL and
+    /// Redis always, S3 only with its objects mirrored into the set.
+    #[must_use]
+    pub fn drillable(&self) -> bool {
+        self.spec.kind() != Kind::S3 || self.mirror
+    }
 }
 
 /// The targets `backup run` covers, in name order.

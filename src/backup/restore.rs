@@ -7,15 +7,17 @@
 //! transaction (all or nothing). Redis cannot be given a file remotely, so
 //! the RDB is loaded into a throwaway `redis-server` and its keys are moved
 //! into the target with `MIGRATE` (TTLs kept) after the target is flushed:
-//! this works for a Redis in a container or on another host alike.
+//! this works for a Redis in a container or on another host alike. S3 gets
+//! every object of a mirrored set put back (objects made since are kept).
 //! Confirmation is the caller's job (the CLI asks, or takes `--yes`).
 
-use std::path::Path;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::Serialize;
 
-use super::manifest::Manifest;
+use super::manifest::{Manifest, TargetOutcome};
 use crate::config::Config;
 use crate::probe::{Kind, Spec};
 
@@ -47,20 +49,34 @@ pub enum RestoreError {
     Damaged { set: String, problems: String },
     #[error("the set holds no target of the current config ({0}); nothing was restored")]
     NoTargets(String),
+    #[error(
+        "S3 target `{0}` is restored only while it is mirrored, so the objects it overwrites are backed up first: set `backup.targets.{0}.mirror: true`; nothing was restored"
+    )]
+    NotMirrored(String),
     #[error("could not back up the current state first ({0}); nothing was restored")]
     SafetyBackup(String),
 }
 
-/// Targets of `set` that the config still has, with their outcome in it.
-pub fn plan(config: &Config, set: &Path) -> Result<Vec<(String, Vec<std::path::PathBuf>)>, RestoreError> {
+/// The targets of `set` that the config still has, with their outcome in
+/// it. An S3 target is restored only from a mirrored set, and only while the
+/// config mirrors it too, so the safety backup holds the objects a restore
+/// overwrites.
+pub fn plan(config: &Config, set: &Path) -> Result<Vec<TargetOutcome>, RestoreError> {
     let manifest = Manifest::read(set).map_err(super::verify::VerifyError::from)?;
-    let targets: Vec<(String, Vec<std::path::PathBuf>)> = manifest
-        .targets
-        .iter()
-        // S3 is not restored yet (the mirror holds the objects, by key).
-        .filter(|t| t.success && t.kind != "s3" && config.targets.contains_key(&t.target))
-        .map(|t| (t.target.clone(), t.files.iter().map(|f| set.join(&f.path)).collect()))
-        .collect();
+    let jobs = super::jobs(config);
+    let mut targets = Vec::new();
+    for outcome in manifest.targets.iter().filter(|t| t.success && config.targets.contains_key(&t.target)) {
+        if outcome.kind == "s3" {
+            if !outcome.mirrored {
+                // Its listing alone cannot bring objects back.
+                continue;
+            }
+            if !jobs.iter().any(|j| j.target == outcome.target && j.mirror) {
+                return Err(RestoreError::NotMirrored(outcome.target.clone()));
+            }
+        }
+        targets.push(outcome.clone());
+    }
     if targets.is_empty() {
         let names: Vec<&str> = manifest.targets.iter().map(|t| t.target.as_str()).collect();
         return Err(RestoreError::NoTargets(names.join(", ")));
@@ -76,13 +92,12 @@ pub async fn restore(config: &Config, set: &Path) -> Result<Summary, RestoreErro
         return Err(RestoreError::Damaged { set: set.display().to_string(), problems: damaged.join(", ") });
     }
     let plan = plan(config, set)?;
-    let kinds: Vec<Kind> = plan.iter().filter_map(|(t, _)| config.targets.get(t).map(Spec::kind)).collect();
+    let kinds: Vec<Kind> = plan.iter().filter_map(|t| config.targets.get(&t.target).map(Spec::kind)).collect();
     let safety = super::run::run(config, &kinds, &super::run::Quiet)
         .await
         .map_err(|e| RestoreError::SafetyBackup(e.to_string()))?;
-    let restored_targets: Vec<&str> = plan.iter().map(|(t, _)| t.as_str()).collect();
     if let Some(failed) =
-        safety.manifest.targets.iter().find(|t| restored_targets.contains(&t.target.as_str()) && !t.success)
+        safety.manifest.targets.iter().find(|t| plan.iter().any(|p| p.target == t.target) && !t.success)
     {
         return Err(RestoreError::SafetyBackup(format!(
             "{}: {}",
@@ -91,23 +106,47 @@ pub async fn restore(config: &Config, set: &Path) -> Result<Summary, RestoreErro
         )));
     }
     let mut targets = Vec::new();
-    for (target, files) in &plan {
+    for outcome in &plan {
         let started = Instant::now();
-        let result = match config.targets.get(target) {
-            Some(Spec::Postgres(spec)) => restore_postgres(spec, files).await,
-            Some(Spec::Redis(spec)) => restore_redis(spec, files).await,
+        let files: Vec<PathBuf> = outcome.files.iter().map(|f| set.join(&f.path)).collect();
+        let result = match config.targets.get(&outcome.target) {
+            Some(Spec::Postgres(spec)) => restore_postgres(spec, &files).await,
+            Some(Spec::Redis(spec)) => restore_redis(spec, &files).await,
+            Some(Spec::S3(spec)) => restore_s3(spec, set, outcome).await,
             _ => Err("not a kind that is restored".to_owned()),
         };
         let (success, detail) = match result {
             Ok(detail) => (true, detail),
             Err(e) => (false, e),
         };
-        targets.push(Restored { target: target.clone(), success, detail, seconds: started.elapsed().as_secs_f64() });
+        targets.push(Restored {
+            target: outcome.target.clone(),
+            success,
+            detail,
+            seconds: started.elapsed().as_secs_f64(),
+        });
     }
     Ok(Summary { set: set.display().to_string(), safety_set: safety.set.display().to_string(), targets })
 }
 
-async fn restore_postgres(spec: &crate::probe::postgres::Spec, dumps: &[std::path::PathBuf]) -> Result<String, String> {
+/// Puts every object of the set back into the bucket, overwriting objects of
+/// the same key. Objects made after the set are left in place (and counted):
+/// deleting them is not a restore's call to make.
+async fn restore_s3(spec: &crate::probe::s3::Spec, set: &Path, outcome: &TargetOutcome) -> Result<String, String> {
+    let objects = super::objects::mirrored(set, outcome);
+    let store = crate::probe::s3::S3Probe::new(spec)?;
+    super::objects::upload(store.store(), "", &objects).await?;
+    let keys: std::collections::BTreeSet<&str> = objects.iter().map(|o| o.key.as_str()).collect();
+    let found = super::objects::list(store.store(), "").await?;
+    let newer = found.keys().filter(|k| !keys.contains(k.as_str()) && !k.starts_with(&spec.prefix)).count();
+    let mut detail = format!("{} object(s) restored into {}", objects.len(), spec.bucket);
+    if newer > 0 {
+        let _ = write!(detail, "; {newer} object(s) not in the set were left in place");
+    }
+    Ok(detail)
+}
+
+async fn restore_postgres(spec: &crate::probe::postgres::Spec, dumps: &[PathBuf]) -> Result<String, String> {
     let client = super::scratch::PgClient::new(spec)?;
     let mut done = Vec::new();
     for dump in dumps.iter().filter(|d| d.extension().is_some_and(|e| e == "dump")) {
@@ -126,7 +165,7 @@ async fn restore_postgres(spec: &crate::probe::postgres::Spec, dumps: &[std::pat
     Ok(format!("database(s) {} restored", done.join(", ")))
 }
 
-async fn restore_redis(spec: &crate::probe::redis::Spec, files: &[std::path::PathBuf]) -> Result<String, String> {
+async fn restore_redis(spec: &crate::probe::redis::Spec, files: &[PathBuf]) -> Result<String, String> {
     let rdb = files.iter().find(|f| f.extension().is_some_and(|e| e == "rdb")).ok_or("the set holds no RDB file")?;
     let target = spec.url.get();
     let info = target.get_connection_info();

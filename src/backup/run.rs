@@ -126,6 +126,7 @@ pub async fn run(config: &Config, only: &[Kind], progress: &dyn Progress) -> Res
             success,
             error,
             duration_seconds: begun.elapsed().as_secs_f64(),
+            mirrored: job.mirror,
             files,
         });
     }

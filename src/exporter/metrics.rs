@@ -390,17 +390,17 @@ impl Exposition {
             (
                 "opsgen_restore_drill_last_success_timestamp_seconds",
                 "When a restore drill of the target last passed, in Unix seconds; 0 when none ever did.",
-                |r| r.sets.as_ref().map(|s| s.drill_last_success_timestamp_seconds),
+                |r| r.sets.as_ref().filter(|s| s.drillable).map(|s| s.drill_last_success_timestamp_seconds),
             ),
             (
                 "opsgen_restore_drill_success",
                 "Whether the newest restore drill of the target passed (0 also when never drilled).",
-                |r| r.sets.as_ref().map(|s| f64::from(u8::from(s.drill_success))),
+                |r| r.sets.as_ref().filter(|s| s.drillable).map(|s| f64::from(u8::from(s.drill_success))),
             ),
             (
                 "opsgen_restore_drill_duration_seconds",
                 "The newest drill's measured restore time: start of a throwaway instance to restored data.",
-                |r| r.sets.as_ref().map(|s| s.drill_duration_seconds),
+                |r| r.sets.as_ref().filter(|s| s.drillable).map(|s| s.drill_duration_seconds),
             ),
         ];
         for (name, help, value) in all {
@@ -441,6 +441,9 @@ pub struct SetFacts {
     pub duration_seconds: f64,
     pub verified: bool,
     pub sets: u64,
+    /// Whether the target can be drilled (an S3 target only when mirrored);
+    /// the drill series are left out when it cannot.
+    pub drillable: bool,
     /// When a restore drill of the target last passed (0: never).
     pub drill_last_success_timestamp_seconds: f64,
     /// Whether the newest drill passed.

@@ -270,6 +270,7 @@ impl Exporter {
                             duration_seconds: state.duration_seconds,
                             verified: state.verified,
                             sets: state.sets,
+                            drillable: job.drillable(),
                             drill_last_success_timestamp_seconds: state.drill_last_success.unwrap_or(0.0),
                             drill_success: state.drill.is_some_and(|(_, ok, _)| ok),
                             drill_duration_seconds: state.drill.map_or(0.0, |(_, _, d)| d),
