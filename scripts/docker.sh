@@ -25,6 +25,12 @@
 #   ops-gen-test/node-exporter:1    Debian's node exporter like prom/node-exporter:
 #                                   ENTRYPOINT ["/bin/node_exporter"], USER 65534,
 #                                   EXPOSE 9100
+#   ops-gen-test/postgres:15        Debian's PostgreSQL 15 started like the official
+#                                   postgres image (initdb into PGDATA on first start,
+#                                   POSTGRES_HOST_AUTH_METHOD / POSTGRES_PASSWORD,
+#                                   USER 999, EXPOSE 5432): drills with engine docker
+#   ops-gen-test/redis:7            Debian's redis-server like the official redis
+#                                   image (WORKDIR and VOLUME /data, EXPOSE 6379)
 #   ops-gen-test/ops-gen:dev        ENTRYPOINT ["/usr/local/bin/ops-gen"],
 #                                   CMD ["serve","--listen","0.0.0.0:9743"], WORKDIR /data
 # Each image carries a label with a key of its inputs (recipe, binaries, their
@@ -350,6 +356,78 @@ stage_node_exporter() {
   mkdir -p "$1/var/lib/prometheus/node-exporter"
 }
 
+# PostgreSQL 15 from Debian's server package, laid out and started like the
+# official postgres image as far as a drill needs it: PGDATA in a volume,
+# initdb on first start (POSTGRES_HOST_AUTH_METHOD=trust, or
+# POSTGRES_PASSWORD), then postgres listening on every address.
+PG_BIN=/usr/lib/postgresql/15/bin
+PG_ENTRYPOINT='#!/bin/sh
+# A stand-in for the official image'"'"'s docker-entrypoint.sh.
+set -e
+if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
+  if [ -n "$POSTGRES_PASSWORD" ]; then
+    printf "%s\n" "$POSTGRES_PASSWORD" >/tmp/pwfile
+    initdb -D "$PGDATA" -U "${POSTGRES_USER:-postgres}" -E UTF8 --locale=C --pwfile=/tmp/pwfile >/dev/null
+    rm -f /tmp/pwfile
+    method=scram-sha-256
+  else
+    initdb -D "$PGDATA" -U "${POSTGRES_USER:-postgres}" -E UTF8 --locale=C >/dev/null
+  fi
+  printf "host all all all %s\n" "${POSTGRES_HOST_AUTH_METHOD:-$method}" >>"$PGDATA/pg_hba.conf"
+fi
+if [ "$1" = postgres ]; then
+  shift
+  exec postgres -D "$PGDATA" -c listen_addresses="*" "$@"
+fi
+exec "$@"'
+recipe_postgres() {
+  CHANGES=(
+    'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]'
+    'CMD ["postgres"]'
+    'USER 999'
+    'ENV PGDATA=/var/lib/postgresql/data'
+    'ENV TZ=UTC'
+    'VOLUME ["/var/lib/postgresql/data"]'
+    'EXPOSE 5432'
+  )
+}
+pg_libs() { find /usr/lib/postgresql/15/lib -maxdepth 1 -name '*.so' ! -name 'llvmjit*' | sort; }
+inputs_postgres() {
+  # shellcheck disable=SC2046
+  binary_inputs "$PG_BIN/postgres" "$PG_BIN/initdb" $(pg_libs)
+  find /usr/share/postgresql/15 -type f -exec stat -c '%n %s %Y' {} + | sort
+  printf '%s\n' "$PG_ENTRYPOINT"
+}
+stage_postgres() {
+  local root=$1 lib
+  add_binary "$root" "$PG_BIN/postgres" "$PG_BIN/postgres"
+  add_binary "$root" "$PG_BIN/initdb" "$PG_BIN/initdb"
+  for lib in $(pg_libs); do add_binary "$root" "$lib" "$lib"; done
+  mkdir -p "$root/usr/share/postgresql" "$root/usr/share/zoneinfo" "$root/usr/local/bin" "$root/var/run/postgresql"
+  cp -r /usr/share/postgresql/15 "$root/usr/share/postgresql/"
+  cp -L /usr/share/zoneinfo/UTC "$root/usr/share/zoneinfo/UTC"
+  ln -s "$PG_BIN/postgres" "$root/usr/local/bin/postgres"
+  ln -s "$PG_BIN/initdb" "$root/usr/local/bin/initdb"
+  printf '%s\n' "$PG_ENTRYPOINT" >"$root/usr/local/bin/docker-entrypoint.sh"
+  chmod 755 "$root/usr/local/bin/docker-entrypoint.sh"
+  echo 'postgres:x:999:999:postgres:/var/lib/postgresql:/bin/sh' >>"$root/etc/passwd"
+  echo 'postgres:x:999:' >>"$root/etc/group"
+  mkdir -p "$root/var/lib/postgresql/data"
+  chmod 700 "$root/var/lib/postgresql/data"
+  chown -R 999:999 "$root/var/lib/postgresql" "$root/var/run/postgresql"
+}
+
+# Redis from Debian's package, started like the official redis image:
+# WORKDIR /data, so `redis-server --dir /data …` finds a dump.rdb put there.
+recipe_redis() {
+  CHANGES=('CMD ["redis-server"]' 'WORKDIR /data' 'VOLUME ["/data"]' 'EXPOSE 6379')
+}
+inputs_redis() { binary_inputs /usr/bin/redis-server; }
+stage_redis() {
+  add_binary "$1" /usr/bin/redis-server /usr/local/bin/redis-server
+  mkdir -p "$1/data"
+}
+
 OPS_GEN_BINARY=
 recipe_ops_gen() {
   CHANGES=(
@@ -413,6 +491,8 @@ images() {
   build_image ops-gen-test/busybox:1 busybox
   build_image ops-gen-test/prometheus:2.42 prometheus
   build_image ops-gen-test/node-exporter:1 node_exporter
+  build_image ops-gen-test/postgres:15 postgres
+  build_image ops-gen-test/redis:7 redis
 }
 
 ops_gen_image() {

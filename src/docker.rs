@@ -280,3 +280,162 @@ impl Docker {
         Ok(self.bounded("info", self.client.info()).await?.system_time)
     }
 }
+
+/// How long pulling a missing image may take.
+const PULL_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// A container a restore drill starts, restores into and removes.
+#[derive(Debug, Clone)]
+pub struct ThrowawaySpec<'a> {
+    /// The container's and its network's name.
+    pub name: &'a str,
+    pub image: &'a str,
+    /// The command; empty for the image's own.
+    pub cmd: Vec<String>,
+    pub env: Vec<String>,
+    /// The container port published on a free port of the engine's 127.0.0.1.
+    pub port: u16,
+    /// A file put into the container before it starts: the host file, and
+    /// its path inside (in a folder that exists in the image).
+    pub file: Option<(&'a std::path::Path, &'a str)>,
+}
+
+/// A running throwaway container.
+#[derive(Debug, Clone)]
+pub struct Throwaway {
+    pub id: String,
+    /// Where the published port answers: 127.0.0.1 of the engine's host.
+    pub host_port: u16,
+    network: String,
+}
+
+/// The label on every throwaway container and network.
+pub const LABEL_DRILL: &str = "dev.ops-gen.drill";
+
+impl Docker {
+    /// Pulls `image` unless the engine has it.
+    pub async fn ensure_image(&self, image: &str) -> Result<(), DockerError> {
+        if self.image_id(image).await?.is_some() {
+            return Ok(());
+        }
+        let options =
+            bollard::query_parameters::CreateImageOptions { from_image: Some(image.to_owned()), ..Default::default() };
+        let pull = self.client.create_image(Some(options), None, None).try_collect::<Vec<_>>();
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        match tokio::time::timeout(PULL_TIMEOUT, pull).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(source)) => Err(DockerError::Api { what: "pull image", source }),
+            Err(_) => Err(DockerError::Timeout { what: "pull image" }),
+        }
+    }
+
+    /// Creates a network and a container on it (with the file, if any),
+    /// starts it, and reads the host port it was published on. Whatever was
+    /// made is removed again when a step fails.
+    pub async fn start_throwaway(&self, spec: &ThrowawaySpec<'_>) -> Result<Throwaway, DockerError> {
+        use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest, PortBinding};
+
+        let labels = HashMap::from([(LABEL_DRILL.to_owned(), spec.name.to_owned())]);
+        // A network of its own: an engine without a default bridge publishes
+        // ports only from user-defined networks.
+        let network =
+            NetworkCreateRequest { name: spec.name.to_owned(), labels: Some(labels.clone()), ..Default::default() };
+        self.bounded("create network", self.client.create_network(network)).await?;
+        let mut made = Throwaway { id: String::new(), host_port: 0, network: spec.name.to_owned() };
+        let port = format!("{}/tcp", spec.port);
+        let body = ContainerCreateBody {
+            image: Some(spec.image.to_owned()),
+            cmd: (!spec.cmd.is_empty()).then(|| spec.cmd.clone()),
+            env: Some(spec.env.clone()),
+            labels: Some(labels),
+            exposed_ports: Some(vec![port.clone()]),
+            host_config: Some(HostConfig {
+                network_mode: Some(spec.name.to_owned()),
+                port_bindings: Some(HashMap::from([(
+                    port.clone(),
+                    Some(vec![PortBinding { host_ip: Some("127.0.0.1".to_owned()), host_port: Some(String::new()) }]),
+                )])),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = bollard::query_parameters::CreateContainerOptions {
+            name: Some(spec.name.to_owned()),
+            ..Default::default()
+        };
+        let started = async {
+            made.id = self.bounded("create container", self.client.create_container(Some(options), body)).await?.id;
+            if let Some((file, inside)) = spec.file {
+                self.upload(&made.id, file, inside).await?;
+            }
+            self.bounded("start container", self.client.start_container(&made.id, None)).await?;
+            let inspect = self
+                .bounded("inspect container", self.client.inspect_container(&made.id, None::<InspectContainerOptions>))
+                .await?;
+            made.host_port = inspect
+                .network_settings
+                .and_then(|n| n.ports)
+                .and_then(|ports| ports.get(&port).cloned().flatten())
+                .and_then(|bindings| bindings.into_iter().find_map(|b| b.host_port?.parse().ok()))
+                .unwrap_or(0);
+            Ok(())
+        }
+        .await;
+        match started {
+            Ok(()) => Ok(made),
+            Err(e) => {
+                let _ = self.remove_throwaway(&made).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Removes the container (with its anonymous volumes) and its network.
+    pub async fn remove_throwaway(&self, made: &Throwaway) -> Result<(), DockerError> {
+        if !made.id.is_empty() {
+            let options = bollard::query_parameters::RemoveContainerOptions { force: true, v: true, link: false };
+            self.bounded("remove container", self.client.remove_container(&made.id, Some(options))).await?;
+        }
+        self.bounded("remove network", self.client.remove_network(&made.network)).await
+    }
+
+    /// Streams one host file into a container as a one-entry tar archive.
+    async fn upload(&self, id: &str, file: &std::path::Path, inside: &str) -> Result<(), DockerError> {
+        use futures::StreamExt as _;
+        use tokio::io::AsyncReadExt as _;
+
+        let io = |what: &'static str, e: std::io::Error| DockerError::Api { what, source: e.into() };
+        let (folder, name) = inside.rsplit_once('/').unwrap_or(("/", inside));
+        let opened = tokio::fs::File::open(file).await.map_err(|e| io("read the file to upload", e))?;
+        let size = opened.metadata().await.map_err(|e| io("read the file to upload", e))?.len();
+        let mut header = tar::Header::new_gnu();
+        header.set_path(name).map_err(|e| io("name the file to upload", e))?;
+        header.set_size(size);
+        header.set_mode(0o644);
+        header.set_cksum();
+        // Header, content, zeros up to a 512-byte block, two empty blocks.
+        let padding = usize::try_from((512 - size % 512) % 512).unwrap_or(0) + 1024;
+        let head =
+            futures::stream::once(
+                async move { Ok::<_, std::io::Error>(bytes::Bytes::copy_from_slice(header.as_bytes())) },
+            );
+        let body = futures::stream::try_unfold(opened, |mut f| async move {
+            let mut chunk = vec![0u8; 1 << 16];
+            let n = f.read(&mut chunk).await?;
+            chunk.truncate(n);
+            Ok::<_, std::io::Error>((n > 0).then(|| (bytes::Bytes::from(chunk), f)))
+        });
+        let tail =
+            futures::stream::once(async move { Ok::<_, std::io::Error>(bytes::Bytes::from(vec![0u8; padding])) });
+        let options = bollard::query_parameters::UploadToContainerOptions {
+            path: if folder.is_empty() { "/".to_owned() } else { folder.to_owned() },
+            ..Default::default()
+        };
+        let archive = bollard::body_try_stream(head.chain(body).chain(tail));
+        // As long as the file takes: bounded by the pull timeout, not a call's.
+        match tokio::time::timeout(PULL_TIMEOUT, self.client.upload_to_container(id, Some(options), archive)).await {
+            Ok(result) => result.map_err(|source| DockerError::Api { what: "upload to container", source }),
+            Err(_) => Err(DockerError::Timeout { what: "upload to container" }),
+        }
+    }
+}

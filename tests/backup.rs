@@ -508,3 +508,46 @@ async fn a_failing_dump_tool_leaves_nothing_but_the_record() {
     }
     assert!(stray.is_empty(), "no stray files in the set: {stray:?}");
 }
+
+/// `backup.drill.engine: docker` with the local stand-ins of the official
+/// images (scripts/docker.sh builds them from Debian's packages).
+fn docker_drill_config(stack: &Stack, postgres_image: &str) -> String {
+    let engine = format!(
+        "  drill:\n    engine: docker\n    postgres_image: {postgres_image}\n    redis_image: ops-gen-test/redis:{{major}}\n"
+    );
+    let mut config = drill_config(stack, 5000);
+    config.push_str(&engine);
+    config
+}
+
+fn drill_leftovers(host: &str) -> String {
+    let label = "label=dev.ops-gen.drill";
+    util::docker(host, &["ps", "-aq", "--filter", label])
+        + &util::docker(host, &["network", "ls", "-q", "--filter", label])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_with_engine_docker_restores_into_containers() {
+    let host = util::docker_host();
+    let stack = Stack::new().await;
+    stack.write_config(&docker_drill_config(&stack, "ops-gen-test/postgres:{major}"));
+    stack.ops_gen(&["backup", "run"]).expect_code(0);
+    let out = run(ops_gen(stack.dir.path()).env("DOCKER_HOST", &host).args(["backup", "drill"]));
+    out.expect_code(0);
+    assert!(
+        out.stdout.contains(&format!("ok   query SELECT count(*) FROM {}: returned \"5000\"", stack.table)),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("ok   at least 1 keys"), "{}", out.stdout);
+    assert_eq!(drill_leftovers(&host), "", "the drill's containers and networks are gone");
+
+    // An image the engine lacks and cannot pull (no registry here): the
+    // drill fails, naming the image, and leaves nothing behind.
+    stack.write_config(&docker_drill_config(&stack, "ops-gen-test/no-such-postgres:{major}"));
+    let out = run(ops_gen(stack.dir.path()).env("DOCKER_HOST", &host).args(["backup", "drill"]));
+    out.expect_code(1);
+    assert!(out.stdout.contains("image ops-gen-test/no-such-postgres:15"), "{}", out.stdout);
+    assert!(out.stdout.contains("ok    cache"), "the Redis drill still ran:\n{}", out.stdout);
+    assert_eq!(drill_leftovers(&host), "");
+}

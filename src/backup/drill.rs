@@ -51,6 +51,50 @@ pub struct Sanity {
     pub bucket: Option<String>,
 }
 
+/// `backup.drill`: where throwaway instances run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Engine {
+    /// `local`: `initdb`/`pg_ctl` and `redis-server` on this host; `docker`:
+    /// containers of the images below on the Docker engine (`DOCKER_HOST`).
+    #[serde(default)]
+    pub engine: EngineKind,
+    /// The PostgreSQL image; `{major}` becomes the dumped server's major version.
+    #[serde(default = "Engine::default_postgres_image")]
+    pub postgres_image: String,
+    /// The Redis image; `{major}` becomes the backed-up server's major version.
+    #[serde(default = "Engine::default_redis_image")]
+    pub redis_image: String,
+}
+
+/// Where a drill's throwaway instances run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    #[default]
+    Local,
+    Docker,
+}
+
+impl Engine {
+    fn default_postgres_image() -> String {
+        "postgres:{major}".to_owned()
+    }
+    fn default_redis_image() -> String {
+        "redis:{major}".to_owned()
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self {
+            engine: EngineKind::Local,
+            postgres_image: Self::default_postgres_image(),
+            redis_image: Self::default_redis_image(),
+        }
+    }
+}
+
 /// One sanity query.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -138,8 +182,8 @@ pub async fn drill(config: &Config, set: &Path, progress: &dyn super::run::Progr
         progress.started(&outcome.target);
         let begun = Instant::now();
         let result = match outcome.kind.as_str() {
-            "postgres" => drill_postgres(&files, &sanity).await,
-            "redis" => drill_redis(&files, &sanity).await,
+            "postgres" => drill_postgres(&files, &sanity, &config.backup.drill).await,
+            "redis" => drill_redis(&files, &sanity, &config.backup.drill).await,
             "s3" => {
                 let spec = match config.targets.get(&outcome.target) {
                     Some(crate::probe::Spec::S3(spec)) => Some(spec),
@@ -251,39 +295,37 @@ impl Scratch {
     }
 }
 
-async fn drill_postgres(dumps: &[PathBuf], sanity: &Sanity) -> Result<(f64, Vec<CheckResult>), String> {
+async fn drill_postgres(
+    dumps: &[PathBuf],
+    sanity: &Sanity,
+    engine: &Engine,
+) -> Result<(f64, Vec<CheckResult>), String> {
     let major = dump_major(dumps.first().ok_or("the set holds no dump")?).await;
-    let scratch = Scratch::new("ops-gen-drill-pg-")?;
-    let data = scratch.path().join("data");
-    let root = running_as_root();
-    if root {
-        let chown =
-            tokio::process::Command::new("chown").args(["postgres:postgres"]).arg(scratch.path()).status().await;
-        if !chown.is_ok_and(|s| s.success()) {
-            return Err("cannot hand the scratch folder to the postgres user".to_owned());
+    let (instance, started) = match engine.engine {
+        EngineKind::Local => PgInstance::local(major.as_deref()).await?,
+        EngineKind::Docker => {
+            let major = major.as_deref().ok_or("cannot tell which PostgreSQL version the dump came from")?;
+            let started = Instant::now();
+            let container = Container::start(&crate::docker::ThrowawaySpec {
+                name: &throwaway_name("pg"),
+                image: &engine.postgres_image.replace("{major}", major),
+                cmd: Vec::new(),
+                // Published on the engine's 127.0.0.1 only, and gone after the drill.
+                env: vec!["POSTGRES_HOST_AUTH_METHOD=trust".to_owned()],
+                port: 5432,
+                file: None,
+            })
+            .await?;
+            (PgInstance::Container(container), started)
         }
-    }
-    let started = Instant::now();
-    let data_arg = data.display().to_string();
-    pg_command(
-        &pg_program("initdb", major.as_deref()),
-        &["-D", &data_arg, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"],
-    )
-    .await?;
-    let port = free_port()?;
-    let options = format!(
-        "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c full_page_writes=off",
-        scratch.path().display()
-    );
-    let log = scratch.path().join("server.log").display().to_string();
-    let pg_ctl = pg_program("pg_ctl", major.as_deref());
-    pg_command(&pg_ctl, &["-D", &data_arg, "-l", &log, "-o", &options, "-w", "-t", "60", "start"]).await?;
-    let server = Server { pg_ctl: pg_ctl.clone(), data: data_arg.clone() };
+    };
+    let port = instance.port();
     let result = async {
+        // A container's server answers after its image's first-start setup.
+        let admin = wait_for(port).await?;
         let mut databases = Vec::new();
         for dump in dumps {
             let db = dump.file_stem().and_then(|s| s.to_str()).ok_or("a dump without a name")?.to_owned();
-            let admin = connect(port, "postgres").await?;
             // A fresh cluster already has `postgres` (a common dump target).
             let exists = admin
                 .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&db])
@@ -308,6 +350,7 @@ async fn drill_postgres(dumps: &[PathBuf], sanity: &Sanity) -> Result<(f64, Vec<
                 ])
                 .args(["--username", "postgres", "--dbname", &db])
                 .arg(dump)
+                .env_remove("PGPASSWORD")
                 .stdin(Stdio::null())
                 .output()
                 .await
@@ -342,20 +385,111 @@ async fn drill_postgres(dumps: &[PathBuf], sanity: &Sanity) -> Result<(f64, Vec<
         Ok((restore_seconds, checks))
     }
     .await;
-    server.stop().await;
-    drop(scratch);
+    instance.stop().await;
     result
 }
 
-/// Stops a throwaway cluster (also on errors above).
-struct Server {
-    pg_ctl: PathBuf,
-    data: String,
+/// A throwaway PostgreSQL server: a local cluster in a scratch folder, or a
+/// container.
+enum PgInstance {
+    Local { pg_ctl: PathBuf, data: String, port: u16, _scratch: Scratch },
+    Container(Container),
 }
 
-impl Server {
+impl PgInstance {
+    /// `initdb` and `pg_ctl start` of the dump's major version (as
+    /// `postgres` when we are root) on a free port; with the time the
+    /// restore started (after the scratch folder is ready).
+    async fn local(major: Option<&str>) -> Result<(Self, Instant), String> {
+        let scratch = Scratch::new("ops-gen-drill-pg-")?;
+        let data = scratch.path().join("data");
+        if running_as_root() {
+            let chown =
+                tokio::process::Command::new("chown").args(["postgres:postgres"]).arg(scratch.path()).status().await;
+            if !chown.is_ok_and(|s| s.success()) {
+                return Err("cannot hand the scratch folder to the postgres user".to_owned());
+            }
+        }
+        let started = Instant::now();
+        let data_arg = data.display().to_string();
+        pg_command(
+            &pg_program("initdb", major),
+            &["-D", &data_arg, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"],
+        )
+        .await?;
+        let port = free_port()?;
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c full_page_writes=off",
+            scratch.path().display()
+        );
+        let log = scratch.path().join("server.log").display().to_string();
+        let pg_ctl = pg_program("pg_ctl", major);
+        pg_command(&pg_ctl, &["-D", &data_arg, "-l", &log, "-o", &options, "-w", "-t", "60", "start"]).await?;
+        Ok((Self::Local { pg_ctl, data: data_arg, port, _scratch: scratch }, started))
+    }
+
+    fn port(&self) -> u16 {
+        match self {
+            Self::Local { port, .. } => *port,
+            Self::Container(container) => container.port,
+        }
+    }
+
+    /// Stops the server and removes its files (also after errors above).
     async fn stop(self) {
-        let _ = pg_command(&self.pg_ctl, &["-D", &self.data, "-m", "immediate", "-w", "stop"]).await;
+        match self {
+            Self::Local { pg_ctl, data, .. } => {
+                let _ = pg_command(&pg_ctl, &["-D", &data, "-m", "immediate", "-w", "stop"]).await;
+            }
+            Self::Container(container) => container.remove().await,
+        }
+    }
+}
+
+/// A throwaway container of a drill (`backup.drill.engine: docker`).
+struct Container {
+    docker: crate::docker::Docker,
+    made: crate::docker::Throwaway,
+    port: u16,
+}
+
+impl Container {
+    /// Pulls the image if the engine lacks it, and starts the container.
+    async fn start(spec: &crate::docker::ThrowawaySpec<'_>) -> Result<Self, String> {
+        let docker = crate::docker::Docker::connect().await.map_err(|e| e.to_string())?;
+        docker.ensure_image(spec.image).await.map_err(|e| format!("image {}: {e}", spec.image))?;
+        let made = docker.start_throwaway(spec).await.map_err(|e| e.to_string())?;
+        let port = made.host_port;
+        if port == 0 {
+            let _ = docker.remove_throwaway(&made).await;
+            return Err(format!("the engine published no port for {}", spec.image));
+        }
+        Ok(Self { docker, made, port })
+    }
+
+    async fn remove(self) {
+        if let Err(e) = self.docker.remove_throwaway(&self.made).await {
+            tracing::warn!(container = %self.made.id, "cannot remove a drill container: {e}");
+        }
+    }
+}
+
+/// A name for a drill's container and network, unique on the engine.
+fn throwaway_name(kind: &str) -> String {
+    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    format!("ops-gen-drill-{kind}-{}-{:x}", std::process::id(), nanos & 0xffff_ffff)
+}
+
+/// The `postgres` database of a fresh server, once it accepts connections
+/// (up to two minutes: an image's first start runs initdb).
+async fn wait_for(port: u16) -> Result<tokio_postgres::Client, String> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        match connect(port, "postgres").await {
+            Ok(client) => return Ok(client),
+            Err(e) if Instant::now() >= deadline => return Err(format!("the drill server never answered: {e}")),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
     }
 }
 
@@ -410,11 +544,42 @@ async fn dump_major(dump: &Path) -> Option<String> {
     version.split('.').next().map(str::to_owned)
 }
 
-async fn drill_redis(files: &[PathBuf], sanity: &Sanity) -> Result<(f64, Vec<CheckResult>), String> {
+async fn drill_redis(files: &[PathBuf], sanity: &Sanity, engine: &Engine) -> Result<(f64, Vec<CheckResult>), String> {
     let rdb = files.iter().find(|f| f.extension().is_some_and(|e| e == "rdb")).ok_or("the set holds no RDB file")?;
     let started = Instant::now();
-    let mut scratch = super::scratch::ScratchRedis::load(rdb, "ops-gen-drill-redis-").await?;
-    let conn = &mut scratch.conn;
+    let (mut conn, instance) = match engine.engine {
+        EngineKind::Local => {
+            let scratch = super::scratch::ScratchRedis::load(rdb, "ops-gen-drill-redis-").await?;
+            (scratch.conn.clone(), RedisInstance::Local(scratch))
+        }
+        EngineKind::Docker => {
+            let major =
+                files.iter().find(|f| f.extension().is_some_and(|e| e == "json")).and_then(|f| redis_major(f)).ok_or(
+                    "cannot tell which Redis version the snapshot came from (its metadata file is unreadable)",
+                )?;
+            let container = Container::start(&crate::docker::ThrowawaySpec {
+                name: &throwaway_name("redis"),
+                image: &engine.redis_image.replace("{major}", &major),
+                cmd: ["redis-server", "--dir", "/data", "--dbfilename", "dump.rdb", "--save", ""]
+                    .into_iter()
+                    .chain(["--appendonly", "no", "--protected-mode", "no"])
+                    .map(str::to_owned)
+                    .collect(),
+                env: Vec::new(),
+                port: 6379,
+                file: Some((rdb, "/data/dump.rdb")),
+            })
+            .await?;
+            match super::scratch::wait_for_redis(container.port, None).await {
+                Ok(conn) => (conn, RedisInstance::Container(container)),
+                Err(e) => {
+                    container.remove().await;
+                    return Err(e);
+                }
+            }
+        }
+    };
+    let conn = &mut conn;
     let restore_seconds = started.elapsed().as_secs_f64();
     let mut checks = Vec::new();
     if let Some(min) = sanity.min_keys {
@@ -435,8 +600,29 @@ async fn drill_redis(files: &[PathBuf], sanity: &Sanity) -> Result<(f64, Vec<Che
             detail: if exists { "exists".to_owned() } else { "missing".to_owned() },
         });
     }
-    scratch.stop().await;
+    instance.stop().await;
     Ok((restore_seconds, checks))
+}
+
+/// A throwaway Redis: a local `redis-server`, or a container.
+enum RedisInstance {
+    Local(super::scratch::ScratchRedis),
+    Container(Container),
+}
+
+impl RedisInstance {
+    async fn stop(self) {
+        match self {
+            Self::Local(scratch) => scratch.stop().await,
+            Self::Container(container) => container.remove().await,
+        }
+    }
+}
+
+/// The major version in a snapshot's metadata (`INFO server` at backup time).
+fn redis_major(metadata: &Path) -> Option<String> {
+    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(metadata).ok()?).ok()?;
+    info["server"]["redis_version"].as_str()?.split('.').next().map(str::to_owned)
 }
 
 /// Puts a mirrored set's objects into a scratch bucket on the target's

@@ -48,6 +48,9 @@ pub struct Settings {
     pub targets: BTreeMap<String, TargetSettings>,
     #[serde(default)]
     pub retention: Retention,
+    /// Where `backup drill` starts its throwaway instances.
+    #[serde(default)]
+    pub drill: drill::Engine,
 }
 
 /// Per-target backup settings.
@@ -179,7 +182,12 @@ impl Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { dir: Self::default_dir(), targets: BTreeMap::new(), retention: Retention::default() }
+        Self {
+            dir: Self::default_dir(),
+            targets: BTreeMap::new(),
+            retention: Retention::default(),
+            drill: drill::Engine::default(),
+        }
     }
 }
 

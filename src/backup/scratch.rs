@@ -96,26 +96,40 @@ impl ScratchRedis {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("cannot run redis-server ({e}); install it: apt-get install redis-server"))?;
-        let client = redis::Client::open(format!("redis://127.0.0.1:{port}/0")).map_err(|e| e.to_string())?;
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(60) {
-            if let Ok(Some(status)) = server.try_wait() {
-                return Err(format!("redis-server could not load the RDB ({status})"));
+        match wait_for_redis(port, Some(&mut server)).await {
+            Ok(conn) => Ok(Self { port, conn, server, _dir: dir }),
+            Err(e) => {
+                let _ = server.kill().await;
+                Err(e)
             }
-            if let Ok(mut conn) = client.get_multiplexed_async_connection().await
-                // PING answers LOADING while the RDB is being read.
-                && redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok()
-            {
-                return Ok(Self { port, conn, server, _dir: dir });
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let _ = server.kill().await;
-        Err("redis-server did not load the RDB within 60 s".to_owned())
     }
 
     /// Stops the server and removes its folder.
     pub async fn stop(mut self) {
         let _ = self.server.kill().await;
     }
+}
+
+/// A connection to the Redis on `port` once it has loaded its RDB (up to
+/// 60 s); `server`, when it is our child, must not exit meanwhile.
+pub async fn wait_for_redis(
+    port: u16,
+    mut server: Option<&mut tokio::process::Child>,
+) -> Result<redis::aio::MultiplexedConnection, String> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/0")).map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        if let Some(Ok(Some(status))) = server.as_mut().map(|s| s.try_wait()) {
+            return Err(format!("redis-server could not load the RDB ({status})"));
+        }
+        if let Ok(mut conn) = client.get_multiplexed_async_connection().await
+            // PING answers LOADING while the RDB is being read.
+            && redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok()
+        {
+            return Ok(conn);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err("redis-server did not load the RDB within 60 s".to_owned())
 }
