@@ -439,3 +439,68 @@ impl Docker {
         }
     }
 }
+
+/// One container event of a project, as the live events stream shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ContainerEvent {
+    pub service: String,
+    pub container: String,
+    /// `start`, `die`, `restart`, `health_status: unhealthy`, …
+    pub action: String,
+    /// Unix seconds, as the engine reports it.
+    pub time: i64,
+}
+
+impl Docker {
+    /// Restarts every container of `service` in `project` (10 s to stop
+    /// each); how many there were (0: no such service).
+    pub async fn restart_service(&self, project: &str, service: &str) -> Result<usize, DockerError> {
+        let containers: Vec<Listed> = self
+            .list_project(project)
+            .await?
+            .into_iter()
+            .filter(|c| c.service == service && c.labels.get(LABEL_ONEOFF).is_none_or(|v| v != "True"))
+            .collect();
+        for container in &containers {
+            let options = bollard::query_parameters::RestartContainerOptions { t: Some(10), signal: None };
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            // Stopping may take its 10 s, starting a few more.
+            match tokio::time::timeout(
+                Duration::from_secs(30),
+                self.client.restart_container(&container.id, Some(options)),
+            )
+            .await
+            {
+                Ok(result) => result.map_err(|source| DockerError::Api { what: "restart container", source })?,
+                Err(_) => return Err(DockerError::Timeout { what: "restart container" }),
+            }
+        }
+        Ok(containers.len())
+    }
+
+    /// The project's container events from now on, until the engine closes
+    /// the stream (or the caller drops it).
+    pub fn project_events(
+        &self,
+        project: &str,
+    ) -> impl futures::Stream<Item = Result<ContainerEvent, DockerError>> + Send + use<> {
+        let filters = HashMap::from([
+            ("type".to_owned(), vec!["container".to_owned()]),
+            ("label".to_owned(), vec![format!("{LABEL_PROJECT}={project}")]),
+        ]);
+        let options = EventsOptions { filters: Some(filters), ..Default::default() };
+        self.client.events(Some(options)).map_err(|source| DockerError::Api { what: "events", source }).try_filter_map(
+            |event| {
+                let actor = event.actor.unwrap_or_default();
+                let attributes = actor.attributes.unwrap_or_default();
+                let found = event.action.map(|action| ContainerEvent {
+                    service: attributes.get(LABEL_SERVICE).cloned().unwrap_or_default(),
+                    container: attributes.get("name").cloned().unwrap_or_default(),
+                    action,
+                    time: event.time.unwrap_or_default(),
+                });
+                std::future::ready(Ok(found))
+            },
+        )
+    }
+}

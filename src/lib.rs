@@ -11,7 +11,8 @@
 //! - [`backup`] takes, verifies and lists backup sets (`ops-gen backup`),
 //!   written so that an interrupted run never replaces the last good set.
 //! - [`exporter`] is `ops-gen serve`: `/metrics` (OpenMetrics or text),
-//!   health and readiness, the landing page, and config reload.
+//!   health and readiness, the landing page, and config reload; [`api`] is
+//!   its token-gated ops API under `/api/ops/`.
 //! - [`notify`] tells people when a check goes red or green again (webhook,
 //!   command), debounced, off the checks' path.
 //! - [`profile`] generates the optional ops profile (`ops-gen compose
@@ -26,6 +27,7 @@
 //! - [`cli`] holds the command-line types, turned into library calls by the
 //!   binary.
 
+pub mod api;
 pub mod backup;
 pub mod cli;
 pub mod compose;

@@ -6,6 +6,7 @@
 
 mod util;
 
+mod api;
 mod backup;
 mod canary;
 mod checks;

@@ -69,6 +69,8 @@ pub struct Config {
     pub checks: BTreeMap<String, Spec>,
     /// Who hears about checks going red and green again.
     pub notify: crate::notify::Settings,
+    /// Who may call the ops API.
+    pub auth: crate::api::auth::Settings,
     /// Where and what `ops-gen backup` writes.
     pub backup: crate::backup::Settings,
     /// Persistence canaries.
@@ -141,6 +143,7 @@ impl Default for Config {
             targets: BTreeMap::new(),
             checks: BTreeMap::from([(defaults::BACKUP_CHECK.to_owned(), Spec::FileFreshness(backups))]),
             notify: crate::notify::Settings::default(),
+            auth: crate::api::auth::Settings::default(),
             backup: crate::backup::Settings::default(),
             canary: crate::probe::canary::Settings::default(),
             stack: crate::profile::Stack::default(),
@@ -164,6 +167,8 @@ struct RawConfig {
     checks: BTreeMap<String, serde_norway::Value>,
     #[serde(default)]
     notify: crate::notify::Settings,
+    #[serde(default)]
+    auth: crate::api::auth::Settings,
     #[serde(default)]
     backup: crate::backup::Settings,
     #[serde(default)]
@@ -223,6 +228,21 @@ impl Loaded {
         }
     }
 
+    /// The app's Compose project, when the config names one: `stack.project`,
+    /// or with `stack.files` the config folder's name, as Compose derives it.
+    #[must_use]
+    pub fn app_project(&self) -> Option<String> {
+        let stack = &self.config.stack;
+        stack.project.clone().or_else(|| {
+            let Source::File(path) = &self.source else { return None };
+            if stack.files.is_empty() {
+                return None;
+            }
+            let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            Some(crate::profile::project_name_from(&std::path::absolute(base).unwrap_or_else(|_| base.to_owned())))
+        })
+    }
+
     /// Reads the same source again (used by reload).
     pub fn reload(&self) -> Result<Self, ConfigError> {
         match &self.source {
@@ -259,6 +279,7 @@ impl Config {
             targets,
             checks,
             notify: raw.notify,
+            auth: raw.auth,
             backup: raw.backup,
             canary: raw.canary,
             stack: raw.stack,
@@ -303,6 +324,7 @@ impl Config {
             ));
         }
         positive("notify.timeout", self.notify.timeout)?;
+        self.auth.validate(file)?;
         self.backup.validate(self, file)?;
         self.profile.validate(file)?;
         for (section, entries, wants_target) in [("targets", &self.targets, true), ("checks", &self.checks, false)] {

@@ -101,6 +101,10 @@ pub struct Exporter {
     rendered: Mutex<Option<(RenderKey, Arc<metrics::Rendered>)>>,
     backups: Mutex<Option<BackupView>>,
     notifier: Notifier,
+    /// Where checks send their state changes: on to the notifier and the
+    /// events stream.
+    changes: crate::probe::runner::StateChanges,
+    ops: crate::api::Ops,
 }
 
 impl Exporter {
@@ -110,7 +114,12 @@ impl Exporter {
     pub fn start(loaded: Loaded) -> Result<Arc<Self>, BuildError> {
         let ledger = Arc::new(FailureLedger::default());
         let notifier = Notifier::start(loaded.config.notify.clone());
-        let active = Arc::new(Self::activate(loaded, &ledger, &notifier)?);
+        let ops = crate::api::Ops::new(Some(&loaded.config.auth.frontend_path()));
+        let changes = fan_out(notifier.changes().clone(), Arc::downgrade(&ops.hub));
+        if let Some(project) = loaded.app_project() {
+            crate::api::events::watch_containers(&ops.hub, project);
+        }
+        let active = Arc::new(Self::activate(loaded, &ledger, &changes)?);
         Ok(Arc::new(Self {
             active: RwLock::new(active),
             ledger,
@@ -119,11 +128,17 @@ impl Exporter {
             rendered: Mutex::new(None),
             backups: Mutex::new(None),
             notifier,
+            changes,
+            ops,
         }))
     }
 
-    fn activate(loaded: Loaded, ledger: &Arc<FailureLedger>, notifier: &Notifier) -> Result<Active, BuildError> {
-        let mut runner = Runner::new(&loaded.config, ledger, Some(notifier.changes()))?;
+    fn activate(
+        loaded: Loaded,
+        ledger: &Arc<FailureLedger>,
+        changes: &crate::probe::runner::StateChanges,
+    ) -> Result<Active, BuildError> {
+        let mut runner = Runner::new(&loaded.config, ledger, Some(changes))?;
         runner.start_schedules();
         let active = Active { loaded, runner };
         Ok(active)
@@ -131,6 +146,18 @@ impl Exporter {
 
     fn active(&self) -> Arc<Active> {
         Arc::clone(&self.active.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The active config and where it came from.
+    #[must_use]
+    pub fn loaded(&self) -> Loaded {
+        self.active().loaded.clone()
+    }
+
+    /// The ops API's state.
+    #[must_use]
+    pub fn ops(&self) -> &crate::api::Ops {
+        &self.ops
     }
 
     /// Runs the on-scrape checks once in the background to warm results up.
@@ -150,7 +177,7 @@ impl Exporter {
             .loaded
             .reload()
             .map_err(ReloadError::from)
-            .and_then(|loaded| Self::activate(loaded, &self.ledger, &self.notifier).map_err(ReloadError::from));
+            .and_then(|loaded| Self::activate(loaded, &self.ledger, &self.changes).map_err(ReloadError::from));
         let mut status = self.reload_status.lock().unwrap_or_else(PoisonError::into_inner);
         match result {
             Ok(active) => {
@@ -315,9 +342,30 @@ pub fn router(exporter: Arc<Exporter>) -> Router {
         .route("/probe", get(probe_handler))
         .route("/runbooks/", get(runbook_index))
         .route("/runbooks/{topic}", get(runbook_page))
+        .nest("/api/ops", crate::api::router(Arc::clone(&exporter)))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .with_state(exporter)
+}
+
+/// A sender whose state changes go on to `notifier` (never waiting) and
+/// to the events stream, from one task.
+fn fan_out(
+    notifier: crate::probe::runner::StateChanges,
+    hub: std::sync::Weak<crate::api::events::Hub>,
+) -> crate::probe::runner::StateChanges {
+    let (changes, mut received) = tokio::sync::mpsc::channel(256);
+    tokio::spawn(async move {
+        while let Some(change) = received.recv().await {
+            if let Some(hub) = hub.upgrade() {
+                hub.publish(crate::api::events::Event::from_change(&change));
+            }
+            if notifier.try_send(change).is_err() {
+                tracing::warn!("state change not notified: the notifier is behind or stopped");
+            }
+        }
+    });
+    changes
 }
 
 /// Serves until `shutdown` resolves, then drains open requests.

@@ -1,0 +1,272 @@
+//! The ops API of `ops-gen serve` over real HTTP: tokens and roles, the
+//! browser beacon and its ring, the events stream, restarting a service of
+//! a real Docker engine, and the audit log.
+
+use std::time::Duration;
+
+use futures::StreamExt as _;
+
+use crate::util::{self, PLANTED, TestExporter};
+
+const ADMIN: &str = "admin-token-0123456789abcdef";
+const READER: &str = "read-token-0123456789abcdef";
+const BEACON: &str = "beacon-token-0123456789abcdef";
+
+/// A config with three tokens (one per role) and the API's files in `dir`.
+fn config(dir: &std::path::Path, extra: &str) -> String {
+    format!(
+        "auth:\n  tokens:\n    - {{name: alice, token: {ADMIN}, role: admin}}\n    - {{name: bob, token: {READER}}}\n    - {{name: web, token: {BEACON}, role: beacon}}\n  beacon_origins: [\"https://app.example.com\"]\n  audit_log: {audit}\n  frontend_log: {front}\n{extra}",
+        audit = dir.join("audit.log").display(),
+        front = dir.join("frontend.jsonl").display(),
+    )
+}
+
+struct Api {
+    exporter: TestExporter,
+    files: tempfile::TempDir,
+}
+
+impl Api {
+    async fn start(extra: &str) -> Self {
+        let files = tempfile::tempdir().unwrap();
+        let exporter = TestExporter::start(&config(files.path(), extra)).await;
+        Self { exporter, files }
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str, token: Option<&str>) -> reqwest::RequestBuilder {
+        let request = self.exporter.http.request(method, self.exporter.url(path));
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    async fn status(&self, method: reqwest::Method, path: &str, token: Option<&str>) -> u16 {
+        self.request(method, path, token).send().await.unwrap().status().as_u16()
+    }
+
+    async fn beacon(&self, body: impl Into<reqwest::Body>, origin: Option<&str>) -> reqwest::Response {
+        let mut request = self
+            .exporter
+            .http
+            .post(self.exporter.url(&format!("/api/ops/frontend-log?token={BEACON}")))
+            .header("content-type", "text/plain;charset=UTF-8")
+            .body(body);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn frontend_logs(&self, query: &str) -> serde_json::Value {
+        let response = self.request(reqwest::Method::GET, &format!("/api/ops/frontend-logs{query}"), Some(READER));
+        response.send().await.unwrap().json().await.unwrap()
+    }
+
+    fn audit(&self) -> String {
+        std::fs::read_to_string(self.files.path().join("audit.log")).unwrap_or_default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_and_roles_guard_every_route() {
+    use reqwest::Method;
+    let api = Api::start("").await;
+    let restart = "/api/ops/actions/restart/web";
+    assert_eq!(api.status(Method::GET, "/api/ops/frontend-logs", None).await, 401);
+    assert_eq!(api.status(Method::GET, "/api/ops/frontend-logs", Some("wrong-token-0123456789abcdef")).await, 401);
+    assert_eq!(api.status(Method::GET, "/api/ops/frontend-logs", Some(BEACON)).await, 403, "beacon tokens only post");
+    assert_eq!(api.status(Method::GET, "/api/ops/frontend-logs", Some(READER)).await, 200);
+    assert_eq!(api.status(Method::POST, restart, None).await, 401);
+    assert_eq!(api.status(Method::POST, restart, Some(READER)).await, 403, "a read token cannot act");
+    // No stack is configured: nothing to restart.
+    assert_eq!(api.status(Method::POST, restart, Some(ADMIN)).await, 404);
+    // (Clients fold `..` and `%2E%2E` themselves; an encoded slash gets through.)
+    for traversal in ["..%2F..%2Fetc", "a%20b", "-rf", "x%00"] {
+        let path = format!("/api/ops/actions/restart/{traversal}");
+        assert_eq!(api.status(Method::POST, &path, Some(ADMIN)).await, 400, "{traversal}");
+    }
+    let unauthorized = api.request(Method::GET, "/api/ops/events", None).send().await.unwrap();
+    assert_eq!(unauthorized.headers()["www-authenticate"], "Bearer");
+
+    // One audit line per call, naming the caller and never a token.
+    let audit = api.audit();
+    assert!(audit.lines().count() >= 12, "{audit}");
+    assert!(audit.contains(r#""caller":"alice""#) && audit.contains(r#""caller":"-""#), "{audit}");
+    assert!(audit.contains(r#""route":"/api/ops/actions/restart/{service}","status":403"#), "{audit}");
+    for token in [ADMIN, READER, BEACON, "wrong-token"] {
+        assert!(!audit.contains(token), "the audit log holds a token");
+    }
+
+    // Without tokens the API is off, and says how to turn it on.
+    let off = TestExporter::start("{}").await;
+    let response = off.http.get(off.url("/api/ops/frontend-logs")).bearer_auth(READER).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(response.text().await.unwrap().contains("auth.tokens"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_beacon_stores_bounded_validated_events_that_survive_a_restart() {
+    let api = Api::start("").await;
+    let body = serde_json::json!({
+        "build_hash": "abc123", "route": "/checkout", "message": "TypeError: x is undefined",
+        "stack": "at pay (app.js:1:2)", "browser": "Chromium", "ws_state": "open"
+    });
+    let accepted = api.beacon(body.to_string(), Some("https://app.example.com")).await;
+    assert_eq!(accepted.status(), 204);
+    assert_eq!(accepted.headers()["access-control-allow-origin"], "https://app.example.com");
+    let logs = api.frontend_logs("?since=5m").await;
+    let event = &logs["events"][0];
+    assert_eq!((event["route"].as_str(), event["ws_state"].as_str()), (Some("/checkout"), Some("open")), "{logs}");
+
+    // Refused, and nothing stored: a foreign origin, too large, not JSON,
+    // unknown fields, no token.
+    assert_eq!(api.beacon(body.to_string(), Some("https://evil.example")).await.status(), 403);
+    assert_eq!(api.beacon(format!("{{\"message\": \"{}\"}}", "x".repeat(70 * 1024)), None).await.status(), 413);
+    assert_eq!(api.beacon("{not json", None).await.status(), 400);
+    assert_eq!(api.beacon(r#"{"message": "m", "extra": 1}"#, None).await.status(), 400);
+    let anonymous = api.exporter.http.post(api.exporter.url("/api/ops/frontend-log")).body(body.to_string());
+    assert_eq!(anonymous.send().await.unwrap().status(), 401);
+    assert_eq!(api.frontend_logs("").await["events"].as_array().unwrap().len(), 1);
+
+    // Out-of-range reads are refused.
+    for query in ["?since=400d", "?since=yesterday", "?until=5m"] {
+        let response = api.request(reqwest::Method::GET, &format!("/api/ops/frontend-logs{query}"), Some(READER));
+        assert_eq!(response.send().await.unwrap().status(), 400, "{query}");
+    }
+
+    // A flood: 429 once the burst is spent, and memory stays bounded.
+    let mut limited = 0;
+    for n in 0..600 {
+        let body = serde_json::json!({"route": format!("/p{}", n % 7), "message": format!("flood {n}")});
+        if api.beacon(body.to_string(), None).await.status() == 429 {
+            limited += 1;
+        }
+    }
+    assert!(limited > 0, "a flood meets 429");
+    let kept = api.exporter.exporter.ops().frontend.len();
+    assert!(kept <= ops_gen::api::frontend::CAPACITY, "{kept}");
+
+    // A new server on the same file has the recent events.
+    let again = TestExporter::start(&config(api.files.path(), "")).await;
+    assert_eq!(again.exporter.ops().frontend.len(), kept);
+    let message =
+        |e: Option<std::sync::Arc<ops_gen::api::frontend::Event>>| e.map(|e| (e.at.clone(), e.message.clone()));
+    assert_eq!(message(again.exporter.ops().frontend.latest()), message(api.exporter.exporter.ops().frontend.latest()));
+}
+
+/// The next event of an SSE stream named `name`, as JSON.
+async fn next_event(lines: &mut (impl futures::Stream<Item = String> + Unpin), name: &str) -> serde_json::Value {
+    let wait = async {
+        let mut current = String::new();
+        while let Some(line) = lines.next().await {
+            if let Some(event) = line.strip_prefix("event: ") {
+                event.clone_into(&mut current);
+            } else if let Some(data) = line.strip_prefix("data: ")
+                && current == name
+            {
+                return serde_json::from_str(data).unwrap();
+            }
+        }
+        panic!("the stream ended before a `{name}` event");
+    };
+    tokio::time::timeout(Duration::from_secs(20), wait).await.unwrap_or_else(|_| panic!("no `{name}` event"))
+}
+
+/// The lines of a streaming response.
+fn lines(response: reqwest::Response) -> impl futures::Stream<Item = String> + Unpin {
+    let mut buffer = String::new();
+    Box::pin(
+        response
+            .bytes_stream()
+            .map(move |chunk| {
+                buffer.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+                let mut out = Vec::new();
+                while let Some(i) = buffer.find('\n') {
+                    out.push(buffer[..i].trim_end_matches('\r').to_owned());
+                    buffer.drain(..=i);
+                }
+                futures::stream::iter(out)
+            })
+            .flatten(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_stream_check_changes_frontend_errors_and_container_restarts() {
+    let host = util::docker_host();
+    let project = util::unique("apitest").to_lowercase().replace('_', "");
+    let id = util::docker(
+        &host,
+        &[
+            "run",
+            "-d",
+            "--init",
+            "--label",
+            &format!("com.docker.compose.project={project}"),
+            "--label",
+            "com.docker.compose.service=web",
+            "ops-gen-test/busybox:1",
+            "sleep",
+            "3600",
+        ],
+    );
+    // An app whose health we switch.
+    let healthy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let switch = healthy.clone();
+    let app = axum::Router::new().route(
+        "/health",
+        axum::routing::get(move || {
+            let up = switch.load(std::sync::atomic::Ordering::SeqCst);
+            async move { if up { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE } }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let shop = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let api = Api::start(&format!(
+        "scrape:\n  min_interval: 10ms\nstack:\n  project: {project}\nchecks:\n  shop:\n    kind: http\n    url: http://{shop}/health\n    timeout: 1s\n"
+    ))
+    .await;
+    let response = api.request(reqwest::Method::GET, "/api/ops/events", Some(READER)).send().await.unwrap();
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut stream = lines(response);
+    next_event(&mut stream, "hello").await;
+
+    // A check going red: green since the server started, now its app fails.
+    api.exporter.scrape().await;
+    healthy.store(false, std::sync::atomic::Ordering::SeqCst);
+    // Past `min_interval`, so the scrape runs the check again.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    api.exporter.scrape().await;
+    let red = next_event(&mut stream, "check").await;
+    assert_eq!((red["check"].as_str(), red["state"].as_str()), (Some("shop"), Some("red")), "{red}");
+
+    // A browser error.
+    api.beacon(r#"{"route": "/cart", "message": "boom"}"#, None).await;
+    let front = next_event(&mut stream, "frontend").await;
+    assert_eq!(front["message"], "boom");
+
+    // A real restart through the API, seen as container events.
+    let restart = api.request(reqwest::Method::POST, "/api/ops/actions/restart/web", Some(ADMIN));
+    let answer: serde_json::Value = restart.send().await.unwrap().json().await.unwrap();
+    assert_eq!(answer["restarted"], 1, "{answer}");
+    let event = next_event(&mut stream, "container").await;
+    assert_eq!(event["service"], "web", "{event}");
+    let missing = api.request(reqwest::Method::POST, "/api/ops/actions/restart/db", Some(ADMIN));
+    assert_eq!(missing.send().await.unwrap().status(), 404);
+    util::docker(&host, &["rm", "-f", id.trim()]);
+}
+
+#[test]
+fn tokens_are_checked_and_never_shown() {
+    let short = util::config_dir("auth:\n  tokens:\n    - {name: a, token: short}\n");
+    let out = util::run(util::ops_gen(short.path()).args(["config", "check"]));
+    out.expect_code(2);
+    assert!(out.stderr.contains("auth.tokens[0].token") && out.stderr.contains("openssl rand"), "{}", out.stderr);
+
+    let dir = util::config_dir("auth:\n  tokens:\n    - {name: ops, token: \"${API_TOKEN}\", role: admin}\n");
+    let out = util::run(util::ops_gen(dir.path()).env("API_TOKEN", PLANTED).args(["config", "check"]));
+    out.expect_code(0);
+    assert!(!out.all().contains(PLANTED), "config check shows the token:\n{}", out.all());
+}
