@@ -53,7 +53,7 @@ pub enum Command {
     /// Generate and run the ops profile (Prometheus, Grafana, Loki, …) next to the app
     #[command(subcommand)]
     Compose(ComposeCommand),
-    /// Manifests for Kubernetes (kube-prometheus-stack): exporter, rules, dashboards, backup CronJobs
+    /// Manifests for kube-prometheus-stack: exporter, rules, dashboards, backup jobs
     #[command(subcommand)]
     K8s(K8sCommand),
     /// Preflight: Docker, Compose CLI, ports, disk, memory, config, targets, backups, clock
@@ -94,7 +94,7 @@ pub enum ComposeCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum K8sCommand {
-    /// Write the manifests under k8s/ (Deployment, Service, ServiceMonitor, PrometheusRule, …)
+    /// Write the manifests under k8s/: exporter, scrape config, rules, dashboards, backup jobs
     Generate(GenerateArgs),
 }
 

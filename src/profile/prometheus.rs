@@ -9,7 +9,7 @@
 //! from `rules/` next to this file, which is also how promtool resolves them.
 //!
 //! The `ops-gen-probe` job is the multi-target pattern (as for
-//! blackbox_exporter): file-based discovery reads `targets/*.json`, whose
+//! `blackbox_exporter`): file-based discovery reads `targets/*.json`, whose
 //! entries list target names from the config (never addresses) with the
 //! exporter that probes them in the `__exporter__` label, and a `host`
 //! label; relabelling turns each name into `/probe?target=NAME` on that
