@@ -53,6 +53,9 @@ pub enum Command {
     /// Generate and run the ops profile (Prometheus, Grafana, Loki, …) next to the app
     #[command(subcommand)]
     Compose(ComposeCommand),
+    /// Manifests for kube-prometheus-stack: exporter, rules, dashboards, backup jobs
+    #[command(subcommand)]
+    K8s(K8sCommand),
     /// Preflight: Docker, Compose CLI, ports, disk, memory, config, targets, backups, clock
     ///
     /// One line per check, marked ✓ (ok), ! (worth knowing) or ✗ (failed, with the fix). The
@@ -87,6 +90,12 @@ pub enum ComposeCommand {
     Restart(ServiceArgs),
     /// Print the last log lines of one service
     Logs(LogsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum K8sCommand {
+    /// Write the manifests under k8s/: exporter, scrape config, rules, dashboards, backup jobs
+    Generate(GenerateArgs),
 }
 
 #[derive(Debug, Args)]

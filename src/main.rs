@@ -12,7 +12,7 @@ use clap::{CommandFactory as _, Parser as _};
 use ops_gen::backup;
 use ops_gen::cli::{
     BackupCommand, BackupKind, Cli, Command, ComposeCommand, ConfigCommand, DestroyArgs, GenerateArgs, HealthArgs,
-    HealthcheckArgs, InitArgs, ProbeArgs, RunbookArgs, ServeArgs, UpArgs,
+    HealthcheckArgs, InitArgs, K8sCommand, ProbeArgs, RunbookArgs, ServeArgs, UpArgs,
 };
 use ops_gen::compose;
 use ops_gen::config::{ConfigError, Loaded};
@@ -147,7 +147,8 @@ fn run(cli: &Cli) -> Result<Outcome> {
         Command::Init(args) => cmd_init(cli, args),
         Command::Config(ConfigCommand::Check) => cmd_config_check(cli),
         Command::Runbook(args) => cmd_runbook(cli, args),
-        Command::Compose(ComposeCommand::Generate(args)) => cmd_compose_generate(cli, args),
+        Command::Compose(ComposeCommand::Generate(args)) => cmd_generate(cli, args, Family::Compose),
+        Command::K8s(K8sCommand::Generate(args)) => cmd_generate(cli, args, Family::K8s),
         Command::Compose(command) => runtime()?.block_on(cmd_compose(cli, command)),
         Command::Doctor => runtime()?.block_on(cmd_doctor(cli)),
         Command::Health(args) => runtime()?.block_on(cmd_health(cli, args)),
@@ -436,11 +437,22 @@ fn cmd_backup_list(cli: &Cli) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-fn cmd_compose_generate(cli: &Cli, args: &GenerateArgs) -> Result<Outcome> {
+/// What `generate` writes: the compose profile, or the Kubernetes manifests.
+#[derive(Debug, Clone, Copy)]
+enum Family {
+    Compose,
+    K8s,
+}
+
+fn cmd_generate(cli: &Cli, args: &GenerateArgs, family: Family) -> Result<Outcome> {
     use ops_gen::profile;
     let loaded = load(cli)?;
     let inputs = profile::Inputs::load(&loaded).map_err(|e| UsageError(e.to_string()))?;
-    let files = profile::generate(&inputs.context(&loaded.config));
+    let ctx = inputs.context(&loaded.config);
+    let (files, command, what) = match family {
+        Family::Compose => (profile::generate(&ctx), "ops-gen compose generate", "profile files"),
+        Family::K8s => (profile::k8s::artifacts(&ctx), "ops-gen k8s generate", "manifests"),
+    };
     let dir = args.out.clone().unwrap_or_else(|| inputs.base.clone());
     let mut out = std::io::stdout().lock();
     if args.check {
@@ -456,23 +468,19 @@ fn cmd_compose_generate(cli: &Cli, args: &GenerateArgs) -> Result<Outcome> {
         }
         if drifted.is_empty() {
             if !cli.json {
-                writeln!(out, "{} profile files in {} are up to date", files.len(), dir.display())?;
+                writeln!(out, "{} {what} in {} are up to date", files.len(), dir.display())?;
             }
             return Ok(Outcome::Ok);
         }
         let fix = match &args.out {
-            Some(d) => format!("ops-gen compose generate --out {}", d.display()),
-            None => "ops-gen compose generate".to_owned(),
+            Some(d) => format!("{command} --out {}", d.display()),
+            None => command.to_owned(),
         };
-        eprintln!(
-            "{} of {} profile files differ from the config; run `{fix}` to rewrite them",
-            drifted.len(),
-            files.len()
-        );
+        eprintln!("{} of {} {what} differ from the config; run `{fix}` to rewrite them", drifted.len(), files.len());
         return Ok(Outcome::ProblemsFound);
     }
     let written =
-        profile::write(&dir, &files).with_context(|| format!("cannot write the profile into {}", dir.display()))?;
+        profile::write(&dir, &files).with_context(|| format!("cannot write the {what} into {}", dir.display()))?;
     if cli.json {
         serde_json::to_writer_pretty(
             &mut out,
@@ -483,7 +491,7 @@ fn cmd_compose_generate(cli: &Cli, args: &GenerateArgs) -> Result<Outcome> {
         for path in &written {
             writeln!(out, "wrote {}", dir.join(path).display())?;
         }
-        writeln!(out, "{} profile files in {} ({} changed)", files.len(), dir.display(), written.len())?;
+        writeln!(out, "{} {what} in {} ({} changed)", files.len(), dir.display(), written.len())?;
     }
     Ok(Outcome::Ok)
 }

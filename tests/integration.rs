@@ -15,6 +15,7 @@ mod compose;
 mod doctor;
 mod drift;
 mod health;
+mod k8s;
 mod notify;
 mod profile;
 mod s3;

@@ -110,7 +110,7 @@ fn the_profile_joins_the_app_and_passes_config_variables_by_name() {
     }
 }
 
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+pub fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         let path = entry.path();
@@ -152,11 +152,7 @@ fn the_compose_file_is_valid_compose_spec_and_loads_in_docker_compose() {
     // python3-jsonschema (both come with `apt install docker-compose`).
     let schema = "/usr/lib/python3/dist-packages/compose/config/compose_spec.json";
     assert!(Path::new(schema).exists(), "{schema} is missing: run `scripts/services.sh up` (installs docker-compose)");
-    let script = "import json,sys,yaml,jsonschema\n\
-                  doc=yaml.safe_load(open(sys.argv[2]))\n\
-                  jsonschema.validate(doc, json.load(open(sys.argv[1])))\n";
-    let out = Command::new("/usr/bin/python3").args(["-c", script, schema]).arg(&file).output().unwrap();
-    assert!(out.status.success(), "schema: {}", String::from_utf8_lossy(&out.stderr));
+    util::validate_schema(Path::new(schema), &file).unwrap_or_else(|e| panic!("schema: {e}"));
 
     let compose = require_tool("docker-compose", "docker-compose");
     let out = Command::new(compose)

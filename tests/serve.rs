@@ -195,8 +195,13 @@ impl ServeProcess {
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut seen = Vec::new();
         let addr = loop {
-            let line = lines.next().expect("ops-gen serve exited before listening").unwrap();
+            let Some(line) = lines.next() else {
+                panic!("ops-gen serve exited before listening:\n{}", seen.join("\n"));
+            };
+            let line = line.unwrap();
+            seen.push(line.clone());
             if let Some(rest) = line.split_once("serving on http://").map(|(_, r)| r) {
                 break rest.split('/').next().unwrap().to_owned();
             }
@@ -496,57 +501,126 @@ async fn probe_returns_one_targets_series_and_refuses_anything_else() {
     assert!(started.elapsed() < Duration::from_millis(1200), "took {:?}", started.elapsed());
 }
 
-/// Three hosts, each with its own `ops-gen serve`, watched by one real
-/// Prometheus: every exporter's `/metrics` through file SD, and one `/probe`
-/// job whose file SD lists target names, relabelled the usual way.
+/// The generated `prometheus.yml` for a config with `targets`, parsed: the
+/// scrape jobs the profile writes, by name.
+fn generated_jobs(config: &str) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let dir = util::config_dir(config);
+    util::run(util::ops_gen(dir.path()).args(["compose", "generate", "--out", "."])).expect_code(0);
+    let text = std::fs::read_to_string(dir.path().join("prometheus/prometheus.yml")).unwrap();
+    let doc: serde_json::Value = serde_norway::from_str(&text).unwrap();
+    doc["scrape_configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|job| (job["job_name"].as_str().unwrap().to_owned(), job.clone()))
+        .collect()
+}
+
+/// Three hosts, each with its own `ops-gen serve` process and its own
+/// PostgreSQL, Redis and S3 targets, watched by one real Prometheus through
+/// the generated `ops-gen-probe` job (file SD, relabelled to `/probe`), and
+/// one host's `/metrics` through the generated `ops-gen` job, which drops
+/// what the probe job already collects.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_prometheus_watches_three_hosts_through_file_sd_and_probe() {
-    let app = servers::http_app().await;
-    let mut hosts = Vec::new();
-    for host in ["alpha", "beta", "gamma"] {
-        hosts.push(
-            TestExporter::start(&format!(
-                "checks:\n  {host}-web:\n    kind: http\n    url: {}\n  {host}-dumps:\n    kind: file_freshness\n    path: /nonexistent/*.dump\n    max_age: 1h\n",
-                app.url("/ok")
-            ))
-            .await,
-        );
+    let (_, _, access, secret) = util::s3();
+    let s3_data = tempfile::tempdir().unwrap();
+    let hung = servers::hung().await;
+    let names = ["alpha", "beta", "gamma"];
+    for host in names {
+        std::fs::create_dir(s3_data.path().join(format!("bucket-{host}"))).unwrap();
     }
+    let s3 = util::OwnS3::start(s3_data.path()).await;
+    let config = |host: &str| {
+        format!(
+            "targets:\n  postgres:\n    kind: postgres\n    url: {pg}\n  redis:\n    kind: redis\n    url: {redis}\n  \
+             s3:\n    kind: s3\n    endpoint: {s3}\n    bucket: bucket-{host}\n    access_key: {access}\n    secret_key: {secret}\n    interval: 1s\n  \
+             stuck:\n    kind: postgres\n    url: postgres://u@{hung}/db\n    timeout: 30s\n",
+            pg = util::postgres_url(),
+            redis = util::redis_url(),
+            s3 = s3.endpoint(),
+            hung = hung.addr,
+        )
+    };
+    let hosts: Vec<ServeProcess> = names.iter().map(|h| ServeProcess::start(&config(h))).collect();
+
+    // Names only: a query never makes the exporter connect anywhere.
+    let client = util::http_client();
+    for (query, status, says) in [
+        ("", 400, "missing `target`"),
+        ("?target=nope", 400, "unknown target `nope`"),
+        ("?target=127.0.0.1:5432", 400, "unknown target"),
+        ("?target=postgres&check=redis", 400, "is a `postgres` check, not `redis`"),
+        ("?target=postgres&check=postgres", 200, r#"opsgen_check_success{check="postgres",kind="postgres"} 1"#),
+    ] {
+        let resp = client.get(format!("http://{}/probe{query}", hosts[0].addr)).send().await.unwrap();
+        assert_eq!(resp.status(), status, "{query}");
+        let body = resp.text().await.unwrap();
+        assert!(body.contains(says), "{query}: {body}");
+    }
+    // A target that accepts and never answers: the answer comes by the
+    // deadline Prometheus sends, as a failure series.
+    let started = Instant::now();
+    let resp = client
+        .get(format!("http://{}/probe?target=stuck", hosts[1].addr))
+        .header("x-prometheus-scrape-timeout-seconds", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = resp.text().await.unwrap();
+    assert!(body.contains(r#"opsgen_check_success{check="stuck",kind="postgres"} 0"#), "{body}");
+    assert!(started.elapsed() < Duration::from_millis(1200), "took {:?}", started.elapsed());
+
+    // The jobs exactly as `compose generate` writes them, pointed at this
+    // test's files and exporters.
     let data = tempfile::tempdir().unwrap();
     let targets = data.path().join("targets");
     std::fs::create_dir(&targets).unwrap();
-    let addrs: Vec<String> = hosts.iter().map(|h| format!("'{}'", h.addr)).collect();
-    std::fs::write(targets.join("exporters.yml"), format!("- targets: [{}]\n", addrs.join(", "))).unwrap();
-    std::fs::write(targets.join("probe.yml"), "- targets: ['alpha-web', 'alpha-dumps']\n").unwrap();
-    let prometheus = util::RealPrometheus::start(
-        data.path(),
-        &format!(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n\
-             - job_name: opsgen\n  file_sd_configs: [{{files: ['{t}/exporters.yml'], refresh_interval: 1s}}]\n\
-             - job_name: opsgen-probe\n  metrics_path: /probe\n  file_sd_configs: [{{files: ['{t}/probe.yml'], refresh_interval: 1s}}]\n  \
-             relabel_configs:\n    - {{source_labels: [__address__], target_label: __param_target}}\n    \
-             - {{source_labels: [__param_target], target_label: instance}}\n    - {{target_label: __address__, replacement: '{a}'}}\n",
-            t = targets.display(),
-            a = hosts[0].addr
-        ),
-    );
-    util::eventually("Prometheus to scrape three exporters and two probes", Duration::from_secs(30), async || {
-        prometheus.query("count(up{job=\"opsgen\"} == 1)").await.as_deref() == Some("3")
-            && prometheus.query("count(up{job=\"opsgen-probe\"} == 1)").await.as_deref() == Some("2")
+    let mut jobs = generated_jobs(&config("alpha"));
+    let mut probe = jobs.remove("ops-gen-probe").expect("the generated profile has a probe job");
+    probe["file_sd_configs"][0]["files"] = serde_json::json!([format!("{}/*.json", targets.display())]);
+    let mut metrics = jobs.remove("ops-gen").unwrap();
+    metrics["static_configs"] = serde_json::json!([{"targets": [hosts[0].addr]}]);
+    // Each host adds its entry: target names, the exporter, the host label.
+    for (host, server) in names.iter().zip(&hosts) {
+        let entry = serde_json::json!([{
+            "targets": ["postgres", "redis", "s3", "stuck"],
+            "labels": {"__exporter__": server.addr, "host": host},
+        }]);
+        std::fs::write(targets.join(format!("{host}.json")), entry.to_string()).unwrap();
+    }
+    let prometheus_yml = serde_json::json!({
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
+        "scrape_configs": [metrics, probe],
+    });
+    let prometheus = util::RealPrometheus::start(data.path(), &serde_norway::to_string(&prometheus_yml).unwrap());
+    util::eventually("Prometheus to probe 4 targets on each of 3 hosts", Duration::from_secs(30), async || {
+        prometheus.query("count(up{job=\"ops-gen-probe\"} == 1)").await.as_deref() == Some("12")
+            && prometheus.query("count(opsgen_s3_roundtrip_success{job=\"ops-gen-probe\"} == 1)").await.as_deref()
+                == Some("3")
     })
     .await;
+    for host in names {
+        for (instance, value) in [("postgres", "1"), ("redis", "1"), ("s3", "1"), ("stuck", "0")] {
+            let query = format!(
+                "opsgen_check_success{{job=\"ops-gen-probe\",host=\"{host}\",instance=\"{instance}\",check=\"{instance}\"}}"
+            );
+            assert_eq!(prometheus.query(&query).await.as_deref(), Some(value), "{query}");
+        }
+    }
+    // Only the probed target's series come back, labelled by that target.
     assert_eq!(
-        prometheus.query("opsgen_check_success{job=\"opsgen-probe\",instance=\"alpha-web\"}").await.as_deref(),
-        Some("1")
+        prometheus.query("count(opsgen_redis_last_bgsave_success{job=\"ops-gen-probe\",instance!=\"redis\"})").await,
+        None
     );
-    assert_eq!(
-        prometheus.query("opsgen_check_success{job=\"opsgen-probe\",instance=\"alpha-dumps\"}").await.as_deref(),
-        Some("0")
-    );
-    assert_eq!(
-        prometheus.query("count(opsgen_check_success{job=\"opsgen\",check=~\".*-web\"} == 1)").await.as_deref(),
-        Some("3")
-    );
+    assert_eq!(prometheus.query("count(opsgen_build_info{job=\"ops-gen-probe\"})").await, None);
+    // The exporter's own series stay on `/metrics`, and the checks the probe
+    // job collects are dropped there: one series per host and check.
+    assert_eq!(prometheus.query("opsgen_config_last_reload_success{job=\"ops-gen\"}").await.as_deref(), Some("1"));
+    assert_eq!(prometheus.query("count(opsgen_check_success{job=\"ops-gen\"})").await, None);
+    assert_eq!(prometheus.query("count(opsgen_redis_last_bgsave_success{job=\"ops-gen\"})").await, None);
+    assert_eq!(prometheus.query("count(opsgen_check_success{check=\"postgres\"})").await.as_deref(), Some("3"));
 }
 
 #[tokio::test]

@@ -11,11 +11,14 @@
 //! One file per artifact family: [`compose`], [`prometheus`], [`rules`],
 //! [`grafana`], [`loki`], [`shipper`], [`kuma`]. They all read the same
 //! [`Context`]: the enabled components with their ports and images, the
-//! config's targets and checks, and the app's services ([`app`]).
+//! config's targets and checks, and the app's services ([`app`]). [`k8s`]
+//! renders the same rules and dashboards as Kubernetes manifests
+//! (`ops-gen k8s generate`).
 
 pub mod app;
 pub mod compose;
 pub mod grafana;
+pub mod k8s;
 pub mod kuma;
 pub mod loki;
 pub mod prometheus;

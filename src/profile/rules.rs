@@ -69,8 +69,10 @@ pub fn artifacts(ctx: &Context<'_>) -> Vec<Artifact> {
 // ---------------------------------------------------------------------------
 // The rule file, as Prometheus reads it.
 
+/// The rule file; also the `spec` of the Kubernetes `PrometheusRule`
+/// ([`super::k8s`]): one source, two renderings.
 #[derive(Debug, Serialize)]
-struct RuleFile {
+pub(crate) struct RuleFile {
     groups: Vec<RuleGroup>,
 }
 
@@ -566,7 +568,7 @@ impl Alert {
     }
 }
 
-fn rule_file(ctx: &Context<'_>) -> RuleFile {
+pub(crate) fn rule_file(ctx: &Context<'_>) -> RuleFile {
     let definitions: Vec<Definition> = Alert::ALL.into_iter().map(Alert::definition).collect();
     let groups = Group::ALL
         .into_iter()

@@ -356,6 +356,20 @@ pub async fn https_server() -> HttpsServer {
     server
 }
 
+/// Validates the YAML (or JSON) document `doc` against the JSON schema
+/// `schema` with Debian's python3-jsonschema (it comes with `apt install
+/// docker-compose`, which `scripts/services.sh up` runs); the draft is the
+/// one the schema names. `Err` holds the validator's message.
+pub fn validate_schema(schema: &Path, doc: &Path) -> Result<(), String> {
+    let script = "import json,sys,yaml,jsonschema\n\
+                  doc=yaml.safe_load(open(sys.argv[2]))\n\
+                  jsonschema.validate(doc, json.load(open(sys.argv[1])))\n";
+    let out = Command::new("/usr/bin/python3").args(["-c", script]).arg(schema).arg(doc).output().unwrap_or_else(|e| {
+        panic!("cannot run /usr/bin/python3 ({e}): run `scripts/services.sh up` (installs python3-jsonschema)")
+    });
+    if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).into_owned()) }
+}
+
 /// The S3 store `scripts/services.sh` runs: (endpoint, bucket, access key, secret key).
 ///
 /// Tests that write objects use an [`OwnS3`] instead: s3s-fs walks the whole
