@@ -2,7 +2,7 @@
 CARGO ?= cargo
 OPS_GEN ?= $(CARGO) run --release --locked --quiet --
 
-.PHONY: help run probe check generate doctor up status health down destroy backup test services services-down bench bench-backup bench-profile bench-doctor bench-drift
+.PHONY: help run probe check generate doctor up status health down destroy backup test services services-down bench bench-backup bench-profile bench-doctor bench-drift bench-api
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ bench-backup: ## compare backup run/verify/drill with pg_dump, pg_restore and re
 
 bench-profile: ## time compose generate and compose up against Compose itself (writes bench/results/profile.md)
 	bench/profile.sh
+
+bench-api: ## ops API: beacon ingest with memory, events fan-out to 100 subscribers (writes bench/results/api.md)
+	bench/api.sh
 
 bench-drift: ## drift check on a 50-container project: time and Docker API calls (writes bench/results/drift.md)
 	bench/drift.sh

@@ -1,0 +1,168 @@
+//! The ops API under load, in one process: browser-beacon ingest (a flood
+//! over HTTP against the rate limit, and the ring alone), memory before and
+//! after, and the events stream fanned out to many subscribers.
+//! `bench/api.sh` runs it and writes `bench/results/api.md`.
+//!
+//!   cargo run --release --example api
+//!
+//! Prints one JSON object.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use futures::StreamExt as _;
+use ops_gen::api::events::Event;
+use ops_gen::api::frontend;
+
+const BEACON: &str = "beacon-token-0123456789abcdef";
+const READER: &str = "read-token-0123456789abcdef";
+
+/// Resident memory of this process, in KiB.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmRSS:")?.trim().split(' ').next()?.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn beacon(n: usize) -> String {
+    serde_json::json!({
+        "build_hash": "b1", "route": format!("/page/{}", n % 50), "message": format!("TypeError: boom {n}"),
+        "stack": "at f (app.js:1:1)\n".repeat(20), "browser": "bench", "ws_state": "open"
+    })
+    .to_string()
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().expect("a temp folder");
+    let config = format!(
+        "auth:\n  tokens:\n    - {{name: bench, token: {READER}}}\n    - {{name: web, token: {BEACON}, role: beacon}}\n  audit_log: {}\n  frontend_log: {}\n",
+        dir.path().join("audit.log").display(),
+        dir.path().join("frontend.jsonl").display()
+    );
+    std::fs::write(dir.path().join("ops-gen.yml"), config).expect("write the config");
+    let loaded = ops_gen::config::Loaded::load(Some(&dir.path().join("ops-gen.yml"))).expect("a valid config");
+    let exporter = ops_gen::exporter::Exporter::start(loaded).expect("the exporter starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let addr = listener.local_addr().expect("an address");
+    tokio::spawn(ops_gen::exporter::serve(listener, Arc::clone(&exporter), std::future::pending()));
+    ops_gen::probe::tls::init();
+    let http = reqwest::Client::new();
+
+    // 1. The ring alone: adds per second and memory once it is full.
+    let store = frontend::Store::open(None);
+    for n in 0..frontend::CAPACITY {
+        store.add(frontend::Event::from_body(beacon(n).as_bytes(), SystemTime::now()).expect("a beacon"));
+    }
+    let full = rss_kib();
+    let adds = 200_000;
+    let started = Instant::now();
+    for n in 0..adds {
+        store.add(frontend::Event::from_body(beacon(n).as_bytes(), SystemTime::now()).expect("a beacon"));
+    }
+    let ring_rate = adds as f64 / started.elapsed().as_secs_f64();
+    let ring_growth = rss_kib().saturating_sub(full);
+
+    // 2. A flood over HTTP: 16 clients, 2,000 beacons each.
+    let url = format!("http://{addr}/api/ops/frontend-log?token={BEACON}");
+    let before = rss_kib();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let limited = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let clients: Vec<_> = (0..16)
+        .map(|c| {
+            let (http, url, accepted, limited) = (http.clone(), url.clone(), accepted.clone(), limited.clone());
+            tokio::spawn(async move {
+                for n in 0..2000 {
+                    let status = http.post(&url).body(beacon(c * 2000 + n)).send().await.expect("an answer").status();
+                    match status.as_u16() {
+                        204 => accepted.fetch_add(1, Ordering::Relaxed),
+                        429 => limited.fetch_add(1, Ordering::Relaxed),
+                        other => panic!("unexpected status {other}"),
+                    };
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.await.expect("a client");
+    }
+    let flood_seconds = started.elapsed().as_secs_f64();
+    let flood_growth = rss_kib().saturating_sub(before);
+
+    // 3. Fan-out: 100 subscribers, 1,000 events published.
+    let subscribers = 100;
+    let events = 1000;
+    let mut streams = Vec::new();
+    for _ in 0..subscribers {
+        let response = http
+            .get(format!("http://{addr}/api/ops/events"))
+            .bearer_auth(READER)
+            .send()
+            .await
+            .expect("a stream");
+        streams.push(response);
+    }
+    let hub = Arc::clone(&exporter.ops().hub);
+    while hub.subscribers() < subscribers {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let seen = Arc::new(AtomicUsize::new(0));
+    let readers: Vec<_> = streams
+        .into_iter()
+        .map(|response| {
+            let seen = Arc::clone(&seen);
+            tokio::spawn(async move {
+                let mut body = response.bytes_stream();
+                let mut pending = String::new();
+                while let Some(chunk) = body.next().await {
+                    // Whole lines only: a chunk may end inside one.
+                    pending.push_str(&String::from_utf8_lossy(&chunk.expect("a chunk")));
+                    let Some(end) = pending.rfind('\n') else { continue };
+                    let n = pending[..end].lines().filter(|l| *l == "event: frontend").count();
+                    seen.fetch_add(n, Ordering::Relaxed);
+                    pending.drain(..=end);
+                }
+            })
+        })
+        .collect();
+    // Batches of 100 (within the channel's backlog): each batch is published,
+    // then delivered to every subscriber before the next.
+    let started = Instant::now();
+    let mut published = 0;
+    while published < events {
+        for n in published..published + 100 {
+            let event = frontend::Event::from_body(beacon(n).as_bytes(), SystemTime::now()).expect("a beacon");
+            hub.publish(Event::from_frontend(&event));
+        }
+        published += 100;
+        while seen.load(Ordering::Relaxed) < published * subscribers {
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+    }
+    let fanout_seconds = started.elapsed().as_secs_f64();
+    let delivered = seen.load(Ordering::Relaxed);
+    for reader in readers {
+        reader.abort();
+    }
+
+    println!(
+        "{}",
+        serde_json::json!({
+            "ring_adds_per_second": ring_rate.round(),
+            "ring_rss_growth_kib_after_200k": ring_growth,
+            "flood_requests": 32_000,
+            "flood_requests_per_second": (32_000.0 / flood_seconds).round(),
+            "flood_accepted": accepted.load(Ordering::Relaxed),
+            "flood_limited": limited.load(Ordering::Relaxed),
+            "flood_rss_growth_kib": flood_growth,
+            "events_kept": exporter.ops().frontend.len(),
+            "fanout_subscribers": subscribers,
+            "fanout_events": events,
+            "fanout_delivered": delivered,
+            "fanout_seconds": fanout_seconds,
+        })
+    );
+}
