@@ -34,46 +34,31 @@ fn beacon(n: usize) -> String {
     .to_string()
 }
 
-#[tokio::main]
-async fn main() {
-    let dir = tempfile::tempdir().expect("a temp folder");
-    let config = format!(
-        "auth:\n  tokens:\n    - {{name: bench, token: {READER}}}\n    - {{name: web, token: {BEACON}, role: beacon}}\n  audit_log: {}\n  frontend_log: {}\n",
-        dir.path().join("audit.log").display(),
-        dir.path().join("frontend.jsonl").display()
-    );
-    std::fs::write(dir.path().join("ops-gen.yml"), config).expect("write the config");
-    let loaded = ops_gen::config::Loaded::load(Some(&dir.path().join("ops-gen.yml"))).expect("a valid config");
-    let exporter = ops_gen::exporter::Exporter::start(loaded).expect("the exporter starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
-    let addr = listener.local_addr().expect("an address");
-    tokio::spawn(ops_gen::exporter::serve(listener, Arc::clone(&exporter), std::future::pending()));
-    ops_gen::probe::tls::init();
-    let http = reqwest::Client::new();
-
-    // 1. The ring alone: adds per second and memory once it is full.
+/// Adds per second to a full ring, and its memory growth (KiB).
+fn ring() -> (f64, u64) {
     let store = frontend::Store::open(None);
     for n in 0..frontend::CAPACITY {
         store.add(frontend::Event::from_body(beacon(n).as_bytes(), SystemTime::now()).expect("a beacon"));
     }
     let full = rss_kib();
-    let adds = 200_000;
+    let count: u32 = 200_000;
     let started = Instant::now();
-    for n in 0..adds {
+    for n in 0..count as usize {
         store.add(frontend::Event::from_body(beacon(n).as_bytes(), SystemTime::now()).expect("a beacon"));
     }
-    let ring_rate = adds as f64 / started.elapsed().as_secs_f64();
-    let ring_growth = rss_kib().saturating_sub(full);
+    (f64::from(count) / started.elapsed().as_secs_f64(), rss_kib().saturating_sub(full))
+}
 
-    // 2. A flood over HTTP: 16 clients, 2,000 beacons each.
-    let url = format!("http://{addr}/api/ops/frontend-log?token={BEACON}");
+/// 16 clients post 2,000 beacons each: seconds, accepted, refused, memory
+/// growth (KiB).
+async fn flood(http: &reqwest::Client, url: &str) -> (f64, usize, usize, u64) {
     let before = rss_kib();
     let accepted = Arc::new(AtomicUsize::new(0));
     let limited = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let clients: Vec<_> = (0..16)
         .map(|c| {
-            let (http, url, accepted, limited) = (http.clone(), url.clone(), accepted.clone(), limited.clone());
+            let (http, url, accepted, limited) = (http.clone(), url.to_owned(), accepted.clone(), limited.clone());
             tokio::spawn(async move {
                 for n in 0..2000 {
                     let status = http.post(&url).body(beacon(c * 2000 + n)).send().await.expect("an answer").status();
@@ -89,23 +74,24 @@ async fn main() {
     for client in clients {
         client.await.expect("a client");
     }
-    let flood_seconds = started.elapsed().as_secs_f64();
-    let flood_growth = rss_kib().saturating_sub(before);
+    let seconds = started.elapsed().as_secs_f64();
+    (seconds, accepted.load(Ordering::Relaxed), limited.load(Ordering::Relaxed), rss_kib().saturating_sub(before))
+}
 
-    // 3. Fan-out: 100 subscribers, 1,000 events published.
-    let subscribers = 100;
-    let events = 1000;
+/// `events` events to `subscribers` subscribers of the stream at `url`, in
+/// batches of 100 (within the channel's backlog), each delivered to every
+/// subscriber before the next: seconds and deliveries.
+async fn fan_out(
+    http: &reqwest::Client,
+    url: &str,
+    hub: &ops_gen::api::events::Hub,
+    subscribers: usize,
+    events: usize,
+) -> (f64, usize) {
     let mut streams = Vec::new();
     for _ in 0..subscribers {
-        let response = http
-            .get(format!("http://{addr}/api/ops/events"))
-            .bearer_auth(READER)
-            .send()
-            .await
-            .expect("a stream");
-        streams.push(response);
+        streams.push(http.get(url).bearer_auth(READER).send().await.expect("a stream"));
     }
-    let hub = Arc::clone(&exporter.ops().hub);
     while hub.subscribers() < subscribers {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -128,8 +114,6 @@ async fn main() {
             })
         })
         .collect();
-    // Batches of 100 (within the channel's backlog): each batch is published,
-    // then delivered to every subscriber before the next.
     let started = Instant::now();
     let mut published = 0;
     while published < events {
@@ -142,11 +126,36 @@ async fn main() {
             tokio::time::sleep(Duration::from_micros(200)).await;
         }
     }
-    let fanout_seconds = started.elapsed().as_secs_f64();
-    let delivered = seen.load(Ordering::Relaxed);
+    let seconds = started.elapsed().as_secs_f64();
     for reader in readers {
         reader.abort();
     }
+    (seconds, seen.load(Ordering::Relaxed))
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().expect("a temp folder");
+    let config = format!(
+        "auth:\n  tokens:\n    - {{name: bench, token: {READER}}}\n    - {{name: web, token: {BEACON}, role: beacon}}\n  audit_log: {}\n  frontend_log: {}\n",
+        dir.path().join("audit.log").display(),
+        dir.path().join("frontend.jsonl").display()
+    );
+    std::fs::write(dir.path().join("ops-gen.yml"), config).expect("write the config");
+    let loaded = ops_gen::config::Loaded::load(Some(&dir.path().join("ops-gen.yml"))).expect("a valid config");
+    let exporter = ops_gen::exporter::Exporter::start(loaded).expect("the exporter starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let addr = listener.local_addr().expect("an address");
+    tokio::spawn(ops_gen::exporter::serve(listener, Arc::clone(&exporter), std::future::pending()));
+    ops_gen::probe::tls::init();
+    let http = reqwest::Client::new();
+
+    let (ring_rate, ring_growth) = ring();
+    let beacon_url = format!("http://{addr}/api/ops/frontend-log?token={BEACON}");
+    let (flood_seconds, accepted, limited, flood_growth) = flood(&http, &beacon_url).await;
+    let (subscribers, events) = (100, 1000);
+    let events_url = format!("http://{addr}/api/ops/events");
+    let (fanout_seconds, delivered) = fan_out(&http, &events_url, &exporter.ops().hub, subscribers, events).await;
 
     println!(
         "{}",
@@ -155,8 +164,8 @@ async fn main() {
             "ring_rss_growth_kib_after_200k": ring_growth,
             "flood_requests": 32_000,
             "flood_requests_per_second": (32_000.0 / flood_seconds).round(),
-            "flood_accepted": accepted.load(Ordering::Relaxed),
-            "flood_limited": limited.load(Ordering::Relaxed),
+            "flood_accepted": accepted,
+            "flood_limited": limited,
             "flood_rss_growth_kib": flood_growth,
             "events_kept": exporter.ops().frontend.len(),
             "fanout_subscribers": subscribers,
