@@ -61,6 +61,12 @@ pub enum Command {
     Doctor,
     /// Ask each ops component and target at its own health endpoint; exit 1 if any is down
     Health(HealthArgs),
+    /// End-to-end validation: containers, targets, rules, Grafana, Loki, app checks
+    ///
+    /// One line per step, ✓ or ✗ with the fix. Writes output/smoke/<timestamp>/result.json and
+    /// output/smoke/latest.json (which keeps the last failure). Exit 1 when a step fails, 2 on a
+    /// bad config.
+    Smoke(SmokeArgs),
     /// Exit 0 when the exporter at URL answers healthy (for container healthchecks)
     Healthcheck(HealthcheckArgs),
     /// Recovery procedures: list them, or print one
@@ -144,6 +150,13 @@ pub struct HealthcheckArgs {
 pub struct HealthArgs {
     /// Give each component's health request this many seconds (targets keep their own `timeout`)
     #[arg(long, value_name = "SECONDS", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct SmokeArgs {
+    /// Give each step this many seconds (a hung component fails its step)
+    #[arg(long, value_name = "SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
 }
 

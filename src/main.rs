@@ -12,7 +12,7 @@ use clap::{CommandFactory as _, Parser as _};
 use ops_gen::backup;
 use ops_gen::cli::{
     BackupCommand, BackupKind, Cli, Command, ComposeCommand, ConfigCommand, DestroyArgs, GenerateArgs, HealthArgs,
-    HealthcheckArgs, InitArgs, ProbeArgs, RunbookArgs, ServeArgs, UpArgs,
+    HealthcheckArgs, InitArgs, ProbeArgs, RunbookArgs, ServeArgs, SmokeArgs, UpArgs,
 };
 use ops_gen::compose;
 use ops_gen::config::{ConfigError, Loaded};
@@ -151,6 +151,7 @@ fn run(cli: &Cli) -> Result<Outcome> {
         Command::Compose(command) => runtime()?.block_on(cmd_compose(cli, command)),
         Command::Doctor => runtime()?.block_on(cmd_doctor(cli)),
         Command::Health(args) => runtime()?.block_on(cmd_health(cli, args)),
+        Command::Smoke(args) => runtime()?.block_on(cmd_smoke(cli, args)),
         Command::Healthcheck(args) => runtime()?.block_on(cmd_healthcheck(args)),
         Command::Backup(BackupCommand::Run(args)) => {
             let only: Vec<Kind> = args
@@ -723,6 +724,20 @@ async fn cmd_health(cli: &Cli, args: &HealthArgs) -> Result<Outcome> {
     let loaded = load(cli)?;
     let report = health::run(&loaded.config, Duration::from_secs(args.timeout)).await?;
     print_report(cli, &report, |color| health::render(&report, color))?;
+    Ok(if report.success { Outcome::Ok } else { Outcome::ProblemsFound })
+}
+
+async fn cmd_smoke(cli: &Cli, args: &SmokeArgs) -> Result<Outcome> {
+    use ops_gen::ops::smoke;
+    let loaded = load(cli)?;
+    let inputs = ops_gen::profile::Inputs::load(&loaded).map_err(|e| UsageError(e.to_string()))?;
+    let ctx = inputs.context(&loaded.config);
+    let report = smoke::run(&ctx, &smoke::Options { step_timeout: Duration::from_secs(args.timeout) }).await;
+    let written = smoke::record(std::path::Path::new(smoke::DIR), &report).map_err(|e| UsageError(e.to_string()))?;
+    print_report(cli, &report, |color| smoke::render(&report, color))?;
+    if !cli.json {
+        println!("result: {}", written.display());
+    }
     Ok(if report.success { Outcome::Ok } else { Outcome::ProblemsFound })
 }
 

@@ -19,3 +19,4 @@ mod profile;
 mod s3;
 mod secrets;
 mod serve;
+mod smoke;

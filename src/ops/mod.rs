@@ -6,11 +6,14 @@
 //!   config, targets, backup folder, `pg_dump`, clock.
 //! - [`health`]: is each running piece up, asked at its own health endpoint.
 //! - [`runbook`]: recovery procedures, the same pages alerts link to.
+//! - [`smoke`]: does the profile do its job end to end (targets scraped,
+//!   rules loaded, dashboards provisioned, logs stored, app checks pass)?
 
 pub mod doctor;
 pub mod health;
 pub mod init;
 pub mod runbook;
+pub mod smoke;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -537,3 +537,64 @@ impl Drop for OwnS3 {
         self.stop();
     }
 }
+
+/// A real `ops-gen serve` process; killed when dropped.
+pub struct ServeProcess {
+    pub child: std::process::Child,
+    pub addr: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ServeProcess {
+    /// Serves `config` from a folder of its own, on a free port.
+    pub fn start(config: &str) -> Self {
+        Self::start_in(config_dir(config), "127.0.0.1:0")
+    }
+
+    /// Serves the `ops-gen.yml` of `dir`, working in `dir`, on `listen`.
+    pub fn start_in(dir: tempfile::TempDir, listen: &str) -> Self {
+        use std::io::{BufRead as _, BufReader};
+        let mut child = ops_gen(dir.path())
+            .args(["serve", "--listen", listen])
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines.next().expect("ops-gen serve exited before listening").unwrap();
+            if let Some(rest) = line.split_once("serving on http://").map(|(_, r)| r) {
+                break rest.split('/').next().unwrap().to_owned();
+            }
+        };
+        // Keep draining the log so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, addr, dir }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid())).unwrap().count()
+    }
+
+    pub fn threads(&self) -> usize {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status.lines().find_map(|l| l.strip_prefix("Threads:")).unwrap().trim().parse().unwrap()
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let ok =
+            Command::new("kill").args([&format!("-{signal}"), &self.pid().to_string()]).status().unwrap().success();
+        assert!(ok, "kill -{signal}");
+    }
+}
