@@ -7,6 +7,7 @@
 mod util;
 
 mod backup;
+mod bundle;
 mod canary;
 mod checks;
 mod cli;

@@ -594,9 +594,9 @@ pub fn record(dir: &Path, report: &Report) -> Result<PathBuf, WriteError> {
     let error = |source| WriteError { dir: dir.to_owned(), source };
     std::fs::create_dir_all(dir).map_err(error)?;
     let at = SystemTime::UNIX_EPOCH + Duration::from_secs_f64(report.finished_timestamp_seconds);
-    let run_dir = unique_dir(dir, &crate::backup::set_name(at)).map_err(error)?;
+    let run_dir = super::unique_dir(dir, &crate::backup::set_name(at)).map_err(error)?;
     let result = run_dir.join("result.json");
-    write_atomically(&result, &serde_json::to_vec_pretty(report).unwrap_or_default()).map_err(error)?;
+    super::write_atomically(&result, &serde_json::to_vec_pretty(report).unwrap_or_default()).map_err(error)?;
     let previous = Latest::read(dir).and_then(|l| l.last_failure);
     let reason = report.reason();
     let last_failure = match &reason {
@@ -616,34 +616,9 @@ pub fn record(dir: &Path, report: &Report) -> Result<PathBuf, WriteError> {
         reason,
         last_failure,
     };
-    write_atomically(&dir.join(LATEST), &serde_json::to_vec_pretty(&latest).unwrap_or_default()).map_err(error)?;
+    super::write_atomically(&dir.join(LATEST), &serde_json::to_vec_pretty(&latest).unwrap_or_default())
+        .map_err(error)?;
     Ok(result)
-}
-
-/// Creates `dir/name`, or `dir/name-2`, … when a run in the same second
-/// took it.
-pub(crate) fn unique_dir(dir: &Path, name: &str) -> std::io::Result<PathBuf> {
-    let mut n = 1;
-    loop {
-        let path = if n == 1 { dir.join(name) } else { dir.join(format!("{name}-{n}")) };
-        match std::fs::create_dir(&path) {
-            Ok(()) => return Ok(path),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 100 => n += 1,
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Writes `path` through a temporary file in the same folder and a rename,
-/// so readers see the old or the new content, never half of it.
-pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-    tmp.write_all(contents)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 /// The text for people: one line per step, with the fix under a failure.

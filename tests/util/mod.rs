@@ -598,3 +598,44 @@ impl ServeProcess {
         assert!(ok, "kill -{signal}");
     }
 }
+
+/// `docker-compose -p PROJECT -f docker-compose.yml ARGS` in `dir`, against `host`.
+pub fn compose(host: &str, dir: &Path, project: &str, args: &[&str]) {
+    let out = Command::new("docker-compose")
+        .env("DOCKER_HOST", host)
+        .current_dir(dir)
+        .args(["-p", project, "-f", "docker-compose.yml"])
+        .args(args)
+        .output()
+        .expect("docker-compose runs (scripts/services.sh up installs it)");
+    assert!(out.status.success(), "docker-compose {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A Compose project of the test's own (`docker-compose.yml` in its own
+/// folder) started on `host`; taken down when dropped.
+pub struct ComposeProject {
+    pub host: String,
+    pub dir: tempfile::TempDir,
+    pub name: String,
+}
+
+impl ComposeProject {
+    pub fn up(host: &str, compose_file: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("docker-compose.yml"), compose_file).unwrap();
+        let name = unique("p").to_lowercase();
+        let project = Self { host: host.to_owned(), dir, name };
+        compose(host, project.dir.path(), &project.name, &["up", "-d"]);
+        project
+    }
+}
+
+impl Drop for ComposeProject {
+    fn drop(&mut self) {
+        let _ = Command::new("docker-compose")
+            .env("DOCKER_HOST", &self.host)
+            .current_dir(self.dir.path())
+            .args(["-p", &self.name, "-f", "docker-compose.yml", "down", "-t", "0", "--remove-orphans"])
+            .output();
+    }
+}
