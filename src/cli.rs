@@ -67,7 +67,7 @@ pub enum Command {
     /// output/smoke/latest.json (which keeps the last failure). Exit 1 when a step fails, 2 on a
     /// bad config.
     Smoke(SmokeArgs),
-    /// Diagnostics bundle: metrics, log tails, health, context; redacted, size-capped, one .tar.gz
+    /// Diagnostics bundle (metrics, logs, health, context), redacted, in one .tar.gz
     ///
     /// Writes output/ops/<timestamp>/ and <timestamp>.tar.gz next to it. Exit 0 when complete, 1
     /// when a part failed or timed out (the rest is still written), 2 on a bad config or an

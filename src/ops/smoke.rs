@@ -567,7 +567,9 @@ async fn app_checks(config: &Config) -> Vec<Step> {
                     None => Step {
                         name,
                         ok: true,
-                        detail: crate::report::describe(&r.outcome.details, now),
+                        detail: Some(crate::report::describe(&r.outcome.details, now))
+                            .filter(|d| !d.is_empty())
+                            .unwrap_or_else(|| format!("passed in {}", crate::report::format_ms(r.duration))),
                         fix: None,
                         seconds: r.duration.as_secs_f64(),
                     },
