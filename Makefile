@@ -2,7 +2,7 @@
 CARGO ?= cargo
 OPS_GEN ?= $(CARGO) run --release --locked --quiet --
 
-.PHONY: help run probe check generate doctor up status health down destroy backup test services services-down bench bench-backup bench-profile bench-doctor bench-drift bench-api
+.PHONY: help run probe check generate doctor up status health smoke down destroy backup restore bundle test services services-down bench bench-backup bench-profile bench-doctor bench-drift bench-bundle bench-api
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ status: ## one line per ops and app service: green/yellow/red
 health: ## one line per ops component and target, from its own health endpoint; exit 1 if any is down
 	$(OPS_GEN) health
 
+smoke: ## end-to-end validation of the profile and the app checks; writes output/smoke/
+	$(OPS_GEN) smoke
+
 down: ## stop the ops profile, keeping its data
 	$(OPS_GEN) compose down
 
@@ -39,6 +42,12 @@ destroy: ## delete the ops profile's containers and volumes (asks first, backs u
 
 backup: ## take a backup set of every target
 	$(OPS_GEN) backup run
+
+restore: ## restore a backup set into the real targets (asks first): make restore FROM=output/backups/<set>
+	$(OPS_GEN) backup restore --from "$(or $(FROM),$(error set FROM=output/backups/<set>))"
+
+bundle: ## diagnostics bundle (metrics, logs, health, context), redacted, in output/ops/
+	$(OPS_GEN) bundle
 
 test: ## the whole suite: installs and starts PostgreSQL and Redis, then fmt, clippy, doc, tests
 	scripts/test.sh
@@ -66,3 +75,6 @@ bench-drift: ## drift check on a 50-container project: time and Docker API calls
 
 bench-doctor: ## time doctor and health with everything up (writes bench/results/doctor.md)
 	bench/doctor.sh
+
+bench-bundle: ## bundle of a 20-container project with 10,000 log lines each (writes bench/results/bundle.md)
+	bench/bundle.sh

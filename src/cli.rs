@@ -64,6 +64,18 @@ pub enum Command {
     Doctor,
     /// Ask each ops component and target at its own health endpoint; exit 1 if any is down
     Health(HealthArgs),
+    /// End-to-end validation: containers, targets, rules, Grafana, Loki, app checks
+    ///
+    /// One line per step, ✓ or ✗ with the fix. Writes output/smoke/<timestamp>/result.json and
+    /// output/smoke/latest.json (which keeps the last failure). Exit 1 when a step fails, 2 on a
+    /// bad config.
+    Smoke(SmokeArgs),
+    /// Diagnostics bundle (metrics, logs, health, context), redacted, in one .tar.gz
+    ///
+    /// Writes output/ops/<timestamp>/ and <timestamp>.tar.gz next to it. Exit 0 when complete, 1
+    /// when a part failed or timed out (the rest is still written), 2 on a bad config or an
+    /// unwritable output.
+    Bundle(BundleArgs),
     /// Exit 0 when the exporter at URL answers healthy (for container healthchecks)
     Healthcheck(HealthcheckArgs),
     /// Recovery procedures: list them, or print one
@@ -154,6 +166,29 @@ pub struct HealthArgs {
     /// Give each component's health request this many seconds (targets keep their own `timeout`)
     #[arg(long, value_name = "SECONDS", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct SmokeArgs {
+    /// Give each step this many seconds (a hung component fails its step)
+    #[arg(long, value_name = "SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct BundleArgs {
+    /// The archive to write [default: output/ops/<timestamp>.tar.gz]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Log lines per container
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub tail: usize,
+    /// Give each part this many seconds (a hung one is recorded and left out)
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
+    /// Keep the bundle under this size, cutting the oldest log lines first
+    #[arg(long, value_name = "SIZE", default_value = "50MiB")]
+    pub max_size: bytesize::ByteSize,
 }
 
 #[derive(Debug, Subcommand)]

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bollard::query_parameters::{
-    EventsOptions, InspectContainerOptions, ListContainersOptions, ListImagesOptions, ListVolumesOptions,
+    EventsOptions, InspectContainerOptions, ListContainersOptions, ListImagesOptions, ListVolumesOptions, LogsOptions,
     RemoveVolumeOptions,
 };
 
@@ -108,6 +108,16 @@ pub struct Listed {
     /// The image ID it runs.
     pub image_id: String,
     pub labels: HashMap<String, String>,
+}
+
+/// One line a container wrote, as the engine stored it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// The engine's timestamp (RFC 3339 with nanoseconds, UTC).
+    pub timestamp: String,
+    /// `stdout` or `stderr` (`console` for a TTY).
+    pub stream: &'static str,
+    pub message: String,
 }
 
 /// What only an inspect tells of a container.
@@ -211,6 +221,39 @@ impl Docker {
             health: state.health.and_then(|h| h.status).map(|s| s.to_string()).filter(|s| s != "none"),
             restarts: inspect.restart_count.unwrap_or(0),
         })
+    }
+
+    /// The last `tail` lines of a container's log, oldest first, each with
+    /// the engine's timestamp. Bounded like every call: a container with a
+    /// huge log costs at most [`CALL_TIMEOUT`].
+    pub async fn logs(&self, id: &str, tail: usize) -> Result<Vec<LogLine>, DockerError> {
+        use bollard::container::LogOutput;
+        let options =
+            LogsOptions { stdout: true, stderr: true, timestamps: true, tail: tail.to_string(), ..Default::default() };
+        let chunks = self.client.logs(id, Some(options)).try_collect::<Vec<LogOutput>>();
+        let chunks = self.bounded("container logs", chunks).await?;
+        let mut lines = Vec::new();
+        for chunk in chunks {
+            let (stream, bytes) = match chunk {
+                LogOutput::StdErr { message } => ("stderr", message),
+                LogOutput::StdOut { message } | LogOutput::StdIn { message } => ("stdout", message),
+                LogOutput::Console { message } => ("console", message),
+            };
+            for line in String::from_utf8_lossy(&bytes).lines() {
+                let (timestamp, message) = line.split_once(' ').unwrap_or((line, ""));
+                lines.push(LogLine { timestamp: timestamp.to_owned(), stream, message: message.to_owned() });
+            }
+        }
+        Ok(lines)
+    }
+
+    /// A container's environment (`KEY=value` entries) as created: callers
+    /// must redact it before showing it ([`crate::redact`]).
+    pub async fn container_env(&self, id: &str) -> Result<Vec<String>, DockerError> {
+        let inspect = self
+            .bounded("inspect container", self.client.inspect_container(id, None::<InspectContainerOptions>))
+            .await?;
+        Ok(inspect.config.and_then(|c| c.env).unwrap_or_default())
     }
 
     /// IDs of the project's containers that had an event (start, die,

@@ -23,6 +23,8 @@
 //!   wrapper around the Docker API.
 //! - [`ops`] holds the operator's chores (`ops-gen init`, `doctor`, `health`,
 //!   `runbook`).
+//! - [`redact`] takes secrets out of everything a bundle, a log tail or a
+//!   context snapshot shows.
 //! - [`report`] shows check results to people (`ops-gen probe`).
 //! - [`cli`] holds the command-line types, turned into library calls by the
 //!   binary.
@@ -38,4 +40,5 @@ pub mod notify;
 pub mod ops;
 pub mod probe;
 pub mod profile;
+pub mod redact;
 pub mod report;

@@ -11,8 +11,8 @@ use anyhow::{Context as _, Result};
 use clap::{CommandFactory as _, Parser as _};
 use ops_gen::backup;
 use ops_gen::cli::{
-    BackupCommand, BackupKind, Cli, Command, ComposeCommand, ConfigCommand, DestroyArgs, GenerateArgs, HealthArgs,
-    HealthcheckArgs, InitArgs, K8sCommand, ProbeArgs, RunbookArgs, ServeArgs, UpArgs,
+    BackupCommand, BackupKind, BundleArgs, Cli, Command, ComposeCommand, ConfigCommand, DestroyArgs, GenerateArgs,
+    HealthArgs, HealthcheckArgs, InitArgs, K8sCommand, ProbeArgs, RunbookArgs, ServeArgs, SmokeArgs, UpArgs,
 };
 use ops_gen::compose;
 use ops_gen::config::{ConfigError, Loaded};
@@ -152,6 +152,8 @@ fn run(cli: &Cli) -> Result<Outcome> {
         Command::Compose(command) => runtime()?.block_on(cmd_compose(cli, command)),
         Command::Doctor => runtime()?.block_on(cmd_doctor(cli)),
         Command::Health(args) => runtime()?.block_on(cmd_health(cli, args)),
+        Command::Smoke(args) => runtime()?.block_on(cmd_smoke(cli, args)),
+        Command::Bundle(args) => runtime()?.block_on(cmd_bundle(cli, args)),
         Command::Healthcheck(args) => runtime()?.block_on(cmd_healthcheck(args)),
         Command::Backup(BackupCommand::Run(args)) => {
             let only: Vec<Kind> = args
@@ -732,6 +734,37 @@ async fn cmd_health(cli: &Cli, args: &HealthArgs) -> Result<Outcome> {
     let report = health::run(&loaded.config, Duration::from_secs(args.timeout)).await?;
     print_report(cli, &report, |color| health::render(&report, color))?;
     Ok(if report.success { Outcome::Ok } else { Outcome::ProblemsFound })
+}
+
+async fn cmd_smoke(cli: &Cli, args: &SmokeArgs) -> Result<Outcome> {
+    use ops_gen::ops::smoke;
+    let loaded = load(cli)?;
+    let inputs = ops_gen::profile::Inputs::load(&loaded).map_err(|e| UsageError(e.to_string()))?;
+    let ctx = inputs.context(&loaded.config);
+    let report = smoke::run(&ctx, &smoke::Options { step_timeout: Duration::from_secs(args.timeout) }).await;
+    let written = smoke::record(std::path::Path::new(smoke::DIR), &report).map_err(|e| UsageError(e.to_string()))?;
+    print_report(cli, &report, |color| smoke::render(&report, color))?;
+    if !cli.json {
+        println!("result: {}", written.display());
+    }
+    Ok(if report.success { Outcome::Ok } else { Outcome::ProblemsFound })
+}
+
+async fn cmd_bundle(cli: &Cli, args: &BundleArgs) -> Result<Outcome> {
+    use ops_gen::ops::bundle;
+    let loaded = load(cli)?;
+    let inputs = ops_gen::profile::Inputs::load(&loaded).map_err(|e| UsageError(e.to_string()))?;
+    let project = compose::Project::new(&inputs.context(&loaded.config), &inputs.base);
+    let options = bundle::Options {
+        out: args.out.clone(),
+        tail: args.tail,
+        part_timeout: Duration::from_secs(args.timeout),
+        max_bytes: args.max_size.as_u64(),
+        ..bundle::Options::default()
+    };
+    let report = Box::pin(bundle::collect(&loaded, &project, &options)).await.map_err(|e| UsageError(e.to_string()))?;
+    print_report(cli, &report, |_| bundle::render(&report))?;
+    Ok(if report.complete { Outcome::Ok } else { Outcome::ProblemsFound })
 }
 
 /// Prints `report` as JSON with `--json`, else the text `render` makes

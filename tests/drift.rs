@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{self, Scrape, docker, docker_host, ops_gen, run};
+use crate::util::{self, Scrape, compose, docker, docker_host, ops_gen, run};
 
 /// `ops-gen serve` in its own process, so it sees the test's `DOCKER_HOST`.
 struct Served {
@@ -61,18 +61,6 @@ impl Drop for Served {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// `docker-compose -p PROJECT -f FILE ARGS` in `dir`.
-fn compose(host: &str, dir: &Path, project: &str, args: &[&str]) {
-    let out = Command::new("docker-compose")
-        .env("DOCKER_HOST", host)
-        .current_dir(dir)
-        .args(["-p", project, "-f", "docker-compose.yml"])
-        .args(args)
-        .output()
-        .expect("docker-compose runs (scripts/services.sh up installs it)");
-    assert!(out.status.success(), "docker-compose {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 fn app(image: &str, greeting: &str) -> String {

@@ -8,6 +8,7 @@ mod util;
 
 mod api;
 mod backup;
+mod bundle;
 mod canary;
 mod checks;
 mod cli;
@@ -21,3 +22,4 @@ mod profile;
 mod s3;
 mod secrets;
 mod serve;
+mod smoke;

@@ -2,14 +2,12 @@
 //! deadlines, shared runs, reload, readiness, signals, and a real Prometheus
 //! scraping it.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 
-use crate::util::{self, Scrape, TestExporter, servers};
+use crate::util::{self, Scrape, ServeProcess, TestExporter, servers};
 
 /// `/metrics` with run-dependent values replaced, for the golden file.
 fn normalize(body: &str) -> String {
@@ -169,66 +167,6 @@ async fn a_hung_target_never_holds_a_scrape_past_its_deadline() {
         })
     })
     .await;
-}
-
-/// A real `ops-gen serve` process; killed when dropped.
-struct ServeProcess {
-    child: Child,
-    addr: String,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl ServeProcess {
-    fn start(config: &str) -> Self {
-        let dir = util::config_dir(config);
-        let mut child = util::ops_gen(dir.path())
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut seen = Vec::new();
-        let addr = loop {
-            let Some(line) = lines.next() else {
-                panic!("ops-gen serve exited before listening:\n{}", seen.join("\n"));
-            };
-            let line = line.unwrap();
-            seen.push(line.clone());
-            if let Some(rest) = line.split_once("serving on http://").map(|(_, r)| r) {
-                break rest.split('/').next().unwrap().to_owned();
-            }
-        };
-        // Keep draining the log so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Self { child, addr, dir }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn open_fds(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.pid())).unwrap().count()
-    }
-
-    fn threads(&self) -> usize {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
-        status.lines().find_map(|l| l.strip_prefix("Threads:")).unwrap().trim().parse().unwrap()
-    }
-
-    fn signal(&self, signal: &str) {
-        let ok =
-            Command::new("kill").args([&format!("-{signal}"), &self.pid().to_string()]).status().unwrap().success();
-        assert!(ok, "kill -{signal}");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

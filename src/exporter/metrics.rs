@@ -71,6 +71,8 @@ pub struct SelfState {
     pub revision: &'static str,
     pub config_last_reload_success: bool,
     pub config_last_reload_timestamp_seconds: f64,
+    /// The latest `ops-gen smoke` result.
+    pub smoke: crate::ops::smoke::Series,
 }
 
 /// Every series but the per-scrape one, encoded once and served to every
@@ -576,6 +578,20 @@ fn self_series(me: &SelfState, enc: &mut DescriptorEncoder) -> std::fmt::Result 
         MetricType::Gauge,
     )?
     .encode_gauge(&me.config_last_reload_timestamp_seconds)?;
+    enc.encode_descriptor(
+        "opsgen_smoke_success",
+        "Whether the last `ops-gen smoke` run passed every step (0 also when it never ran); from output/smoke/latest.json.",
+        None,
+        MetricType::Gauge,
+    )?
+    .encode_gauge(&bool_gauge(me.smoke.success))?;
+    enc.encode_descriptor(
+        "opsgen_smoke_last_run_timestamp_seconds",
+        "When `ops-gen smoke` last ran, in Unix seconds; 0 when it never ran. It runs after changes, not on a schedule.",
+        None,
+        MetricType::Gauge,
+    )?
+    .encode_gauge(&me.smoke.last_run_timestamp_seconds)?;
     Ok(())
 }
 

@@ -58,6 +58,7 @@ struct RenderKey {
     results: Vec<Option<Arc<Completed>>>,
     ledger: u64,
     reload: ReloadStatus,
+    smoke: crate::ops::smoke::Series,
 }
 
 impl PartialEq for RenderKey {
@@ -71,6 +72,7 @@ impl PartialEq for RenderKey {
             && Arc::ptr_eq(&self.backups, &other.backups)
             && self.ledger == other.ledger
             && self.reload == other.reload
+            && self.smoke == other.smoke
             && self.results.len() == other.results.len()
             && self.results.iter().zip(&other.results).all(|(a, b)| same(a, b))
     }
@@ -247,12 +249,15 @@ impl Exporter {
     /// new one.
     fn render(&self, active: &Arc<Active>, snapshot: &Arc<Snapshot>) -> Arc<metrics::Rendered> {
         let backups = self.backups(active);
+        // One small file, read on every scrape: `ops-gen smoke` may have run.
+        let smoke = crate::ops::smoke::Series::read(std::path::Path::new(crate::ops::smoke::DIR));
         let key = RenderKey {
             active: Arc::clone(active),
             backups: Arc::clone(&backups),
             results: snapshot.entries.iter().map(|(_, r)| r.clone()).collect(),
             ledger: self.ledger.version(),
             reload: *self.reload_status.lock().unwrap_or_else(PoisonError::into_inner),
+            smoke,
         };
         let mut cache = self.rendered.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((cached_key, rendered)) = cache.as_ref()
@@ -264,7 +269,7 @@ impl Exporter {
             Arc::clone(snapshot),
             Arc::clone(&self.ledger),
             backups,
-            Some(self.self_state()),
+            Some(self.self_state(smoke)),
         ));
         *cache = Some((key, Arc::clone(&rendered)));
         rendered
@@ -315,7 +320,7 @@ impl Exporter {
         rows
     }
 
-    fn self_state(&self) -> metrics::SelfState {
+    fn self_state(&self, smoke: crate::ops::smoke::Series) -> metrics::SelfState {
         let status = *self.reload_status.lock().unwrap_or_else(PoisonError::into_inner);
         metrics::SelfState {
             version: VERSION,
@@ -325,6 +330,7 @@ impl Exporter {
                 .last_success
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0.0, |d| d.as_secs_f64()),
+            smoke,
         }
     }
 }

@@ -6,12 +6,21 @@
 //!   config, targets, backup folder, `pg_dump`, clock.
 //! - [`health`]: is each running piece up, asked at its own health endpoint.
 //! - [`runbook`]: recovery procedures, the same pages alerts link to.
+//! - [`smoke`]: does the profile do its job end to end (targets scraped,
+//!   rules loaded, dashboards provisioned, logs stored, app checks pass)?
+//! - [`bundle`]: a redacted diagnostics bundle for a helper, built from
+//!   [`context`] (one snapshot of the stack) and [`logs`] (log tails).
 
+pub mod bundle;
+pub mod context;
 pub mod doctor;
 pub mod health;
 pub mod init;
+pub mod logs;
 pub mod runbook;
+pub mod smoke;
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,4 +43,30 @@ pub async fn run_targets(config: &Config) -> Result<Snapshot, BuildError> {
     targets.checks.clear();
     targets.canaries.clear();
     run_once(&targets).await
+}
+
+/// Creates `dir/name`, or `dir/name-2`, … when a run in the same second
+/// took it.
+pub(crate) fn unique_dir(dir: &Path, name: &str) -> std::io::Result<PathBuf> {
+    let mut n = 1;
+    loop {
+        let path = if n == 1 { dir.join(name) } else { dir.join(format!("{name}-{n}")) };
+        match std::fs::create_dir(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 100 => n += 1,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Writes `path` through a temporary file in the same folder and a rename,
+/// so readers see the old or the new content, never half of it.
+pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    tmp.write_all(contents)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }

@@ -551,3 +551,105 @@ impl Drop for OwnS3 {
         self.stop();
     }
 }
+
+/// A real `ops-gen serve` process; killed when dropped.
+pub struct ServeProcess {
+    pub child: std::process::Child,
+    pub addr: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ServeProcess {
+    /// Serves `config` from a folder of its own, on a free port.
+    pub fn start(config: &str) -> Self {
+        Self::start_in(config_dir(config), "127.0.0.1:0")
+    }
+
+    /// Serves the `ops-gen.yml` of `dir`, working in `dir`, on `listen`.
+    pub fn start_in(dir: tempfile::TempDir, listen: &str) -> Self {
+        use std::io::{BufRead as _, BufReader};
+        let mut child = ops_gen(dir.path())
+            .args(["serve", "--listen", listen])
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines.next().expect("ops-gen serve exited before listening").unwrap();
+            if let Some(rest) = line.split_once("serving on http://").map(|(_, r)| r) {
+                break rest.split('/').next().unwrap().to_owned();
+            }
+        };
+        // Keep draining the log so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, addr, dir }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn open_fds(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid())).unwrap().count()
+    }
+
+    pub fn threads(&self) -> usize {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status.lines().find_map(|l| l.strip_prefix("Threads:")).unwrap().trim().parse().unwrap()
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let ok =
+            Command::new("kill").args([&format!("-{signal}"), &self.pid().to_string()]).status().unwrap().success();
+        assert!(ok, "kill -{signal}");
+    }
+}
+
+/// `docker-compose -p PROJECT -f docker-compose.yml ARGS` in `dir`, against `host`.
+pub fn compose(host: &str, dir: &Path, project: &str, args: &[&str]) {
+    let out = Command::new("docker-compose")
+        .env("DOCKER_HOST", host)
+        .current_dir(dir)
+        .args(["-p", project, "-f", "docker-compose.yml"])
+        .args(args)
+        .output()
+        .expect("docker-compose runs (scripts/services.sh up installs it)");
+    assert!(out.status.success(), "docker-compose {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A Compose project of the test's own (`docker-compose.yml` in its own
+/// folder) started on `host`; taken down when dropped.
+pub struct ComposeProject {
+    pub host: String,
+    pub dir: tempfile::TempDir,
+    pub name: String,
+}
+
+impl ComposeProject {
+    pub fn up(host: &str, compose_file: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("docker-compose.yml"), compose_file).unwrap();
+        let name = unique("p").to_lowercase();
+        let project = Self { host: host.to_owned(), dir, name };
+        compose(host, project.dir.path(), &project.name, &["up", "-d"]);
+        project
+    }
+}
+
+impl Drop for ComposeProject {
+    fn drop(&mut self) {
+        let _ = Command::new("docker-compose")
+            .env("DOCKER_HOST", &self.host)
+            .current_dir(self.dir.path())
+            .args(["-p", &self.name, "-f", "docker-compose.yml", "down", "-t", "0", "--remove-orphans"])
+            .output();
+    }
+}

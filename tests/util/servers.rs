@@ -86,6 +86,16 @@ async fn spawn(behaviour: Behaviour) -> Server {
     Server { addr, accepted, open, task }
 }
 
+/// Serves `app` (a stand-in of some component) on 127.0.0.1:0.
+pub async fn router(app: axum::Router) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Server { addr, accepted: Arc::new(AtomicUsize::new(0)), open: Arc::new(AtomicUsize::new(0)), task }
+}
+
 /// Accepts connections and never answers.
 pub async fn hung() -> Server {
     spawn(Behaviour::Hang).await
