@@ -270,3 +270,87 @@ fn tokens_are_checked_and_never_shown() {
     out.expect_code(0);
     assert!(!out.all().contains(PLANTED), "config check shows the token:\n{}", out.all());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn context_logs_and_bundles_leak_no_planted_secret() {
+    use crate::bundle::{ENV_PASSWORD, TOKEN, URL_PASSWORD};
+    use reqwest::Method;
+    let host = util::docker_host();
+    let stack = util::ComposeProject::up(&host, &crate::bundle::stack_file(50));
+    crate::bundle::wait_for_logs(&stack);
+    let api = Api::start(&format!("stack:\n  project: {}\n", stack.name)).await;
+    let secrets = [ENV_PASSWORD, URL_PASSWORD, TOKEN, ADMIN, READER, BEACON];
+    let clean = |what: &str, text: &str| {
+        for secret in secrets {
+            assert!(!text.contains(secret), "{what} holds `{secret}`:\n{text}");
+        }
+    };
+
+    let context = api.request(Method::GET, "/api/ops/context", Some(READER)).send().await.unwrap();
+    assert_eq!(context.status(), 200);
+    let text = context.text().await.unwrap();
+    clean("context", &text);
+    let context: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(context["project"], stack.name.as_str());
+    let db = context["containers"].as_array().unwrap().iter().find(|c| c["service"] == "db").unwrap();
+    assert!(db["env"].as_array().unwrap().iter().any(|e| e == "DB_PASSWORD=***"), "{db}");
+    assert!(context["frontend"].is_object(), "{context}");
+
+    let logs = api.request(Method::GET, "/api/ops/logs?service=web&tail=100", Some(READER)).send().await.unwrap();
+    assert_eq!(logs.status(), 200);
+    let text = logs.text().await.unwrap();
+    clean("logs", &text);
+    let logs: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let entries = logs["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 53, "every line of web: {logs}");
+    assert_eq!(entries.last().unwrap()["message"], "done");
+    assert!(entries.iter().all(|e| humantime::parse_rfc3339(e["ts"].as_str().unwrap()).is_ok()), "{logs}");
+    let plain = api.request(Method::GET, "/api/ops/logs?service=db&format=plain", Some(READER)).send().await.unwrap();
+    let plain = plain.text().await.unwrap();
+    assert!(plain.contains("db | db up, pw ***"), "{plain}");
+    for (query, status) in [
+        ("", 400),
+        ("?service=web&tail=0", 400),
+        ("?service=web&tail=lots", 400),
+        ("?service=web&tail=1000000", 400),
+        ("?service=web&since=400d", 400),
+        ("?service=..%2Fetc", 400),
+        ("?service=web&format=xml", 400),
+        ("?service=nope", 404),
+    ] {
+        let response = api.request(Method::GET, &format!("/api/ops/logs{query}"), Some(READER)).send().await.unwrap();
+        assert_eq!(response.status(), status, "{query}");
+    }
+
+    let download = api.request(Method::GET, "/api/ops/support-bundle", Some(READER)).send().await.unwrap();
+    assert_eq!(download.status(), 200);
+    assert_eq!(download.headers()["content-type"], "application/gzip");
+    assert!(download.headers()["content-disposition"].to_str().unwrap().starts_with("attachment; filename=\"ops-gen-"));
+    let archive = tempfile::tempdir().unwrap();
+    std::fs::write(archive.path().join("b.tar.gz"), download.bytes().await.unwrap()).unwrap();
+    let ok = std::process::Command::new("tar")
+        .args(["-xzf", "b.tar.gz"])
+        .current_dir(archive.path())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "the download is a .tar.gz");
+    let inside = crate::bundle::files(archive.path());
+    assert!(inside.iter().any(|(p, _)| p.ends_with("log-tail.txt")), "{inside:?}");
+    for (path, bytes) in &inside {
+        clean(&path.display().to_string(), &String::from_utf8_lossy(bytes));
+    }
+    assert_eq!(api.status(Method::POST, "/api/ops/actions/bundle", Some(READER)).await, 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bundle_action_writes_into_the_servers_output_folder() {
+    let files = tempfile::tempdir().unwrap();
+    let server = util::ServeProcess::start(&config(files.path(), ""));
+    let http = util::http_client();
+    let url = format!("http://{}/api/ops/actions/bundle", server.addr);
+    let report: serde_json::Value = http.post(&url).bearer_auth(ADMIN).send().await.unwrap().json().await.unwrap();
+    let archive = server.dir.path().join(report["archive"].as_str().unwrap());
+    assert!(archive.is_file(), "{report}");
+    assert!(report["parts"].as_array().unwrap().iter().any(|p| p["file"] == "context.json"), "{report}");
+}

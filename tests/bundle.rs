@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 
 use crate::util::{self, ComposeProject, Run, TestExporter, ops_gen, run, servers};
 
-const ENV_PASSWORD: &str = "pl4nted-env-pw-1";
-const URL_PASSWORD: &str = "pl4nted-url-pw-2";
-const TOKEN: &str = "pl4nted-token-3abc";
+pub const ENV_PASSWORD: &str = "pl4nted-env-pw-1";
+pub const URL_PASSWORD: &str = "pl4nted-url-pw-2";
+pub const TOKEN: &str = "pl4nted-token-3abc";
 
 /// `web` prints a URL with credentials, a bearer token and 2000 lines;
 /// `db` has a password in its environment and prints it bare.
-fn stack_file(lines: u32) -> String {
+pub fn stack_file(lines: u32) -> String {
     format!(
         r#"version: "2.4"
 services:
@@ -34,7 +34,7 @@ services:
 }
 
 /// Waits until `web` printed its last line.
-fn wait_for_logs(project: &ComposeProject) {
+pub fn wait_for_logs(project: &ComposeProject) {
     let start = Instant::now();
     loop {
         let out = std::process::Command::new("docker")
@@ -55,7 +55,7 @@ fn bundle(dir: &Path, host: &str, args: &[&str]) -> Run {
 }
 
 /// Every file under `dir`, with its contents.
-fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+pub fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();

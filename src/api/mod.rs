@@ -6,10 +6,20 @@
 //! bundles, actions) or can be flooded (the browser beacon). Bodies are
 //! capped. The routes:
 //!
+//! - `GET /api/ops/context`: one JSON snapshot of the stack
+//!   ([`crate::ops::context`]) and the last known frontend state.
+//! - `GET /api/ops/logs?service=&tail=&since=&format=json|plain`: a
+//!   service's log tail ([`crate::ops::logs`]).
+//! - `GET /api/ops/support-bundle`: the diagnostics bundle as a download
+//!   ([`crate::ops::bundle`]); `POST /api/ops/actions/bundle` writes one
+//!   into `output/ops/` and answers its index.
 //! - `POST /api/ops/frontend-log`: a browser error from the beacon
 //!   ([`frontend`]); `GET /api/ops/frontend-logs?since=5m` reads them back.
 //! - `GET /api/ops/events`: Server-Sent Events ([`events`]).
 //! - `POST /api/ops/actions/restart/{service}`: restart a service of the app.
+//!
+//! Everything that leaves through these routes from the stack (context,
+//! logs, bundle) goes through the one [`crate::redact::Redactor`].
 //! - `GET /api/ops/beacon.js`: the script an app includes (public: it holds
 //!   no secret).
 
@@ -37,6 +47,8 @@ use auth::{Caller, Denied, Role};
 const BEACON_JS: &str = include_str!("beacon.js");
 /// The longest `since` a read accepts.
 const MAX_SINCE: Duration = Duration::from_secs(30 * 24 * 3600);
+/// The most log lines one call returns.
+const MAX_TAIL: usize = 10_000;
 
 /// What the API keeps between requests.
 #[derive(Debug)]
@@ -122,6 +134,10 @@ fn required(method: &Method, route: &str) -> Role {
 /// The `/api/ops` routes, nested into `ops-gen serve`'s router.
 pub fn router(exporter: Arc<Exporter>) -> Router<Arc<Exporter>> {
     Router::new()
+        .route("/context", get(context))
+        .route("/logs", get(logs))
+        .route("/support-bundle", get(support_bundle))
+        .route("/actions/bundle", post(bundle_action))
         .route("/frontend-log", post(frontend_log).options(beacon_preflight))
         .route("/frontend-logs", get(frontend_logs))
         .route("/events", get(events))
@@ -290,6 +306,209 @@ async fn frontend_logs(
     }
 }
 
+/// The stack's Compose project (the app's and the profile's services), as
+/// `ops-gen compose` and `bundle` see it.
+pub fn project(loaded: &crate::config::Loaded) -> Result<crate::compose::Project, String> {
+    let inputs = crate::profile::Inputs::load(loaded).map_err(|e| e.to_string())?;
+    Ok(crate::compose::Project::new(&inputs.context(&loaded.config), &inputs.base))
+}
+
+/// A redactor that knows the config's secrets and the secret-looking
+/// environment of the project's containers, with that environment.
+async fn redactor(
+    loaded: &crate::config::Loaded,
+    docker: Option<&crate::docker::Docker>,
+    project: &str,
+) -> (crate::redact::Redactor, std::collections::BTreeMap<String, Vec<String>>) {
+    let mut redactor = crate::redact::Redactor::for_config(loaded);
+    let env = match docker {
+        Some(docker) => crate::ops::context::container_env(docker, project).await.unwrap_or_default(),
+        None => std::collections::BTreeMap::new(),
+    };
+    for values in env.values() {
+        redactor.add_env(values);
+    }
+    (redactor, env)
+}
+
+/// `GET /api/ops/context`: the stack's snapshot, plus the newest browser
+/// error (`frontend`), redacted.
+async fn context(State(exporter): State<Arc<Exporter>>) -> Response {
+    let loaded = exporter.loaded();
+    let project = match project(&loaded) {
+        Ok(project) => project,
+        Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, &format!("cannot read the stack: {e}")),
+    };
+    let docker = crate::docker::Docker::connect().await.ok();
+    let (redactor, env) = redactor(&loaded, docker.as_ref(), &project.name).await;
+    let snapshot = crate::ops::context::collect(&loaded, &project, docker.as_ref(), &env, &redactor).await;
+    let mut value = serde_json::to_value(&snapshot).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        let ops = exporter.ops();
+        let frontend = serde_json::json!({
+            "events_kept": ops.frontend.len(),
+            "latest": ops.frontend.latest().map(|e| redactor.json(&serde_json::to_value(e.as_ref()).unwrap_or_default())),
+        });
+        map.insert("frontend".to_owned(), frontend);
+    }
+    axum::Json(value).into_response()
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogsQuery {
+    service: Option<String>,
+    tail: Option<String>,
+    since: Option<String>,
+    format: Option<String>,
+}
+
+/// A log line's level, when its text says one (`ERROR …`, `level=warn`,
+/// `"level":"info"`).
+fn level(message: &str) -> Option<&'static str> {
+    const LEVELS: [(&str, &str); 9] = [
+        ("fatal", "error"),
+        ("panic", "error"),
+        ("error", "error"),
+        ("err", "error"),
+        ("warning", "warn"),
+        ("warn", "warn"),
+        ("info", "info"),
+        ("debug", "debug"),
+        ("trace", "debug"),
+    ];
+    let lower = message.to_ascii_lowercase();
+    let word = |s: &str| {
+        let s = s.trim_start_matches(['[', '"', '\'', ' ']);
+        LEVELS.iter().find(|(w, _)| s.starts_with(w) && !s[w.len()..].starts_with(|c: char| c.is_ascii_alphanumeric()))
+    };
+    let found = word(&lower)
+        .or_else(|| lower.split_once("level=").and_then(|(_, rest)| word(rest)))
+        .or_else(|| lower.split_once("\"level\":").and_then(|(_, rest)| word(rest)));
+    found.map(|(_, level)| *level)
+}
+
+/// `GET /api/ops/logs`: the last `tail` (default 200) lines of one service,
+/// optionally only those since `since`; `{"entries": [{ts, level, message}]}`
+/// or, with `format=plain`, text.
+async fn logs(
+    State(exporter): State<Arc<Exporter>>,
+    query: Result<Query<LogsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(query)) = query else {
+        return problem(StatusCode::BAD_REQUEST, "malformed query; use ?service=NAME&tail=200&since=5m&format=json");
+    };
+    let Some(service) = query.service.filter(|s| !s.is_empty()) else {
+        return problem(StatusCode::BAD_REQUEST, "name a service: ?service=NAME");
+    };
+    if !valid_service(&service) {
+        return problem(StatusCode::BAD_REQUEST, "not a service name (letters, digits, `.`, `_`, `-`)");
+    }
+    let tail = match query.tail.as_deref().map(str::parse::<usize>) {
+        None => 200,
+        Some(Ok(n)) if (1..=MAX_TAIL).contains(&n) => n,
+        Some(_) => return problem(StatusCode::BAD_REQUEST, &format!("`tail` is a number from 1 to {MAX_TAIL}")),
+    };
+    let since = match since(query.since.as_deref(), SystemTime::now()) {
+        Ok(since) => since,
+        Err(message) => return problem(StatusCode::BAD_REQUEST, &message),
+    };
+    let plain = match query.format.as_deref() {
+        None | Some("json") => false,
+        Some("plain") => true,
+        Some(_) => return problem(StatusCode::BAD_REQUEST, "`format` is json or plain"),
+    };
+    let loaded = exporter.loaded();
+    let project = match project(&loaded) {
+        Ok(project) => project,
+        Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, &format!("cannot read the stack: {e}")),
+    };
+    let docker = match crate::docker::Docker::connect().await {
+        Ok(docker) => docker,
+        Err(e) => return problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    };
+    let (redactor, _) = redactor(&loaded, Some(&docker), &project.name).await;
+    let entries = match crate::ops::logs::tail(&docker, &project.name, Some(&service), tail, &redactor).await {
+        Ok(entries) => entries,
+        Err(e) => return problem(StatusCode::BAD_GATEWAY, &e.to_string()),
+    };
+    if entries.is_empty()
+        && !docker.list_project(&project.name).await.is_ok_and(|c| c.iter().any(|c| c.service == service))
+    {
+        return problem(StatusCode::NOT_FOUND, &format!("project {} has no service `{service}`", project.name));
+    }
+    let entries: Vec<_> = entries
+        .into_iter()
+        .filter(|e| {
+            since <= 0.0
+                || humantime::parse_rfc3339_weak(e.ts.trim_end_matches('Z'))
+                    .ok()
+                    .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+                    .is_none_or(|t| t.as_secs_f64() >= since)
+        })
+        .collect();
+    if plain {
+        return ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], crate::ops::logs::plain(&entries))
+            .into_response();
+    }
+    let rows: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "ts": e.ts, "level": level(&e.message), "stream": e.stream, "service": e.service, "message": e.message,
+            })
+        })
+        .collect();
+    axum::Json(serde_json::json!({ "service": service, "entries": rows })).into_response()
+}
+
+/// Collects a bundle with `options` (the metrics part asks this server).
+async fn collect_bundle(
+    exporter: &Exporter,
+    options: crate::ops::bundle::Options,
+) -> Result<crate::ops::bundle::BundleReport, Response> {
+    let loaded = exporter.loaded();
+    let project = project(&loaded)
+        .map_err(|e| problem(StatusCode::INTERNAL_SERVER_ERROR, &format!("cannot read the stack: {e}")))?;
+    Box::pin(crate::ops::bundle::collect(&loaded, &project, &options))
+        .await
+        .map_err(|e| problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))
+}
+
+/// `GET /api/ops/support-bundle`: a fresh bundle as a `.tar.gz` download
+/// (made in a temporary folder, nothing kept).
+async fn support_bundle(State(exporter): State<Arc<Exporter>>) -> Response {
+    let Ok(scratch) = tempfile::Builder::new().prefix("ops-gen-bundle-").tempdir() else {
+        return problem(StatusCode::INTERNAL_SERVER_ERROR, "cannot make a temporary folder for the bundle");
+    };
+    let options = crate::ops::bundle::Options { dir: scratch.path().to_owned(), ..Default::default() };
+    let report = match collect_bundle(&exporter, options).await {
+        Ok(report) => report,
+        Err(response) => return response,
+    };
+    let Ok(archive) = tokio::fs::read(&report.archive).await else {
+        return problem(StatusCode::INTERNAL_SERVER_ERROR, "the bundle's archive could not be read back");
+    };
+    let name = report.archive.file_name().and_then(|n| n.to_str()).unwrap_or("bundle.tar.gz").to_owned();
+    let mut response = ([(header::CONTENT_TYPE, "application/gzip")], archive).into_response();
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"ops-gen-{name}\"")) {
+        response.headers_mut().insert(header::CONTENT_DISPOSITION, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(if report.complete { "complete" } else { "partial" }) {
+        response.headers_mut().insert("x-ops-gen-bundle", value);
+    }
+    response
+}
+
+/// `POST /api/ops/actions/bundle`: writes a bundle into `output/ops/` on the
+/// server and answers its index (admin).
+async fn bundle_action(State(exporter): State<Arc<Exporter>>) -> Response {
+    match collect_bundle(&exporter, crate::ops::bundle::Options::default()).await {
+        Ok(report) => axum::Json(report).into_response(),
+        Err(response) => response,
+    }
+}
+
 /// `GET /api/ops/events`: the live stream.
 async fn events(State(exporter): State<Arc<Exporter>>) -> Response {
     exporter.ops().hub.stream().into_response()
@@ -314,8 +533,9 @@ async fn restart(
     if !valid_service(&service) {
         return problem(StatusCode::BAD_REQUEST, "not a service name (letters, digits, `.`, `_`, `-`)");
     }
-    let Some(project) = exporter.loaded().app_project() else {
-        return problem(StatusCode::NOT_FOUND, "no app stack is configured (set `stack.files` in ops-gen.yml)");
+    let project = match project(&exporter.loaded()) {
+        Ok(project) => project.name,
+        Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, &format!("cannot read the stack: {e}")),
     };
     let docker = match crate::docker::Docker::connect().await {
         Ok(docker) => docker,
@@ -361,6 +581,16 @@ mod tests {
         for bad in ["", "..", "../etc", "a/b", "-x", "a b", "x%2F", &"a".repeat(200)] {
             assert!(!valid_service(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn levels_are_read_from_common_log_shapes() {
+        assert_eq!(level("ERROR db down"), Some("error"));
+        assert_eq!(level("[warn] slow"), Some("warn"));
+        assert_eq!(level("ts=1 level=info msg=up"), Some("info"));
+        assert_eq!(level(r#"{"level":"debug","msg":"x"}"#), Some("debug"));
+        assert_eq!(level("information is power"), None);
+        assert_eq!(level("listening on :80"), None);
     }
 
     #[test]

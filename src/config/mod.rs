@@ -228,21 +228,6 @@ impl Loaded {
         }
     }
 
-    /// The app's Compose project, when the config names one: `stack.project`,
-    /// or with `stack.files` the config folder's name, as Compose derives it.
-    #[must_use]
-    pub fn app_project(&self) -> Option<String> {
-        let stack = &self.config.stack;
-        stack.project.clone().or_else(|| {
-            let Source::File(path) = &self.source else { return None };
-            if stack.files.is_empty() {
-                return None;
-            }
-            let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            Some(crate::profile::project_name_from(&std::path::absolute(base).unwrap_or_else(|_| base.to_owned())))
-        })
-    }
-
     /// Reads the same source again (used by reload).
     pub fn reload(&self) -> Result<Self, ConfigError> {
         match &self.source {
