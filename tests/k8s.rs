@@ -1,6 +1,8 @@
 //! `ops-gen k8s generate`: the committed manifests, `--check`, every
 //! manifest against the strict Kubernetes schemas (v1.33, vendored under
-//! `tests/data/k8s-schemas/`) and the prometheus-operator CRD schema, and
+//! `tests/data/k8s-schemas/`), the prometheus-operator CRD schemas
+//! (`PrometheusRule`, `ServiceMonitor`) and `SchemaStore`'s Kustomization
+//! schema, and
 //! the `PrometheusRule`'s groups through real promtool with the compose
 //! profile's own rule unit tests.
 
@@ -71,11 +73,8 @@ fn every_manifest_validates_against_the_kubernetes_schemas() {
             ("v1", "Secret") => "secret-v1.json",
             ("v1", "PersistentVolumeClaim") => "persistentvolumeclaim-v1.json",
             ("monitoring.coreos.com/v1", "PrometheusRule") => "prometheusrule-monitoring-v1.json",
-            // No vendored schema: its shape is asserted below.
-            ("monitoring.coreos.com/v1", "ServiceMonitor") | ("kustomize.config.k8s.io/v1beta1", "Kustomization") => {
-                kinds.push(kind);
-                continue;
-            }
+            ("monitoring.coreos.com/v1", "ServiceMonitor") => "servicemonitor-monitoring-v1.json",
+            ("kustomize.config.k8s.io/v1beta1", "Kustomization") => "kustomization.json",
             other => panic!("{}: no schema for {other:?}", file.display()),
         };
         util::validate_schema(&schemas().join(schema), &file)
@@ -104,6 +103,12 @@ fn every_manifest_validates_against_the_kubernetes_schemas() {
     let text = std::fs::read_to_string(k8s.join("deployment.yaml")).unwrap();
     std::fs::write(&bad, text.replace("replicas: 1", "replicas: 1\n  replica: 1")).unwrap();
     assert!(util::validate_schema(&schemas().join("deployment-apps-v1.json"), &bad).is_err());
+    let text = std::fs::read_to_string(k8s.join("servicemonitor.yaml")).unwrap();
+    std::fs::write(&bad, text.replace("scrapeTimeout: 10s", "scrapeTimeout: 10s\n    timeout: 10s")).unwrap();
+    assert!(util::validate_schema(&schemas().join("servicemonitor-monitoring-v1.json"), &bad).is_err());
+    let text = std::fs::read_to_string(k8s.join("kustomization.yaml")).unwrap();
+    std::fs::write(&bad, format!("{text}resource: [extra.yaml]\n")).unwrap();
+    assert!(util::validate_schema(&schemas().join("kustomization.json"), &bad).is_err());
 
     // The ServiceMonitor selects the Service's port by name, for the
     // Service that selects the Deployment's pods.

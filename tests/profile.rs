@@ -166,6 +166,114 @@ fn the_compose_file_is_valid_compose_spec_and_loads_in_docker_compose() {
     assert!(out.status.success(), "docker-compose config: {}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// What `docker stack deploy` ignores in a service, warning or not (docker/cli's
+/// `unsupportedProperties`, plus `depends_on`, which Swarm never reads).
+const SWARM_IGNORES: &[&str] = &[
+    "build",
+    "cgroup_parent",
+    "container_name",
+    "depends_on",
+    "devices",
+    "domainname",
+    "external_links",
+    "ipc",
+    "links",
+    "mac_address",
+    "network_mode",
+    "pid",
+    "privileged",
+    "restart",
+    "security_opt",
+    "shm_size",
+    "userns_mode",
+];
+
+#[test]
+fn the_stack_file_is_valid_for_swarm_and_keeps_the_profiles_limits() {
+    let dir = util::config_dir(
+        "stack:\n  project: shop\n  files: [app.yml]\nprofile:\n  services: [ops-gen, prometheus, grafana, loki, alloy, cadvisor, node-exporter, dozzle, socket-proxy]\n",
+    );
+    std::fs::write(
+        dir.path().join("app.yml"),
+        "services:\n  web:\n    image: nginx\n    ports: ['8080:80']\n    networks: [front]\nnetworks:\n  front: {}\n",
+    )
+    .unwrap();
+    run(ops_gen(dir.path()).args(["compose", "generate"])).expect_code(0);
+    let stack_file = dir.path().join("compose/docker-stack.ops.yml");
+    let compose_file = dir.path().join("compose/docker-compose.ops.yml");
+
+    // docker/cli's v3.8 schema, the one `docker stack deploy` validates a
+    // `version: "3.8"` file against (vendored, see tests/data/compose-schemas).
+    let schema = util::repo_root().join("tests/data/compose-schemas/config_schema_v3.8.json");
+    util::validate_schema(&schema, &stack_file).unwrap_or_else(|e| panic!("the stack file: {e}"));
+    // The Compose file is not (profiles, mem_limit, depends_on conditions),
+    // so the check above can fail.
+    assert!(util::validate_schema(&schema, &compose_file).is_err());
+
+    let stack: serde_json::Value = serde_norway::from_str(&std::fs::read_to_string(&stack_file).unwrap()).unwrap();
+    let compose: serde_json::Value = serde_norway::from_str(&std::fs::read_to_string(&compose_file).unwrap()).unwrap();
+    assert_eq!(stack["version"], "3.8");
+    let services = stack["services"].as_object().unwrap();
+    assert_eq!(
+        services.keys().collect::<Vec<_>>(),
+        compose["services"].as_object().unwrap().keys().collect::<Vec<_>>(),
+        "the same services"
+    );
+    for (name, service) in services {
+        let keys: Vec<&String> = service.as_object().unwrap().keys().collect();
+        for key in SWARM_IGNORES.iter().chain(&["mem_limit", "profiles", "ports"]) {
+            assert!(!keys.iter().any(|k| k == key), "{name}: Swarm would refuse or ignore `{key}`");
+        }
+        let deploy = &service["deploy"];
+        assert_eq!(
+            deploy["resources"]["limits"]["memory"], compose["services"][name]["mem_limit"],
+            "{name}: the same memory limit"
+        );
+        assert!(deploy["resources"]["limits"]["memory"].is_string(), "{name}: {deploy}");
+        assert_eq!(deploy["restart_policy"]["condition"], "any", "{name}");
+        assert_eq!(deploy["placement"]["constraints"], serde_json::json!(["node.labels.ops-gen == true"]), "{name}");
+        assert_eq!(service["image"], compose["services"][name]["image"], "{name}");
+        assert_eq!(service["healthcheck"], compose["services"][name]["healthcheck"], "{name}");
+        // Bind mounts relative to the stack file's folder, which is where
+        // `docker stack deploy -c compose/docker-stack.ops.yml` resolves them.
+        for volume in service["volumes"].as_array().into_iter().flatten() {
+            let spec = volume.as_str().unwrap();
+            assert!(!spec.starts_with("./"), "{name}: {spec}");
+        }
+    }
+    assert_eq!(services["prometheus"]["volumes"][1], "../prometheus:/etc/prometheus:ro");
+    // node_exporter reads the host's /proc through its root mount instead of `pid: host`.
+    let node_args = services["node-exporter"]["command"].as_array().unwrap();
+    assert!(node_args.iter().any(|a| a == "--path.procfs=/host/proc"), "{node_args:?}");
+    assert_eq!(compose["services"]["node-exporter"]["pid"], "host");
+    // The profile network is an attachable overlay; the app's network is the
+    // app stack's, external.
+    assert_eq!(stack["networks"]["ops"]["driver"], "overlay");
+    assert_eq!(stack["networks"]["ops"]["attachable"], true);
+    assert_eq!(stack["networks"]["front"], serde_json::json!({"external": true, "name": "shop_front"}));
+    assert!(services["ops-gen"]["networks"].as_object().unwrap().contains_key("front"));
+
+    // An extra, not the required check: where a Docker CLI with `docker stack
+    // config` is installed (Docker 23+; Debian's 20.10 has none), its own
+    // loader must accept the file without a warning and resolve the bind
+    // mounts into the project folder.
+    let cli = ["/usr/local/bin/docker", "/usr/bin/docker"].into_iter().find(|cli| {
+        // 20.10 answers `stack config --help` with the help of `stack`.
+        Command::new(cli)
+            .args(["stack", "config", "--help"])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("docker stack config"))
+    });
+    if let Some(cli) = cli {
+        let out = Command::new(cli).args(["stack", "config", "-c"]).arg(&stack_file).output().unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{cli} stack config: {stderr}");
+        assert!(stderr.trim().is_empty(), "{cli} stack config warns: {stderr}");
+        let prometheus_dir = dir.path().join("prometheus").display().to_string();
+        assert!(stdout.contains(&format!("source: {prometheus_dir}")), "{stdout}");
+    }
+}
+
 /// Every `PromQL` expression of the dashboards and the rules, with Grafana's
 /// variables replaced the way Grafana would.
 fn expressions(dir: &Path) -> Vec<(String, String, bool)> {

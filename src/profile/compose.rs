@@ -8,8 +8,9 @@
 //! - runs a pinned image (overridable per service, e.g. for a registry
 //!   mirror), publishes only on 127.0.0.1, has a healthcheck using the
 //!   image's own tooling, `restart: unless-stopped`, rotated `json-file`
-//!   logs and a memory limit (`mem_limit`, which both Compose v2 and
-//!   docker-compose 1.29 apply; `deploy.resources` needs v2 or swarm);
+//!   logs and a memory limit (`mem_limit`, which every Compose CLI
+//!   applies; Swarm refuses it, so [`super::swarm`] renders the same
+//!   services with `deploy.resources.limits.memory` instead);
 //! - keeps its data in a named volume (or a bind mount under
 //!   `profile.data_dir`), so `down` loses nothing.
 //!

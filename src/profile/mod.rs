@@ -8,7 +8,8 @@
 //! deterministic (ordered maps, no timestamps), so regenerating is a no-op and
 //! `--check` can compare byte for byte.
 //!
-//! One file per artifact family: [`compose`], [`prometheus`], [`rules`],
+//! One file per artifact family: [`compose`] (and [`swarm`], the same
+//! services for `docker stack deploy`), [`prometheus`], [`rules`],
 //! [`grafana`], [`loki`], [`shipper`], [`kuma`]. They all read the same
 //! [`Context`]: the enabled components with their ports and images, the
 //! config's targets and checks, and the app's services ([`app`]). [`k8s`]
@@ -24,6 +25,7 @@ pub mod loki;
 pub mod prometheus;
 pub mod rules;
 pub mod shipper;
+pub mod swarm;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -719,6 +721,7 @@ impl<'a> Context<'a> {
 pub fn generate(ctx: &Context<'_>) -> Vec<Artifact> {
     let mut files = Vec::new();
     files.extend(compose::artifacts(ctx));
+    files.extend(swarm::artifacts(ctx));
     files.extend(prometheus::artifacts(ctx));
     files.extend(rules::artifacts(ctx));
     files.extend(grafana::artifacts(ctx));

@@ -7,6 +7,15 @@ JSON Schema draft 2020-12. Each
 kind's schema is made standalone: the definitions it reaches are copied in and
 its `/api/_definitions.json#/$defs/...` references rewritten to `#/$defs/...`, so a file holds
 only what one kind needs. Run: python3 vendor.py WHEEL (writes next to itself).
+
+Not written by this script, copied verbatim (byte for byte) from their sources:
+- servicemonitor-monitoring-v1.json: datreeio/CRDs-catalog
+  monitoring.coreos.com/servicemonitor_v1.json at commit
+  303a98c77be9fb31961a2f7624a5aa00fc3e3d09 (the prometheus-operator CRD's
+  openAPIV3Schema, additionalProperties: false added by the catalog).
+- kustomization.json: SchemaStore/schemastore src/schemas/json/kustomization.json
+  at commit 03af011cacf2cb8c88abc529bdfca5f44f2cfad9 (draft-04; the
+  Kustomization's top-level keys are closed).
 """
 import json, os, sys, zipfile
 
