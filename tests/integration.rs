@@ -21,3 +21,4 @@ mod profile;
 mod s3;
 mod secrets;
 mod serve;
+mod status_page;

@@ -128,6 +128,7 @@ pub struct Link {
 #[derive(Debug)]
 pub(super) struct Inputs<'a> {
     pub snapshot: &'a Snapshot,
+    /// The sets ops-gen takes (file checks' rows come from `snapshot`).
     pub backups: &'a [BackupRow],
     pub config: &'a crate::config::Config,
     pub source: String,
@@ -209,7 +210,10 @@ impl Status {
             }
             checks.push(row);
         }
-        let backups = inputs.backups.iter().map(|b| backup_age(b, now)).collect::<Vec<_>>();
+        let backups = super::metrics::file_backup_rows(inputs.snapshot)
+            .chain(inputs.backups.iter().cloned())
+            .map(|b| backup_age(&b, now))
+            .collect::<Vec<_>>();
         let smoke = inputs.smoke.as_deref().and_then(smoke);
         let overall = worst(
             checks
@@ -432,7 +436,11 @@ impl Status {
             project = esc(drift.project.as_deref().unwrap_or("?")),
             services = drift.services,
             drifting = drift.drifting,
-            message = drift.message.as_deref().map(|m| format!(" · check <b>{}</b> failing: {}", esc(&drift.check), esc(m))).unwrap_or_default(),
+            message = drift
+                .message
+                .as_deref()
+                .map(|m| format!(" · check <b>{}</b> failing: {}", esc(&drift.check), esc(m)))
+                .unwrap_or_default(),
         );
         if !self.services.is_empty() {
             out.push_str("<table id=\"services\"><thead><tr><th>Service</th><th>State</th><th>Restarts</th><th>Drift</th><th></th></tr></thead><tbody>");
@@ -465,7 +473,9 @@ impl Status {
             out.push_str("<p class=\"muted\">No backup targets configured.</p></section>");
             return;
         }
-        out.push_str("<table id=\"backups\"><thead><tr><th>Target</th><th>Age</th><th>Threshold</th></tr></thead><tbody>");
+        out.push_str(
+            "<table id=\"backups\"><thead><tr><th>Target</th><th>Age</th><th>Threshold</th></tr></thead><tbody>",
+        );
         for b in &self.backups {
             let age = b.age_seconds.map_or_else(|| "never".to_owned(), ago);
             let verified = match b.verified {
@@ -488,7 +498,9 @@ impl Status {
     fn smoke_html(&self, out: &mut String) {
         out.push_str("<section id=\"smoke\"><h2>Smoke</h2>");
         match &self.smoke {
-            None => out.push_str("<p class=\"muted\" data-state=\"none\">No smoke run yet: run <code>ops-gen smoke</code>.</p>"),
+            None => out.push_str(
+                "<p class=\"muted\" data-state=\"none\">No smoke run yet: run <code>ops-gen smoke</code>.</p>",
+            ),
             Some(s) => {
                 let _ = write!(
                     out,
@@ -540,14 +552,80 @@ mod tests {
         let failed = br#"{"success": false, "last_run_at": "2026-11-23T06:00:00Z", "last_run_timestamp_seconds": 1.0,
             "result": "output/smoke/x/result.json", "reason": "loki push and query: <timeout>", "future_field": [1]}"#;
         let s = smoke(failed).unwrap();
-        assert_eq!((s.success, s.state, s.reason.as_deref()), (false, Colour::Red, Some("loki push and query: <timeout>")));
+        assert_eq!(
+            (s.success, s.state, s.reason.as_deref()),
+            (false, Colour::Red, Some("loki push and query: <timeout>"))
+        );
         let passed = br#"{"success": true, "last_run_at": "2026-11-23T07:00:00Z",
             "last_failure": {"at": "2026-11-23T06:00:00Z", "reason": "grafana: 502"}}"#;
         let s = smoke(passed).unwrap();
         assert_eq!((s.state, s.last_failure_reason.as_deref()), (Colour::Green, Some("grafana: 502")));
-        for unreadable in [&b""[..], b"{", b"[]", br#"{"success": "yes", "last_run_at": "x"}"#, br#"{"success": true}"#] {
+        for unreadable in [&b""[..], b"{", b"[]", br#"{"success": "yes", "last_run_at": "x"}"#, br#"{"success": true}"#]
+        {
             assert!(smoke(unreadable).is_none(), "{}", String::from_utf8_lossy(unreadable));
         }
+    }
+
+    #[test]
+    fn everything_from_config_and_checks_is_escaped() {
+        let evil = "<script>alert('x')</script>";
+        let status = Status {
+            version: "1",
+            revision: "r",
+            config: evil.to_owned(),
+            generated_at: evil.to_owned(),
+            overall: Colour::Red,
+            checks: vec![CheckRow {
+                name: evil.to_owned(),
+                kind: evil.to_owned(),
+                state: Colour::Red,
+                success: Some(false),
+                reason: Some(evil.to_owned()),
+                message: Some(evil.to_owned()),
+                last_run: Some(evil.to_owned()),
+                age_seconds: Some(1),
+            }],
+            services: vec![ServiceRow {
+                service: evil.to_owned(),
+                state: Colour::Yellow,
+                up: true,
+                healthy: true,
+                restarts: 1,
+                drift: vec![evil.to_owned()],
+                notes: vec![evil.to_owned()],
+            }],
+            drift: Some(Drift {
+                check: evil.to_owned(),
+                project: Some(evil.to_owned()),
+                state: Colour::Red,
+                services: 1,
+                drifting: 1,
+                message: Some(evil.to_owned()),
+            }),
+            backups: vec![BackupAge {
+                target: evil.to_owned(),
+                state: Colour::Red,
+                last_success: Some(evil.to_owned()),
+                age_seconds: None,
+                max_age_seconds: 60,
+                verified: Some(false),
+            }],
+            smoke: Some(Smoke {
+                state: Colour::Green,
+                success: true,
+                last_run_at: evil.to_owned(),
+                reason: Some(evil.to_owned()),
+                last_failure_at: Some(evil.to_owned()),
+                last_failure_reason: Some(evil.to_owned()),
+            }),
+            links: vec![Link { name: evil.to_owned(), url: evil.to_owned() }],
+            runbooks: vec![Link { name: evil.to_owned(), url: evil.to_owned() }],
+        };
+        let page = status.html();
+        // The page's own script is the only one.
+        assert_eq!(page.matches("<script>").count(), 1, "{page}");
+        assert!(!page.contains("alert('x')"), "{page}");
+        assert!(page.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"), "{page}");
     }
 
     #[test]
