@@ -12,6 +12,7 @@ mod canary;
 mod checks;
 mod cli;
 mod compose;
+mod deploy;
 mod doctor;
 mod drift;
 mod health;
