@@ -3,7 +3,8 @@
 # this checkout's user: PostgreSQL 15, Redis, an S3 server (s3s-fs) and a
 # Docker engine on its own socket with locally built images (scripts/docker.sh:
 # docker-compose 1.29, ops-gen-test/prometheus:2.42, ops-gen-test/node-exporter:1,
-# ops-gen-test/busybox:1). Installs missing Debian packages when run as root.
+# ops-gen-test/busybox:1), and the tools tests run (promtool, chromium, nginx).
+# Installs missing Debian packages when run as root.
 #
 #   scripts/services.sh up     install what is missing, start, wait until ready
 #   scripts/services.sh down   stop and delete the data
@@ -24,7 +25,8 @@ PASSWORD=opsgen-test
 PG_BIN=/usr/lib/postgresql/15/bin
 DOCKER_SH=$(dirname "${BASH_SOURCE[0]}")/docker.sh
 WITH_DOCKER=${OPS_GEN_DOCKER:-1}
-PACKAGES=(postgresql-15 postgresql-client-15 redis-server redis-tools prometheus wrk curl openssl)
+# chromium: the status page and beacon tests; nginx: `nginx -t` on docs/deploy.
+PACKAGES=(postgresql-15 postgresql-client-15 redis-server redis-tools prometheus wrk curl openssl chromium nginx)
 
 log() { printf 'services: %s\n' "$*" >&2; }
 

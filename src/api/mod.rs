@@ -17,6 +17,8 @@
 //!   ([`frontend`]); `GET /api/ops/frontend-logs?since=5m` reads them back.
 //! - `GET /api/ops/events`: Server-Sent Events ([`events`]).
 //! - `POST /api/ops/actions/restart/{service}`: restart a service of the app.
+//! - `GET /api/ops/whoami`: the caller's token name and role (for the status
+//!   page's admin buttons).
 //!
 //! Everything that leaves through these routes from the stack (context,
 //! logs, bundle) goes through the one [`crate::redact::Redactor`].
@@ -142,6 +144,7 @@ pub fn router(exporter: Arc<Exporter>) -> Router<Arc<Exporter>> {
         .route("/frontend-logs", get(frontend_logs))
         .route("/events", get(events))
         .route("/actions/restart/{service}", post(restart))
+        .route("/whoami", get(whoami))
         // On matched routes only, so the guard sees the route's template.
         .route_layer(axum::middleware::from_fn_with_state(exporter, guard))
         .route("/beacon.js", get(beacon_js))
@@ -512,6 +515,16 @@ async fn bundle_action(State(exporter): State<Arc<Exporter>>) -> Response {
 /// `GET /api/ops/events`: the live stream.
 async fn events(State(exporter): State<Arc<Exporter>>) -> Response {
     exporter.ops().hub.stream().into_response()
+}
+
+/// `GET /api/ops/whoami`: `{"name", "role"}` of the caller's token.
+async fn whoami(caller: Option<axum::Extension<Caller>>) -> Response {
+    match caller {
+        Some(axum::Extension(caller)) => {
+            axum::Json(serde_json::json!({ "name": caller.name, "role": caller.role.as_str() })).into_response()
+        }
+        None => problem(StatusCode::UNAUTHORIZED, "send a valid token: `Authorization: Bearer <token>`"),
+    }
 }
 
 /// A Compose service name: what Compose itself accepts, nothing that could

@@ -368,12 +368,7 @@ pub fn urls(ctx: &Context<'_>) -> Vec<(Component, String)> {
     ctx.components()
         .filter_map(|c| {
             let url = ctx.public_url(c)?;
-            let path = match c {
-                Component::Grafana => "/d/opsgen-cockpit",
-                Component::Prometheus => "/alerts",
-                _ => "/",
-            };
-            Some((c, format!("{url}{path}")))
+            Some((c, format!("{url}{}", c.start_path())))
         })
         .collect()
 }

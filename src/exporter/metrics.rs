@@ -340,25 +340,7 @@ impl Exposition {
     /// The backup series: of `file_freshness` checks (the newest matching
     /// file) and of the sets ops-gen takes itself, in the same families.
     fn backup_series(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
-        // File checks always report, also before their first run, so
-        // "backup never succeeded" can alert from the first scrape.
-        let from_files = self.entries().filter_map(|(check, result)| {
-            let crate::probe::Spec::FileFreshness(spec) = &check.spec else {
-                return None;
-            };
-            let (last, size) = match result.map(|r| &r.outcome.details) {
-                Some(Details::Freshness(f)) => (f.last_success_timestamp_seconds, f.size_bytes),
-                _ => (0.0, 0),
-            };
-            Some(BackupRow {
-                target: check.name.clone(),
-                last_success_timestamp_seconds: last,
-                max_age_seconds: spec.max_age.get().as_secs_f64(),
-                size_bytes: size,
-                sets: None,
-            })
-        });
-        let rows: Vec<BackupRow> = from_files.chain(self.backups.iter().cloned()).collect();
+        let rows: Vec<BackupRow> = file_backup_rows(&self.snapshot).chain(self.backups.iter().cloned()).collect();
         if rows.is_empty() {
             return Ok(());
         }
@@ -425,6 +407,28 @@ type S3Family = (&'static str, &'static str, fn(Option<&crate::probe::s3::State>
 
 /// Name, help and value (if the row has one) of a backup family.
 type BackupFamily = (&'static str, &'static str, fn(&BackupRow) -> Option<f64>);
+
+/// The backup rows of `file_freshness` checks (the newest matching file).
+/// They always report, also before their first run, so "backup never
+/// succeeded" can alert from the first scrape.
+pub fn file_backup_rows(snapshot: &Snapshot) -> impl Iterator<Item = BackupRow> + '_ {
+    snapshot.entries.iter().filter_map(|(check, result)| {
+        let crate::probe::Spec::FileFreshness(spec) = &check.spec else {
+            return None;
+        };
+        let (last, size) = match result.as_ref().map(|r| &r.outcome.details) {
+            Some(Details::Freshness(f)) => (f.last_success_timestamp_seconds, f.size_bytes),
+            _ => (0.0, 0),
+        };
+        Some(BackupRow {
+            target: check.name.clone(),
+            last_success_timestamp_seconds: last,
+            max_age_seconds: spec.max_age.get().as_secs_f64(),
+            size_bytes: size,
+            sets: None,
+        })
+    })
+}
 
 /// One target's backup series.
 #[derive(Debug, Clone, PartialEq)]

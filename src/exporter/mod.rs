@@ -6,8 +6,8 @@
 //! [`serve`] takes an already-bound listener and a shutdown future, so tests
 //! bind `127.0.0.1:0` and run many servers side by side.
 
-mod landing;
 pub mod metrics;
+pub mod status;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -338,7 +338,8 @@ impl Exporter {
 /// The routes of `ops-gen serve`.
 pub fn router(exporter: Arc<Exporter>) -> Router {
     Router::new()
-        .route("/", get(landing_page))
+        .route("/", get(status_page))
+        .route("/status.json", get(status_json))
         .route("/metrics", get(metrics_handler))
         .route("/-/healthy", get(healthy))
         .route("/healthz", get(healthy))
@@ -496,7 +497,29 @@ async fn reload_handler(State(exporter): State<Arc<Exporter>>) -> Response {
     }
 }
 
-async fn landing_page(State(exporter): State<Arc<Exporter>>) -> Html<String> {
-    let active = exporter.active();
-    Html(landing::render(&active.runner.latest(), &active.loaded.source.label(), SystemTime::now()))
+impl Exporter {
+    /// What the status page shows, from the latest results (nothing runs).
+    #[must_use]
+    pub fn status(&self) -> status::Status {
+        let active = self.active();
+        let backups = self.backups(&active);
+        status::Status::gather(&status::Inputs {
+            snapshot: &active.runner.latest(),
+            backups: &backups,
+            config: &active.loaded.config,
+            source: active.loaded.source.label(),
+            smoke: status::read_smoke(std::path::Path::new(status::SMOKE_LATEST)),
+            now: SystemTime::now(),
+        })
+    }
+}
+
+/// `/`: the status page.
+async fn status_page(State(exporter): State<Arc<Exporter>>) -> Response {
+    ([(header::CACHE_CONTROL, "no-store")], Html(exporter.status().html())).into_response()
+}
+
+/// `/status.json`: the status page's data.
+async fn status_json(State(exporter): State<Arc<Exporter>>) -> Response {
+    ([(header::CACHE_CONTROL, "no-store")], axum::Json(exporter.status())).into_response()
 }

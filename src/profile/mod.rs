@@ -102,6 +102,16 @@ impl Component {
         }
     }
 
+    /// The page an operator opens first (Grafana: the cockpit dashboard).
+    #[must_use]
+    pub fn start_path(self) -> &'static str {
+        match self {
+            Self::Grafana => "/d/opsgen-cockpit",
+            Self::Prometheus => "/alerts",
+            _ => "/",
+        }
+    }
+
     /// How people call it.
     #[must_use]
     pub fn title(self) -> &'static str {
@@ -464,6 +474,13 @@ impl Settings {
         self.ports.get(c.name()).copied().or(c.default_host_port())
     }
 
+    /// The address the operator's browser reaches `c` at (the host port,
+    /// on 127.0.0.1), when published.
+    #[must_use]
+    pub fn public_url(&self, c: Component) -> Option<String> {
+        self.host_port(c).map(|port| format!("http://127.0.0.1:{port}"))
+    }
+
     /// The memory limit.
     #[must_use]
     pub fn memory(&self, c: Component) -> ByteSize {
@@ -588,7 +605,7 @@ impl Context<'_> {
     /// The address the operator's browser reaches `c` at, when published.
     #[must_use]
     pub fn public_url(&self, c: Component) -> Option<String> {
-        self.profile.host_port(c).map(|port| format!("http://127.0.0.1:{port}"))
+        self.profile.public_url(c)
     }
 
     /// The link for a runbook topic (see `docs/runbooks/`).

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each topic file uses its own subset
 
+pub mod browser;
 pub mod servers;
 
 use std::path::{Path, PathBuf};

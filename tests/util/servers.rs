@@ -246,3 +246,23 @@ pub async fn answering(path: &str, body: &'static str) -> Server {
     });
     Server { addr, accepted, open: Arc::new(AtomicUsize::new(0)), task }
 }
+
+/// An app whose `/health` answers 200 while the switch is on and 503 while
+/// it is off.
+pub async fn switchable() -> (Server, Arc<std::sync::atomic::AtomicBool>) {
+    let healthy = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let switch = healthy.clone();
+    let app = axum::Router::new().route(
+        "/health",
+        axum::routing::get(move || {
+            let up = switch.load(Ordering::SeqCst);
+            async move { if up { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE } }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (Server { addr, accepted: Arc::new(AtomicUsize::new(0)), open: Arc::new(AtomicUsize::new(0)), task }, healthy)
+}
