@@ -76,6 +76,12 @@ pub enum Command {
     /// when a part failed or timed out (the rest is still written), 2 on a bad config or an
     /// unwritable output.
     Bundle(BundleArgs),
+    /// Client of a remote `ops-gen serve`: summary, logs, bundle, frontend logs
+    ///
+    /// The server comes from --url or `OPS_GEN_URL`, the token from `OPS_GEN_TOKEN`. Answers are JSON
+    /// (pipe them into jq) unless --plain. Exit 1 when the server answers an error or cannot be
+    /// reached, 2 without a URL or token.
+    Ctl(CtlArgs),
     /// Exit 0 when the exporter at URL answers healthy (for container healthchecks)
     Healthcheck(HealthcheckArgs),
     /// Recovery procedures: list them, or print one
@@ -189,6 +195,56 @@ pub struct BundleArgs {
     /// Keep the bundle under this size, cutting the oldest log lines first
     #[arg(long, value_name = "SIZE", default_value = "50MiB")]
     pub max_size: bytesize::ByteSize,
+}
+
+#[derive(Debug, Args)]
+pub struct CtlArgs {
+    /// The server [default: `$OPS_GEN_URL`], e.g. `https://ops.example.com`
+    #[arg(long, value_name = "URL", global = true)]
+    pub url: Option<String>,
+    #[command(subcommand)]
+    pub command: CtlCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CtlCommand {
+    /// The stack's snapshot: versions, containers, drift, backups, checks, smoke, frontend
+    Summary,
+    /// A service's recent log lines
+    Logs(CtlLogsArgs),
+    /// Download a fresh diagnostics bundle (.tar.gz)
+    Bundle(CtlBundleArgs),
+    /// Browser errors the beacon reported
+    FrontendLogs(CtlSinceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CtlLogsArgs {
+    /// The Compose service
+    pub service: String,
+    /// How many lines
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub tail: usize,
+    /// Only lines since then: a duration back (5m, 2h) or an RFC 3339 time
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// `TS SERVICE | message` text instead of JSON
+    #[arg(long)]
+    pub plain: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CtlBundleArgs {
+    /// Where to write it [default: the server's file name, in this folder]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CtlSinceArgs {
+    /// Only those since then: a duration back (5m, 2h) or an RFC 3339 time
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -34,6 +34,7 @@ pub mod backup;
 pub mod cli;
 pub mod compose;
 pub mod config;
+pub mod ctl;
 pub mod docker;
 pub mod exporter;
 pub mod notify;

@@ -11,8 +11,9 @@ use anyhow::{Context as _, Result};
 use clap::{CommandFactory as _, Parser as _};
 use ops_gen::backup;
 use ops_gen::cli::{
-    BackupCommand, BackupKind, BundleArgs, Cli, Command, ComposeCommand, ConfigCommand, DestroyArgs, GenerateArgs,
-    HealthArgs, HealthcheckArgs, InitArgs, K8sCommand, ProbeArgs, RunbookArgs, ServeArgs, SmokeArgs, UpArgs,
+    BackupCommand, BackupKind, BundleArgs, Cli, Command, ComposeCommand, ConfigCommand, CtlArgs, CtlCommand,
+    DestroyArgs, GenerateArgs, HealthArgs, HealthcheckArgs, InitArgs, K8sCommand, ProbeArgs, RunbookArgs, ServeArgs,
+    SmokeArgs, UpArgs,
 };
 use ops_gen::compose;
 use ops_gen::config::{ConfigError, Loaded};
@@ -154,6 +155,7 @@ fn run(cli: &Cli) -> Result<Outcome> {
         Command::Health(args) => runtime()?.block_on(cmd_health(cli, args)),
         Command::Smoke(args) => runtime()?.block_on(cmd_smoke(cli, args)),
         Command::Bundle(args) => runtime()?.block_on(cmd_bundle(cli, args)),
+        Command::Ctl(args) => runtime()?.block_on(cmd_ctl(args)),
         Command::Healthcheck(args) => runtime()?.block_on(cmd_healthcheck(args)),
         Command::Backup(BackupCommand::Run(args)) => {
             let only: Vec<Kind> = args
@@ -765,6 +767,64 @@ async fn cmd_bundle(cli: &Cli, args: &BundleArgs) -> Result<Outcome> {
     let report = Box::pin(bundle::collect(&loaded, &project, &options)).await.map_err(|e| UsageError(e.to_string()))?;
     print_report(cli, &report, |_| bundle::render(&report))?;
     Ok(if report.complete { Outcome::Ok } else { Outcome::ProblemsFound })
+}
+
+async fn cmd_ctl(args: &CtlArgs) -> Result<Outcome> {
+    use ops_gen::ctl::{Client, CtlError};
+    let client = match Client::from_env(args.url.as_deref()) {
+        Ok(client) => client,
+        Err(e) => return Err(UsageError(e.to_string()).into()),
+    };
+    let answer = match &args.command {
+        CtlCommand::Summary => client.get("context", &[]).await,
+        CtlCommand::Logs(logs) => {
+            let mut query = vec![("service", logs.service.clone()), ("tail", logs.tail.to_string())];
+            if let Some(since) = &logs.since {
+                query.push(("since", since.clone()));
+            }
+            query.push(("format", if logs.plain { "plain" } else { "json" }.to_owned()));
+            client.get("logs", &query).await
+        }
+        CtlCommand::FrontendLogs(since) => {
+            let query: Vec<(&str, String)> = since.since.iter().map(|s| ("since", s.clone())).collect();
+            client.get("frontend-logs", &query).await
+        }
+        CtlCommand::Bundle(bundle) => match client.get("support-bundle", &[]).await {
+            Ok(answer) => {
+                let path = ops_gen::ctl::bundle_path(bundle.out.as_deref(), answer.disposition.as_deref());
+                let written = std::fs::write(&path, &answer.body)
+                    .map_err(|source| CtlError::Write { path: path.clone(), source });
+                written.map(|()| {
+                    let complete = answer.bundle.as_deref() != Some("partial");
+                    let summary = serde_json::json!({"file": path, "bytes": answer.body.len(), "complete": complete});
+                    ops_gen::ctl::Answer { body: summary.to_string().into(), ..answer }
+                })
+            }
+            Err(e) => Err(e),
+        },
+    };
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(Outcome::ProblemsFound);
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if answer.content_type.starts_with("text/plain") {
+        out.write_all(&answer.body)?;
+    } else {
+        // Pretty on a terminal, one line in a pipe (jq reads either).
+        let value: serde_json::Value =
+            serde_json::from_slice(&answer.body).context("the server's answer is not JSON")?;
+        if std::io::stdout().is_terminal() {
+            serde_json::to_writer_pretty(&mut out, &value)?;
+        } else {
+            serde_json::to_writer(&mut out, &value)?;
+        }
+        writeln!(out)?;
+    }
+    Ok(Outcome::Ok)
 }
 
 /// Prints `report` as JSON with `--json`, else the text `render` makes

@@ -354,3 +354,77 @@ async fn the_bundle_action_writes_into_the_servers_output_folder() {
     assert!(archive.is_file(), "{report}");
     assert!(report["parts"].as_array().unwrap().iter().any(|p| p["file"] == "context.json"), "{report}");
 }
+
+/// `ops-gen ctl` against `api`'s server with `token`.
+fn ctl(api: &Api, token: &str, args: &[&str]) -> util::Run {
+    let dir = tempfile::tempdir().unwrap();
+    util::run(
+        util::ops_gen(dir.path())
+            .env("OPS_GEN_URL", api.exporter.url("/"))
+            .env("OPS_GEN_TOKEN", token)
+            .arg("ctl")
+            .args(args),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctl_pipes_json_and_exits_on_http_errors() {
+    let host = util::docker_host();
+    let stack = util::ComposeProject::up(&host, &crate::bundle::stack_file(20));
+    crate::bundle::wait_for_logs(&stack);
+    let api = Api::start(&format!("stack:\n  project: {}\n", stack.name)).await;
+    api.beacon(r#"{"route": "/cart", "message": "boom"}"#, None).await;
+
+    let summary = ctl(&api, READER, &["summary"]);
+    summary.expect_code(0);
+    let context: serde_json::Value = serde_json::from_str(&summary.stdout).unwrap();
+    assert_eq!(context["project"], stack.name.as_str());
+    assert_eq!(summary.stdout.lines().count(), 1, "one JSON line in a pipe, for jq");
+
+    let front = ctl(&api, READER, &["frontend-logs", "--since", "5m"]);
+    front.expect_code(0);
+    let front: serde_json::Value = serde_json::from_str(&front.stdout).unwrap();
+    assert_eq!(front["events"][0]["message"], "boom");
+
+    let plain = ctl(&api, READER, &["logs", "web", "--tail", "3", "--plain"]);
+    plain.expect_code(0);
+    assert!(plain.stdout.lines().last().unwrap().ends_with("web | done"), "{}", plain.stdout);
+    let json = ctl(&api, READER, &["logs", "web", "--tail", "3"]);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&json.stdout).unwrap()["entries"].as_array().unwrap().len(),
+        3
+    );
+
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("b.tar.gz");
+    let bundle = ctl(&api, READER, &["bundle", "--out", file.to_str().unwrap()]);
+    bundle.expect_code(0);
+    assert!(std::fs::metadata(&file).unwrap().len() > 100, "{}", bundle.stdout);
+
+    // HTTP errors: exit 1 with the server's message; never the token.
+    let denied = ctl(&api, "wrong-token-0123456789abcdef", &["summary"]);
+    denied.expect_code(1);
+    assert!(denied.stderr.contains("401 from /api/ops/context"), "{}", denied.stderr);
+    assert!(!denied.all().contains("wrong-token"), "{}", denied.all());
+    let missing = ctl(&api, READER, &["logs", "nope"]);
+    missing.expect_code(1);
+    assert!(missing.stderr.contains("404") && missing.stderr.contains("no service `nope`"), "{}", missing.stderr);
+    let beacon = ctl(&api, BEACON, &["frontend-logs"]);
+    beacon.expect_code(1);
+    assert!(beacon.stderr.contains("403"), "{}", beacon.stderr);
+
+    // No server, or nothing listening.
+    let dir = tempfile::tempdir().unwrap();
+    let none = util::run(util::ops_gen(dir.path()).env("OPS_GEN_TOKEN", READER).args(["ctl", "summary"]));
+    none.expect_code(2);
+    assert!(none.stderr.contains("OPS_GEN_URL"), "{}", none.stderr);
+    let refused = util::servers::refused().await;
+    let down = util::run(util::ops_gen(dir.path()).env("OPS_GEN_TOKEN", READER).args([
+        "ctl",
+        "--url",
+        &format!("http://{refused}"),
+        "summary",
+    ]));
+    down.expect_code(1);
+    assert!(down.stderr.contains("cannot reach"), "{}", down.stderr);
+}
