@@ -279,6 +279,12 @@ fn exporter(ctx: &Context<'_>, service: &mut Service, volumes: &mut Vec<Volumes>
     let inside = if dir.is_absolute() { dir.clone() } else { std::path::Path::new(EXPORTER_WORKDIR).join(dir) };
     let outside = if dir.is_absolute() { dir.display().to_string() } else { format!("./{}", dir.display()) };
     volumes.push(Volumes::Simple(format!("{outside}:{}:ro", inside.display())));
+    // The latest `ops-gen smoke` result, read-only, for `opsgen_smoke_*`.
+    let smoke = crate::ops::smoke::DIR;
+    volumes.push(Volumes::Simple(format!(
+        "./{smoke}:{}:ro",
+        std::path::Path::new(EXPORTER_WORKDIR).join(smoke).display()
+    )));
     let mut list: Vec<String> = environment.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
     // Names only: Compose passes each variable's value from its own
     // environment, so no secret is ever written into this file.

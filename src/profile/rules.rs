@@ -381,7 +381,8 @@ impl Alert {
                 severity: Warning,
                 hold: minutes(1),
                 topic: "smoke-failing",
-                expr: "opsgen_smoke_success == 0".to_owned(),
+                // Only once it ran: before the first run the series says 0 too.
+                expr: "opsgen_smoke_success == 0 and opsgen_smoke_last_run_timestamp_seconds > 0".to_owned(),
                 summary: "The last ops-gen smoke run failed".to_owned(),
                 description: "`ops-gen smoke` found a problem after the last change; output/smoke/latest.json names \
                               the step that failed and why."
@@ -755,6 +756,7 @@ fn healthy(ctx: &Context<'_>, exporter: &Labels, project: &Labels, node: &Labels
         .series("opsgen_check_success", &check("redis", "redis"), "1+0x130")
         .series("opsgen_check_success", &check("backups", "file_freshness"), "1+0x130")
         .series("opsgen_smoke_success", exporter, "1+0x130")
+        .series("opsgen_smoke_last_run_timestamp_seconds", exporter, "60+0x130")
         .series("opsgen_s3_roundtrip_success", &with(exporter, &[("bucket", "app"), ("target", "minio")]), "1+0x130")
         .series("opsgen_canary_survived", &postgres, "1+0x130")
         .series("opsgen_redis_last_bgsave_success", &with(exporter, &[("target", "redis")]), "1+0x130")
@@ -904,7 +906,8 @@ fn stale_drills(ctx: &Context<'_>, exporter: &Labels) -> TestGroup {
         .group
 }
 
-/// Checks of every kind failing from 11 minutes, and the smoke run.
+/// Checks of every kind failing from 11 minutes, and a smoke run that never
+/// ran, then failed.
 fn checks(ctx: &Context<'_>, exporter: &Labels) -> TestGroup {
     let check = |name, kind| with(exporter, &[("check", name), ("kind", kind)]);
     let (home, postgres, backups) =
@@ -917,7 +920,9 @@ fn checks(ctx: &Context<'_>, exporter: &Labels) -> TestGroup {
         // These have alerts of their own.
         .series("opsgen_check_success", &check("minio", "s3"), "0+0x40")
         .series("opsgen_check_success", &check("canary-postgres", "canary"), "0+0x40")
-        .series("opsgen_smoke_success", exporter, "1+0x10 0+0x30")
+        // Smoke never ran for 10 minutes (which says 0 too), then a run failed.
+        .series("opsgen_smoke_success", exporter, "0+0x40")
+        .series("opsgen_smoke_last_run_timestamp_seconds", exporter, "0+0x10 660+0x30")
         .quiet(minutes(10), Alert::SmokeCheckFailing)
         .fires(
             minutes(20),
