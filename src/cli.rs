@@ -66,13 +66,13 @@ pub enum Command {
     Health(HealthArgs),
     /// End-to-end validation: containers, targets, rules, Grafana, Loki, app checks
     ///
-    /// One line per step, ✓ or ✗ with the fix. Writes output/smoke/<timestamp>/result.json and
-    /// output/smoke/latest.json (which keeps the last failure). Exit 1 when a step fails, 2 on a
+    /// One line per step, ✓ or ✗ with the fix. Writes `output/smoke/<timestamp>/result.json` and
+    /// `output/smoke/latest.json` (which keeps the last failure). Exit 1 when a step fails, 2 on a
     /// bad config.
     Smoke(SmokeArgs),
     /// Diagnostics bundle (metrics, logs, health, context), redacted, in one .tar.gz
     ///
-    /// Writes output/ops/<timestamp>/ and <timestamp>.tar.gz next to it. Exit 0 when complete, 1
+    /// Writes `output/ops/<timestamp>/` and `<timestamp>.tar.gz` next to it. Exit 0 when complete, 1
     /// when a part failed or timed out (the rest is still written), 2 on a bad config or an
     /// unwritable output.
     Bundle(BundleArgs),
@@ -183,7 +183,7 @@ pub struct SmokeArgs {
 
 #[derive(Debug, Args)]
 pub struct BundleArgs {
-    /// The archive to write [default: output/ops/<timestamp>.tar.gz]
+    /// The archive to write (default: `output/ops/<timestamp>.tar.gz`)
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Log lines per container

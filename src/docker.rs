@@ -225,7 +225,7 @@ impl Docker {
 
     /// The last `tail` lines of a container's log, oldest first, each with
     /// the engine's timestamp. Bounded like every call: a container with a
-    /// huge log costs at most [`CALL_TIMEOUT`].
+    /// huge log costs at most the call timeout (10 s).
     pub async fn logs(&self, id: &str, tail: usize) -> Result<Vec<LogLine>, DockerError> {
         use bollard::container::LogOutput;
         let options =

@@ -40,7 +40,7 @@ pub const TRUNCATED: &str = "TRUNCATED.txt";
 pub struct Options {
     /// The folder bundles go in ([`DIR`]).
     pub dir: PathBuf,
-    /// The archive's path [default: `<dir>/<timestamp>.tar.gz`].
+    /// The archive's path (default: `<dir>/<timestamp>.tar.gz`).
     pub out: Option<PathBuf>,
     /// Log lines per container.
     pub tail: usize,
@@ -289,7 +289,7 @@ async fn fetch(url: &str, limit: Duration) -> Result<String, String> {
 }
 
 /// The exposition (text format) as JSON: per family its type, help and
-/// series count, and up to [`SAMPLES`] series with labels and value.
+/// series count, and up to 50 series with labels and value.
 #[must_use]
 pub fn summarise(source: &str, exposition: &str) -> serde_json::Value {
     const SAMPLES: usize = 50;
