@@ -606,6 +606,50 @@ mod tests {
         assert_eq!(level("listening on :80"), None);
     }
 
+    proptest::proptest! {
+        // The parsers of what strangers send never panic, whatever arrives.
+        #[test]
+        fn beacons_of_any_bytes_are_stored_bounded_or_refused(body in proptest::collection::vec(proptest::num::u8::ANY, 0..2048)) {
+            if let Ok(event) = frontend::Event::from_body(&body, SystemTime::now()) {
+                proptest::prop_assert!(event.message.len() <= 4096 + 3 && event.route.len() <= 256 + 3);
+            }
+        }
+
+        #[test]
+        fn beacons_of_any_json_shape_never_panic(
+            message in "\\PC{0,300}",
+            route in "\\PC{0,300}",
+            extra in proptest::option::of("[a-z_]{1,12}"),
+        ) {
+            let mut value = serde_json::json!({"message": message, "route": route, "stack": "x".repeat(20_000)});
+            if let Some(key) = extra {
+                value[key] = serde_json::json!([1, {"a": null}]);
+            }
+            let _ = frontend::Event::from_body(value.to_string().as_bytes(), SystemTime::now());
+        }
+
+        #[test]
+        fn queries_never_panic(text in "\\PC{0,120}") {
+            let _ = since(Some(&text), SystemTime::now());
+            let _ = level(&text);
+            let _ = valid_service(&text);
+            let _ = query_token(Some(&text));
+            let _: Result<SinceQuery, _> = serde_urlencoded::from_str(&text);
+            let _: Result<LogsQuery, _> = serde_urlencoded::from_str(&text);
+        }
+
+        #[test]
+        fn authorization_headers_never_panic(value in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            if let Ok(value) = HeaderValue::from_bytes(&value) {
+                let mut headers = HeaderMap::new();
+                headers.insert(header::AUTHORIZATION, value);
+                let token = auth::bearer(&headers);
+                let settings = auth::Settings::default();
+                proptest::prop_assert!(auth::identify(&settings, token).is_none());
+            }
+        }
+    }
+
     #[test]
     fn roles_follow_the_route() {
         assert_eq!(required(&Method::POST, "/api/ops/frontend-log"), Role::Beacon);
