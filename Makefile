@@ -2,7 +2,7 @@
 CARGO ?= cargo
 OPS_GEN ?= $(CARGO) run --release --locked --quiet --
 
-.PHONY: help run probe check generate doctor up status health smoke down destroy backup restore bundle test services services-down bench bench-backup bench-profile bench-doctor bench-drift bench-bundle bench-api
+.PHONY: help run probe check generate doctor up status health smoke down destroy backup restore bundle storage test services services-down bench bench-backup bench-profile bench-doctor bench-drift bench-bundle bench-api
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ restore: ## restore a backup set into the real targets (asks first): make restor
 
 bundle: ## diagnostics bundle (metrics, logs, health, context), redacted, in output/ops/
 	$(OPS_GEN) bundle
+
+storage: ## size of the profile's volumes and output folders against the disk budget
+	$(OPS_GEN) storage status
 
 test: ## the whole suite: installs and starts PostgreSQL and Redis, then fmt, clippy, doc, tests
 	scripts/test.sh

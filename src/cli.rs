@@ -76,6 +76,9 @@ pub enum Command {
     /// when a part failed or timed out (the rest is still written), 2 on a bad config or an
     /// unwritable output.
     Bundle(BundleArgs),
+    /// Disk use of the profile's volumes and output folders, and retention over them
+    #[command(subcommand)]
+    Storage(StorageCommand),
     /// Client of a remote `ops-gen serve`: summary, logs, bundle, frontend logs
     ///
     /// The server comes from --url or `OPS_GEN_URL`, the token from `OPS_GEN_TOKEN`. Answers are JSON
@@ -108,6 +111,33 @@ pub enum ComposeCommand {
     Restart(ServiceArgs),
     /// Print the last log lines of one service
     Logs(LogsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StorageCommand {
+    /// Size of each profile volume and output folder, the total against `profile.disk_budget`
+    ///
+    /// One line per volume and folder, a total line and the free space. Exit 1 over the budget.
+    Status,
+    /// Delete old bundles, smoke results and backup sets, after showing them and a confirmation
+    ///
+    /// Keeps the newest --keep bundles (output/ops) and smoke results (output/smoke, never the
+    /// ones latest.json points to), and backup sets as `backup.retention` says (never the newest
+    /// verified set). Exit 1 when a deletion failed, 2 without a terminal and without --yes.
+    Clean(StorageCleanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StorageCleanArgs {
+    /// Bundles and smoke results to keep, newest first
+    #[arg(long, value_name = "N", default_value_t = crate::ops::storage::DEFAULT_KEEP, value_parser = clap::value_parser!(u64).range(1..))]
+    pub keep: u64,
+    /// Do not ask (needed without a terminal)
+    #[arg(long)]
+    pub yes: bool,
+    /// Only print what would be deleted
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,8 +3,9 @@
 //! Everything ops-gen asks the engine goes through here: is it reachable
 //! and which version, which containers belong to a Compose project (state,
 //! health, restarts, image), which volumes carry the profile's label, and
-//! removing those volumes. Compose itself still starts and stops services;
-//! this module only reads, except [`Docker::remove_volume`].
+//! removing those volumes, and how much disk each volume uses. Compose
+//! itself still starts and stops services; this module only reads, except
+//! [`Docker::remove_volume`].
 //!
 //! The engine is found as the Docker CLI finds it: `DOCKER_HOST`, else the
 //! local socket. The API version is negotiated, so Debian's 20.10 engine
@@ -45,6 +46,8 @@ pub enum DockerError {
     Unreachable { host: String, message: String },
     #[error("the Docker engine did not answer {what} within {}s", CALL_TIMEOUT.as_secs())]
     Timeout { what: &'static str },
+    #[error("Docker API {what}: {message}")]
+    Http { what: &'static str, message: String },
     #[error("Docker API {what}: {source}")]
     Api {
         what: &'static str,
@@ -312,6 +315,48 @@ impl Docker {
         Ok(names)
     }
 
+    /// Disk use of every volume, by name: bytes, or `None` where the volume
+    /// driver cannot tell (only `local` volumes are measured), from
+    /// `/system/df`.
+    ///
+    /// bollard's typed answer only knows the current layout
+    /// (`VolumeUsage.Items`) and drops the top-level `Volumes` list that
+    /// engines before API 1.44 (Debian's 20.10 among them) send, so this one
+    /// call is made with a plain HTTP client on the same socket and both
+    /// layouts are read. The engine measures every volume, which takes a
+    /// while on a big host: it gets [`DF_TIMEOUT`], not [`CALL_TIMEOUT`].
+    pub async fn volume_sizes(&self) -> Result<HashMap<String, Option<u64>>, DockerError> {
+        const WHAT: &str = "system df";
+        let http = |message: String| DockerError::Http { what: WHAT, message };
+        let version = self.client.client_version();
+        let path = format!("/v{}.{}/system/df?type=volume", version.major_version, version.minor_version);
+        crate::probe::tls::init();
+        let builder = reqwest::Client::builder().timeout(DF_TIMEOUT);
+        let (builder, url) = if let Some(socket) = self.host.strip_prefix("unix://") {
+            (builder.unix_socket(socket), format!("http://docker{path}"))
+        } else if let Some(address) = self.host.strip_prefix("tcp://")
+            && std::env::var_os("DOCKER_TLS_VERIFY").is_none_or(|v| v.is_empty())
+        {
+            (builder, format!("http://{address}{path}"))
+        } else {
+            return Err(http(format!(
+                "volume sizes are read over a unix socket or plain tcp, not {}; run ops-gen on the Docker host",
+                self.host
+            )));
+        };
+        let client = builder.build().map_err(|e| http(crate::probe::chain(&e)))?;
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let response = client.get(&url).send().await.map_err(|e| {
+            if e.is_timeout() { DockerError::Timeout { what: WHAT } } else { http(crate::probe::chain(&e)) }
+        })?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(http(format!("the engine answered {status}")));
+        }
+        let body: serde_json::Value = response.json().await.map_err(|e| http(crate::probe::chain(&e)))?;
+        Ok(volume_usage(&body))
+    }
+
     /// Deletes a volume (it must not be in use).
     pub async fn remove_volume(&self, name: &str) -> Result<(), DockerError> {
         self.bounded("remove volume", self.client.remove_volume(name, Some(RemoveVolumeOptions { force: false }))).await
@@ -322,6 +367,29 @@ impl Docker {
     pub async fn system_time(&self) -> Result<Option<String>, DockerError> {
         Ok(self.bounded("info", self.client.info()).await?.system_time)
     }
+}
+
+/// How long `/system/df` may take (the engine walks every volume).
+const DF_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Volume sizes from a `/system/df` answer, in the layout before API 1.44
+/// (`Volumes`) or after (`VolumeUsage.Items`). A size of -1 is the
+/// engine's "not available".
+fn volume_usage(body: &serde_json::Value) -> HashMap<String, Option<u64>> {
+    let items = body
+        .get("Volumes")
+        .and_then(serde_json::Value::as_array)
+        .or_else(|| body.pointer("/VolumeUsage/Items").and_then(serde_json::Value::as_array));
+    items
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            let name = v.get("Name")?.as_str()?.to_owned();
+            let size =
+                v.pointer("/UsageData/Size").and_then(serde_json::Value::as_i64).and_then(|s| u64::try_from(s).ok());
+            Some((name, size))
+        })
+        .collect()
 }
 
 /// How long pulling a missing image may take.
@@ -545,5 +613,24 @@ impl Docker {
                 std::future::ready(Ok(found))
             },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::volume_usage;
+
+    #[test]
+    fn reads_volume_sizes_from_both_df_layouts() {
+        let old = serde_json::json!({"Volumes": [
+            {"Name": "a", "UsageData": {"Size": 300, "RefCount": 0}},
+            {"Name": "b", "UsageData": {"Size": -1, "RefCount": 0}},
+        ]});
+        let new =
+            serde_json::json!({"VolumeUsage": {"Items": [{"Name": "a", "UsageData": {"Size": 7, "RefCount": 1}}]}});
+        let sizes = volume_usage(&old);
+        assert_eq!((sizes["a"], sizes["b"]), (Some(300), None));
+        assert_eq!(volume_usage(&new)["a"], Some(7));
+        assert!(volume_usage(&serde_json::json!({})).is_empty());
     }
 }

@@ -13,7 +13,7 @@ use ops_gen::backup;
 use ops_gen::cli::{
     BackupCommand, BackupKind, BundleArgs, Cli, Command, ComposeCommand, ConfigCommand, CtlArgs, CtlCommand,
     DestroyArgs, GenerateArgs, HealthArgs, HealthcheckArgs, InitArgs, K8sCommand, ProbeArgs, RunbookArgs, ServeArgs,
-    SmokeArgs, UpArgs,
+    SmokeArgs, StorageCleanArgs, StorageCommand, UpArgs,
 };
 use ops_gen::compose;
 use ops_gen::config::{ConfigError, Loaded};
@@ -155,6 +155,8 @@ fn run(cli: &Cli) -> Result<Outcome> {
         Command::Health(args) => runtime()?.block_on(cmd_health(cli, args)),
         Command::Smoke(args) => runtime()?.block_on(cmd_smoke(cli, args)),
         Command::Bundle(args) => runtime()?.block_on(cmd_bundle(cli, args)),
+        Command::Storage(StorageCommand::Status) => runtime()?.block_on(cmd_storage_status(cli)),
+        Command::Storage(StorageCommand::Clean(args)) => cmd_storage_clean(cli, args),
         Command::Ctl(args) => runtime()?.block_on(cmd_ctl(args)),
         Command::Healthcheck(args) => runtime()?.block_on(cmd_healthcheck(args)),
         Command::Backup(BackupCommand::Run(args)) => {
@@ -767,6 +769,55 @@ async fn cmd_bundle(cli: &Cli, args: &BundleArgs) -> Result<Outcome> {
     let report = Box::pin(bundle::collect(&loaded, &project, &options)).await.map_err(|e| UsageError(e.to_string()))?;
     print_report(cli, &report, |_| bundle::render(&report))?;
     Ok(if report.complete { Outcome::Ok } else { Outcome::ProblemsFound })
+}
+
+/// The config, the folders it writes and the Compose project's name.
+fn storage_inputs(cli: &Cli) -> Result<(Loaded, ops_gen::ops::storage::Folders, String)> {
+    let loaded = load(cli)?;
+    let inputs = ops_gen::profile::Inputs::load(&loaded).map_err(|e| UsageError(e.to_string()))?;
+    let folders = ops_gen::ops::storage::Folders::of(&loaded.config, &inputs.base);
+    Ok((loaded, folders, inputs.project))
+}
+
+async fn cmd_storage_status(cli: &Cli) -> Result<Outcome> {
+    use ops_gen::ops::storage;
+    let (loaded, folders, project) = storage_inputs(cli)?;
+    let report = storage::status(&project, &folders, loaded.config.profile.disk_budget).await;
+    print_report(cli, &report, |_| storage::render_status(&report))?;
+    Ok(if report.within_budget { Outcome::Ok } else { Outcome::ProblemsFound })
+}
+
+fn cmd_storage_clean(cli: &Cli, args: &StorageCleanArgs) -> Result<Outcome> {
+    use ops_gen::ops::storage;
+    let (loaded, folders, _) = storage_inputs(cli)?;
+    let keep = usize::try_from(args.keep).unwrap_or(usize::MAX);
+    let plan = storage::plan(&loaded.config, &folders, keep, SystemTime::now());
+    if args.dry_run || plan.removals.is_empty() {
+        print_report(cli, &plan, |_| storage::render_plan(&plan))?;
+        return Ok(Outcome::Ok);
+    }
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            eprint!("{}", storage::render_plan(&plan));
+            return Err(UsageError(
+                "refusing to delete without confirmation: run it in a terminal, or pass --yes (--dry-run only shows)"
+                    .to_owned(),
+            )
+            .into());
+        }
+        eprint!("{}Type `clean` to delete these: ", storage::render_plan(&plan));
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if answer.trim() != "clean" {
+            eprintln!("not confirmed; nothing deleted");
+            return Ok(Outcome::ProblemsFound);
+        }
+    } else if !cli.json {
+        print!("{}", storage::render_plan(&plan));
+    }
+    let report = storage::clean(&folders, plan);
+    print_report(cli, &report, |_| storage::render_clean(&report))?;
+    Ok(if report.failed.is_empty() { Outcome::Ok } else { Outcome::ProblemsFound })
 }
 
 async fn cmd_ctl(args: &CtlArgs) -> Result<Outcome> {

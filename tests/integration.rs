@@ -25,3 +25,4 @@ mod secrets;
 mod serve;
 mod smoke;
 mod status_page;
+mod storage;

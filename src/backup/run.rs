@@ -74,10 +74,7 @@ pub async fn run(config: &Config, only: &[Kind], progress: &dyn Progress) -> Res
     let dir = &config.backup.dir;
     let folder_err = |source| RunError::Folder { dir: dir.display().to_string(), source };
     std::fs::create_dir_all(dir).map_err(folder_err)?;
-    let lock = std::fs::File::create(dir.join(".lock")).map_err(folder_err)?;
-    if lock.try_lock().is_err() {
-        return Err(RunError::Busy { dir: dir.display().to_string() });
-    }
+    let _lock = lock(dir)?;
     remove_leftovers(dir);
 
     let jobs: Vec<Job> =
@@ -159,6 +156,17 @@ pub async fn run(config: &Config, only: &[Kind], progress: &dyn Progress) -> Res
     Ok(summary)
 }
 
+/// Takes the backup folder's lock (an existing folder), held until the file
+/// is dropped: one `backup run` or `storage clean` at a time.
+pub fn lock(dir: &Path) -> Result<std::fs::File, RunError> {
+    let lock = std::fs::File::create(dir.join(".lock"))
+        .map_err(|source| RunError::Folder { dir: dir.display().to_string(), source })?;
+    if lock.try_lock().is_err() {
+        return Err(RunError::Busy { dir: dir.display().to_string() });
+    }
+    Ok(lock)
+}
+
 /// Removes a folder when dropped, unless disarmed.
 struct RemoveOnDrop(Option<PathBuf>);
 
@@ -196,30 +204,40 @@ fn remove_leftovers(dir: &Path) {
     }
 }
 
-/// Deletes sets beyond `keep_last` that are older than `max_age`, never the
-/// newest verified set (or, without one, the newest set).
+/// Deletes the sets [`retention_plan`] names; the names of those removed.
 fn apply_retention(config: &Config, now: SystemTime) -> Vec<String> {
+    retention_plan(config, now)
+        .into_iter()
+        .filter(|set| std::fs::remove_dir_all(set).is_ok())
+        .map(|set| set.file_name().unwrap_or_default().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The sets retention removes: beyond `keep_last`, older than `max_age`,
+/// never the newest verified set (or, without one, the newest set). `backup
+/// run` applies it after a good set; `storage clean` shows it, then applies
+/// it under [`lock`].
+#[must_use]
+pub fn retention_plan(config: &Config, now: SystemTime) -> Vec<PathBuf> {
     let retention = &config.backup.retention;
     let Ok(all) = sets(&config.backup.dir) else { return Vec::new() };
     let protected =
         all.iter().rev().find(|s| super::verify::Record::read(s).is_some_and(|r| r.ok)).or(all.last()).cloned();
     let keep_from = all.len().saturating_sub(retention.keep_last.max(1));
-    let mut removed = Vec::new();
-    for set in &all[..keep_from] {
-        if Some(set) == protected.as_ref() {
-            continue;
-        }
-        let old_enough = retention.max_age.is_none_or(|max| {
-            Manifest::read(set).ok().is_none_or(|m| {
-                let finished = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs_f64(m.finished_unix.max(0.0));
-                now.duration_since(finished).is_ok_and(|age| age > max.get())
+    all[..keep_from]
+        .iter()
+        .filter(|set| Some(*set) != protected.as_ref())
+        .filter(|set| {
+            retention.max_age.is_none_or(|max| {
+                Manifest::read(set).ok().is_none_or(|m| {
+                    let finished =
+                        SystemTime::UNIX_EPOCH + std::time::Duration::from_secs_f64(m.finished_unix.max(0.0));
+                    now.duration_since(finished).is_ok_and(|age| age > max.get())
+                })
             })
-        });
-        if old_enough && std::fs::remove_dir_all(set).is_ok() {
-            removed.push(set.file_name().unwrap_or_default().to_string_lossy().into_owned());
-        }
-    }
-    removed
+        })
+        .cloned()
+        .collect()
 }
 
 /// The version a tool prints (`pg_dump (PostgreSQL) 15.18 …` → `15.18`).

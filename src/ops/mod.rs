@@ -10,6 +10,8 @@
 //!   rules loaded, dashboards provisioned, logs stored, app checks pass)?
 //! - [`bundle`]: a redacted diagnostics bundle for a helper, built from
 //!   [`context`] (one snapshot of the stack) and [`logs`] (log tails).
+//! - [`storage`]: the volumes and output folders against the disk budget,
+//!   and retention over them.
 
 pub mod bundle;
 pub mod context;
@@ -19,6 +21,7 @@ pub mod init;
 pub mod logs;
 pub mod runbook;
 pub mod smoke;
+pub mod storage;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

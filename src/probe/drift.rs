@@ -183,7 +183,7 @@ fn docker_failure(e: &DockerError) -> Failure {
         DockerError::Timeout { .. } => Reason::Timeout,
         _ if message.to_lowercase().contains("permission denied") => Reason::Auth,
         DockerError::Unreachable { .. } => Reason::Connect,
-        DockerError::Api { .. } => Reason::Protocol,
+        DockerError::Api { .. } | DockerError::Http { .. } => Reason::Protocol,
     };
     let message = if reason == Reason::Auth {
         format!("{message}; let this user read the socket (the `docker` group) or point DOCKER_HOST at a socket proxy")
