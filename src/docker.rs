@@ -324,7 +324,7 @@ impl Docker {
     /// engines before API 1.44 (Debian's 20.10 among them) send, so this one
     /// call is made with a plain HTTP client on the same socket and both
     /// layouts are read. The engine measures every volume, which takes a
-    /// while on a big host: it gets [`DF_TIMEOUT`], not [`CALL_TIMEOUT`].
+    /// while on a big host: it gets two minutes, not the ten seconds of other calls.
     pub async fn volume_sizes(&self) -> Result<HashMap<String, Option<u64>>, DockerError> {
         const WHAT: &str = "system df";
         let http = |message: String| DockerError::Http { what: WHAT, message };
