@@ -7,6 +7,7 @@
 //!
 //! Prints one JSON object.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -133,11 +134,37 @@ async fn fan_out(
     (seconds, seen.load(Ordering::Relaxed))
 }
 
+/// Median and 99th percentile of `n` calls of `call`, in milliseconds.
+async fn latency<F: std::future::Future<Output = u16>>(
+    n: usize,
+    expect: u16,
+    mut call: impl FnMut() -> F,
+) -> (f64, f64) {
+    let mut took = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        let status = call().await;
+        took.push(started.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(status, expect, "unexpected status");
+    }
+    took.sort_by(f64::total_cmp);
+    (took[n / 2], took[n * 99 / 100])
+}
+
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().expect("a temp folder");
+    // The test services' PostgreSQL and Redis, when their variables are set
+    // (bench/api.sh sets them), so the context runs real checks.
+    let mut targets = String::new();
+    for (name, kind, var) in [("db", "postgres", "OPS_GEN_POSTGRES_URL"), ("cache", "redis", "OPS_GEN_REDIS_URL")] {
+        if std::env::var(var).is_ok() {
+            let _ = write!(targets, "  {name}:\n    kind: {kind}\n    url: ${{{var}}}\n");
+        }
+    }
+    let targets = if targets.is_empty() { String::new() } else { format!("targets:\n{targets}") };
     let config = format!(
-        "auth:\n  tokens:\n    - {{name: bench, token: {READER}}}\n    - {{name: web, token: {BEACON}, role: beacon}}\n  audit_log: {}\n  frontend_log: {}\n",
+        "{targets}auth:\n  tokens:\n    - {{name: bench, token: {READER}}}\n    - {{name: web, token: {BEACON}, role: beacon}}\n  audit_log: {}\n  frontend_log: {}\n",
         dir.path().join("audit.log").display(),
         dir.path().join("frontend.jsonl").display()
     );
@@ -157,6 +184,32 @@ async fn main() {
     let events_url = format!("http://{addr}/api/ops/events");
     let (fanout_seconds, delivered) = fan_out(&http, &events_url, &exporter.ops().hub, subscribers, events).await;
 
+    // Context: one snapshot per call (every check run once, containers read).
+    let context_url = format!("http://{addr}/api/ops/context");
+    let (context_p50, context_p99) = latency(200, 200, || {
+        let request = http.get(&context_url).bearer_auth(READER);
+        async move { request.send().await.expect("an answer").status().as_u16() }
+    })
+    .await;
+    // Refusals take the same time whatever was wrong: no token, a wrong one
+    // (as long as a real one), a read token on an admin action.
+    let restart = format!("http://{addr}/api/ops/actions/restart/web");
+    let wrong = "x".repeat(READER.len());
+    let mut refusals = serde_json::Map::new();
+    for (name, token, expect) in
+        [("none", None, 401), ("wrong", Some(wrong.as_str()), 401), ("read_on_admin", Some(READER), 403)]
+    {
+        let (p50, p99) = latency(2000, expect, || {
+            let mut request = http.post(&restart);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            async move { request.send().await.expect("an answer").status().as_u16() }
+        })
+        .await;
+        refusals.insert(name.to_owned(), serde_json::json!({"p50_ms": p50, "p99_ms": p99}));
+    }
+
     println!(
         "{}",
         serde_json::json!({
@@ -172,6 +225,9 @@ async fn main() {
             "fanout_events": events,
             "fanout_delivered": delivered,
             "fanout_seconds": fanout_seconds,
+            "context_p50_ms": context_p50,
+            "context_p99_ms": context_p99,
+            "refusals": refusals,
         })
     );
 }

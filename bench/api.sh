@@ -2,10 +2,14 @@
 # The ops API under load (issue #7), in one process: beacon ingest (the ring
 # alone, and a flood over HTTP against the rate limit) with memory before
 # and after, and the events stream fanned out to 100 subscribers.
-# Needs nothing running. Writes bench/results/api.md.
+# and the latency of /api/ops/context (p50, p99, with the test services'
+# PostgreSQL and Redis as targets when `scripts/services.sh up` ran) and of
+# refusals (no token, a wrong token, a read token on an admin action).
+# Writes bench/results/api.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked --quiet --example api
+if [[ -d ${OPS_GEN_SERVICES_DIR:-/tmp/ops-gen-services} ]]; then eval "$(scripts/services.sh env)"; fi
 out=$("${CARGO_TARGET_DIR:-target}/release/examples/api")
 mkdir -p bench/results
 python3 - "$out" >bench/results/api.md <<'PY'
@@ -20,5 +24,9 @@ print(f"| of which stored / refused with 429 | {r['flood_accepted']:,} / {r['flo
 print(f"| memory growth during the flood | {r['flood_rss_growth_kib']} KiB |")
 rate = r['fanout_delivered'] / r['fanout_seconds']
 print(f"| events stream: {r['fanout_events']:,} events to {r['fanout_subscribers']} subscribers | {r['fanout_seconds']*1000:.0f} ms ({rate:,.0f} deliveries/s) |")
+print(f"| `/api/ops/context`, 200 calls: p50 / p99 | {r['context_p50_ms']:.1f} ms / {r['context_p99_ms']:.1f} ms |")
+for name, label in [("none", "no token (401)"), ("wrong", "wrong token of the same length (401)"), ("read_on_admin", "read token on an admin action (403)")]:
+    t = r['refusals'][name]
+    print(f"| refusal, {label}, 2,000 calls: p50 / p99 | {t['p50_ms']:.3f} ms / {t['p99_ms']:.3f} ms |")
 PY
 cat bench/results/api.md
