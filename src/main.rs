@@ -993,6 +993,7 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs) -> Result<Outcome> {
     let loaded = load(cli)?;
     let listen = args.listen.unwrap_or(loaded.config.listen);
     let source = loaded.source.label();
+    let scheme = if loaded.config.auth.web.as_ref().is_some_and(|w| w.tls.is_some()) { "https" } else { "http" };
     let exporter = Exporter::start(loaded)?;
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| {
         format!("cannot listen on {listen} (is another process using it? change `listen` or pass --listen)")
@@ -1000,7 +1001,7 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs) -> Result<Outcome> {
     let address = listener.local_addr()?;
     #[cfg(unix)]
     exporter::reload_on_sighup(&exporter).context("cannot watch for SIGHUP")?;
-    tracing::info!(config = %source, "ops-gen {} serving on http://{address}/ (metrics at /metrics)", exporter::VERSION);
+    tracing::info!(config = %source, "ops-gen {} serving on {scheme}://{address}/ (metrics at /metrics)", exporter::VERSION);
     exporter::serve(listener, exporter, shutdown_signal()).await.context("the HTTP server failed")?;
     tracing::info!("stopped");
     Ok(Outcome::Ok)

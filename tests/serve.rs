@@ -573,3 +573,68 @@ async fn runbooks_are_served_where_alerts_link() {
     let (status, _) = exporter.get("/runbooks/no-such-topic").await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_config_gives_tls_and_basic_auth_that_prometheus_uses() {
+    let (cert, key) = util::tls_files();
+    let hash = bcrypt::hash("scrape-pw-0123", 4).unwrap();
+    let dir = util::config_dir("auth:\n  web_config: web.yml\n");
+    std::fs::write(
+        dir.path().join("web.yml"),
+        format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\nbasic_auth_users:\n  prometheus: {hash}\n",
+            cert.display(),
+            key.display()
+        ),
+    )
+    .unwrap();
+    // The same file passes Prometheus's own check of the format.
+    let promtool = util::require_tool("promtool", "prometheus");
+    let checked = std::process::Command::new(promtool)
+        .arg("check")
+        .arg("web-config")
+        .arg(dir.path().join("web.yml"))
+        .output()
+        .unwrap();
+    assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
+
+    let server = util::ServeProcess::start_in(dir, "127.0.0.1:0");
+    ops_gen::probe::tls::init();
+    // The test certificate is self-signed (a CA as its own leaf), which
+    // rustls refuses as a server certificate; Prometheus below verifies it
+    // against its CA file for real.
+    let https = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
+    let url = |path: &str| format!("https://localhost:{}{path}", server.addr.rsplit(':').next().unwrap());
+    let anonymous = https.get(url("/metrics")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(anonymous.headers()["www-authenticate"], "Basic realm=\"ops-gen\"");
+    let wrong = https.get(url("/metrics")).basic_auth("prometheus", Some("nope")).send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let ok = https.get(url("/metrics")).basic_auth("prometheus", Some("scrape-pw-0123")).send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(https.get(url("/healthz")).send().await.unwrap().status(), 200, "health stays open");
+    let plain = util::http_client().get(format!("http://{}/metrics", server.addr)).send().await;
+    assert!(plain.is_err() || plain.is_ok_and(|r| !r.status().is_success()), "no plain HTTP on a TLS port");
+
+    // A real Prometheus scrapes it over TLS with the password.
+    let prom_dir = tempfile::tempdir().unwrap();
+    let prometheus = util::RealPrometheus::start(
+        prom_dir.path(),
+        &format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: ops-gen\n    scheme: https\n    tls_config:\n      ca_file: {}\n    basic_auth:\n      username: prometheus\n      password: scrape-pw-0123\n    static_configs:\n      - targets: [\"localhost:{}\"]\n",
+            cert.display(),
+            server.addr.rsplit(':').next().unwrap()
+        ),
+    );
+    util::eventually("Prometheus to scrape over TLS", Duration::from_secs(30), async || {
+        prometheus.query("up{job=\"ops-gen\"}").await.as_deref() == Some("1")
+    })
+    .await;
+
+    // A web config with a key ops-gen does not implement is refused by name.
+    let bad = util::config_dir("auth:\n  web_config: web.yml\n");
+    std::fs::write(bad.path().join("web.yml"), "http_server_config:\n  http2: false\n").unwrap();
+    let out = util::run(util::ops_gen(bad.path()).args(["config", "check"]));
+    out.expect_code(2);
+    assert!(out.stderr.contains("auth.web_config") && out.stderr.contains("http_server_config"), "{}", out.stderr);
+}

@@ -40,6 +40,13 @@ pub struct Settings {
     /// `output/ops/frontend-logs.jsonl`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frontend_log: Option<PathBuf>,
+    /// TLS and basic auth for `ops-gen serve`, from a web config file in the
+    /// Prometheus exporter-toolkit format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_config: Option<PathBuf>,
+    /// The web config, loaded.
+    #[serde(skip)]
+    pub web: Option<crate::exporter::web::WebConfig>,
 }
 
 /// One API token.

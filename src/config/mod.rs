@@ -272,6 +272,10 @@ impl Config {
             canaries,
         };
         config.validate(file)?;
+        let mut config = config;
+        if let Some(path) = &config.auth.web_config {
+            config.auth.web = Some(crate::exporter::web::WebConfig::load(path, file, "auth.web_config")?);
+        }
         Ok(config)
     }
 

@@ -8,6 +8,7 @@
 
 pub mod metrics;
 pub mod status;
+pub mod web;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -340,19 +341,47 @@ pub fn router(exporter: Arc<Exporter>) -> Router {
     Router::new()
         .route("/", get(status_page))
         .route("/status.json", get(status_json))
-        .route("/metrics", get(metrics_handler))
+        .route(
+            "/metrics",
+            get(metrics_handler)
+                .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&exporter), require_basic_auth)),
+        )
         .route("/-/healthy", get(healthy))
         .route("/healthz", get(healthy))
         .route("/-/ready", get(ready))
         .route("/readyz", get(ready))
         .route("/-/reload", post(reload_handler))
-        .route("/probe", get(probe_handler))
+        .route(
+            "/probe",
+            get(probe_handler)
+                .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&exporter), require_basic_auth)),
+        )
         .route("/runbooks/", get(runbook_index))
         .route("/runbooks/{topic}", get(runbook_page))
         .nest("/api/ops", crate::api::router(Arc::clone(&exporter)))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .with_state(exporter)
+}
+
+/// Basic auth from the web config (`auth.web_config`) of the active
+/// config, when it lists users; the realm named as exporter-toolkit does.
+async fn require_basic_auth(
+    State(exporter): State<Arc<Exporter>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let web = exporter.active().loaded.config.auth.web.clone();
+    let allowed = web.as_ref().is_none_or(|web| {
+        !web.wants_basic_auth()
+            || web.allows(request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()))
+    });
+    if allowed {
+        next.run(request).await
+    } else {
+        (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic realm=\"ops-gen\"")], "Unauthorized\n")
+            .into_response()
+    }
 }
 
 /// A sender whose state changes go on to `notifier` (never waiting) and
@@ -382,7 +411,22 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     exporter.warm_up();
-    axum::serve(listener, router(exporter)).with_graceful_shutdown(shutdown).await
+    let tls = exporter.active().loaded.config.auth.web.as_ref().and_then(|w| w.tls.clone());
+    let Some(tls) = tls else {
+        return axum::serve(listener, router(exporter)).with_graceful_shutdown(shutdown).await;
+    };
+    // TLS from the web config (read at start; a reload keeps the listener).
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(REQUEST_TIMEOUT));
+    });
+    let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
+    axum_server::tls_rustls::from_tcp_rustls(listener.into_std()?, config)?
+        .handle(handle)
+        .serve(router(exporter).into_make_service())
+        .await
 }
 
 /// Reloads the config on every `SIGHUP` until the process ends.

@@ -585,7 +585,10 @@ impl ServeProcess {
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let addr = loop {
             let line = lines.next().expect("ops-gen serve exited before listening").unwrap();
-            if let Some(rest) = line.split_once("serving on http://").map(|(_, r)| r) {
+            if let Some(rest) = line
+                .split_once("serving on ")
+                .and_then(|(_, r)| r.strip_prefix("http://").or_else(|| r.strip_prefix("https://")))
+            {
                 break rest.split('/').next().unwrap().to_owned();
             }
         };
