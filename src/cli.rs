@@ -43,7 +43,7 @@ pub enum Command {
     /// Check and show the config
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Serve /metrics, health and readiness endpoints and the landing page
+    /// Serve /metrics, health and readiness endpoints, the status page and the ops API
     Serve(ServeArgs),
     /// Run checks once and print the results; exit 1 if any fails
     Probe(ProbeArgs),
