@@ -133,15 +133,8 @@ pub async fn collect(
             Err(e) => serde_json::json!({"error": e.to_string()}),
         }
     };
-    let compose_cli = async {
-        tokio::time::timeout(TOOL_TIMEOUT, ComposeCli::detect())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .map(|cli| format!("{} {}", cli.name(), cli.version))
-    };
     let ((docker_version, containers, drift, docker_errors), checks, compose, git_sha) =
-        tokio::join!(docker_part, checks, compose_cli, git_sha(&project.dir));
+        tokio::join!(docker_part, checks, compose_version(), git_sha(&project.dir));
     errors.extend(docker_errors);
     let dir = &config.backup.dir;
     let latest = std::fs::read(dir.join(crate::backup::run::LATEST)).ok().and_then(|b| serde_json::from_slice(&b).ok());
@@ -164,6 +157,31 @@ pub async fn collect(
         smoke: crate::ops::smoke::Latest::read(Path::new(crate::ops::smoke::DIR)),
         errors,
     }
+}
+
+/// How long the Compose CLI's version is reused: asking `docker-compose`
+/// costs a Python start (~0.4 s), and the answer changes only on upgrades.
+const COMPOSE_VERSION_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The Compose CLI's name and version (`docker-compose 1.29.2`), asked at
+/// most every [`COMPOSE_VERSION_TTL`] per process (the API serves context
+/// on demand).
+async fn compose_version() -> Option<String> {
+    use std::sync::{Mutex, PoisonError};
+    use std::time::Instant;
+    static CACHE: Mutex<Option<(Instant, Option<String>)>> = Mutex::new(None);
+    if let Some((at, version)) = CACHE.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        && at.elapsed() < COMPOSE_VERSION_TTL
+    {
+        return version;
+    }
+    let version = tokio::time::timeout(TOOL_TIMEOUT, ComposeCli::detect())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .map(|cli| format!("{} {}", cli.name(), cli.version));
+    *CACHE.lock().unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), version.clone()));
+    version
 }
 
 /// `git rev-parse HEAD` in `dir`, when it is a work tree.
