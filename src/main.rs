@@ -757,8 +757,7 @@ async fn cmd_smoke(cli: &Cli, args: &SmokeArgs) -> Result<Outcome> {
 async fn cmd_bundle(cli: &Cli, args: &BundleArgs) -> Result<Outcome> {
     use ops_gen::ops::bundle;
     let loaded = load(cli)?;
-    let inputs = ops_gen::profile::Inputs::load(&loaded).map_err(|e| UsageError(e.to_string()))?;
-    let project = compose::Project::new(&inputs.context(&loaded.config), &inputs.base);
+    let project = compose::Project::load(&loaded).map_err(|e| UsageError(e.to_string()))?;
     let options = bundle::Options {
         out: args.out.clone(),
         tail: args.tail,

@@ -214,21 +214,7 @@ fn lines(response: reqwest::Response) -> impl futures::Stream<Item = String> + U
 async fn events_stream_check_changes_frontend_errors_and_container_restarts() {
     let host = util::docker_host();
     let project = util::unique("apitest").to_lowercase().replace('_', "");
-    let id = util::docker(
-        &host,
-        &[
-            "run",
-            "-d",
-            "--init",
-            "--label",
-            &format!("com.docker.compose.project={project}"),
-            "--label",
-            "com.docker.compose.service=web",
-            "ops-gen-test/busybox:1",
-            "sleep",
-            "3600",
-        ],
-    );
+    let _web = crate::smoke::Containers::start(&host, &project, &["web"]);
     // An app whose health we switch.
     let healthy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
     let switch = healthy.clone();
@@ -273,7 +259,6 @@ async fn events_stream_check_changes_frontend_errors_and_container_restarts() {
     assert_eq!(event["service"], "web", "{event}");
     let missing = api.request(reqwest::Method::POST, "/api/ops/actions/restart/db", Some(ADMIN));
     assert_eq!(missing.send().await.unwrap().status(), 404);
-    util::docker(&host, &["rm", "-f", id.trim()]);
 }
 
 #[test]

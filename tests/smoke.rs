@@ -103,13 +103,13 @@ async fn loki_stand_in() -> (servers::Server, Arc<Mutex<Vec<(serde_json::Value, 
 
 /// Containers labelled as the project's services, each with a healthcheck
 /// that passes; removed when dropped.
-struct Containers {
+pub struct Containers {
     host: String,
     ids: Vec<String>,
 }
 
 impl Containers {
-    fn start(host: &str, project: &str, services: &[&str]) -> Self {
+    pub fn start(host: &str, project: &str, services: &[&str]) -> Self {
         let mut ids = Vec::new();
         for service in services {
             let out = util::docker(

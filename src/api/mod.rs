@@ -309,30 +309,13 @@ async fn frontend_logs(
     }
 }
 
-/// The stack's Compose project (the app's and the profile's services), as
-/// `ops-gen compose` and `bundle` see it.
-pub fn project(loaded: &crate::config::Loaded) -> Result<crate::compose::Project, String> {
-    let inputs = crate::profile::Inputs::load(loaded).map_err(|e| e.to_string())?;
-    Ok(crate::compose::Project::new(&inputs.context(&loaded.config), &inputs.base))
+/// The stack's Compose project, or why its files cannot be read.
+fn project(loaded: &crate::config::Loaded) -> Result<crate::compose::Project, String> {
+    crate::compose::Project::load(loaded).map_err(|e| format!("cannot read the stack: {e}"))
 }
 
-/// A redactor that knows the config's secrets and the secret-looking
-/// environment of the project's containers, with that environment.
-async fn redactor(
-    loaded: &crate::config::Loaded,
-    docker: Option<&crate::docker::Docker>,
-    project: &str,
-) -> (crate::redact::Redactor, std::collections::BTreeMap<String, Vec<String>>) {
-    let mut redactor = crate::redact::Redactor::for_config(loaded);
-    let env = match docker {
-        Some(docker) => crate::ops::context::container_env(docker, project).await.unwrap_or_default(),
-        None => std::collections::BTreeMap::new(),
-    };
-    for values in env.values() {
-        redactor.add_env(values);
-    }
-    (redactor, env)
-}
+/// How long the containers' environment may take to read for redaction.
+const ENV_LIMIT: Duration = Duration::from_secs(10);
 
 /// `GET /api/ops/context`: the stack's snapshot, plus the newest browser
 /// error (`frontend`), redacted.
@@ -340,10 +323,10 @@ async fn context(State(exporter): State<Arc<Exporter>>) -> Response {
     let loaded = exporter.loaded();
     let project = match project(&loaded) {
         Ok(project) => project,
-        Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, &format!("cannot read the stack: {e}")),
+        Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, &e),
     };
     let docker = crate::docker::Docker::connect().await.ok();
-    let (redactor, env) = redactor(&loaded, docker.as_ref(), &project.name).await;
+    let (redactor, env) = crate::ops::context::redactor(&loaded, docker.as_ref(), &project.name, ENV_LIMIT).await;
     let snapshot = crate::ops::context::collect(&loaded, &project, docker.as_ref(), &env, &redactor).await;
     let mut value = serde_json::to_value(&snapshot).unwrap_or_default();
     if let Some(map) = value.as_object_mut() {
@@ -424,13 +407,13 @@ async fn logs(
     let loaded = exporter.loaded();
     let project = match project(&loaded) {
         Ok(project) => project,
-        Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, &format!("cannot read the stack: {e}")),
+        Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, &e),
     };
     let docker = match crate::docker::Docker::connect().await {
         Ok(docker) => docker,
         Err(e) => return problem(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
     };
-    let (redactor, _) = redactor(&loaded, Some(&docker), &project.name).await;
+    let (redactor, _) = crate::ops::context::redactor(&loaded, Some(&docker), &project.name, ENV_LIMIT).await;
     let entries = match crate::ops::logs::tail(&docker, &project.name, Some(&service), tail, &redactor).await {
         Ok(entries) => entries,
         Err(e) => return problem(StatusCode::BAD_GATEWAY, &e.to_string()),
@@ -471,8 +454,7 @@ async fn collect_bundle(
     options: crate::ops::bundle::Options,
 ) -> Result<crate::ops::bundle::BundleReport, Response> {
     let loaded = exporter.loaded();
-    let project = project(&loaded)
-        .map_err(|e| problem(StatusCode::INTERNAL_SERVER_ERROR, &format!("cannot read the stack: {e}")))?;
+    let project = project(&loaded).map_err(|e| problem(StatusCode::INTERNAL_SERVER_ERROR, &e))?;
     Box::pin(crate::ops::bundle::collect(&loaded, &project, &options))
         .await
         .map_err(|e| problem(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))
@@ -548,7 +530,7 @@ async fn restart(
     }
     let project = match project(&exporter.loaded()) {
         Ok(project) => project.name,
-        Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, &format!("cannot read the stack: {e}")),
+        Err(e) => return problem(StatusCode::INTERNAL_SERVER_ERROR, &e),
     };
     let docker = match crate::docker::Docker::connect().await {
         Ok(docker) => docker,

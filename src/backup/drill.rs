@@ -476,8 +476,14 @@ impl Container {
 
 /// A name for a drill's container and network, unique on the engine.
 fn throwaway_name(kind: &str) -> String {
-    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    format!("ops-gen-drill-{kind}-{}-{:x}", std::process::id(), nanos & 0xffff_ffff)
+    format!("ops-gen-drill-{kind}-{}", unique_suffix())
+}
+
+/// Six hex digits from the clock and the process: concurrent drills (of
+/// the same set, from other processes) do not pick the same names.
+fn unique_suffix() -> String {
+    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    format!("{:06x}", (nanos ^ std::process::id()) & 0x00ff_ffff)
 }
 
 /// The `postgres` database of a fresh server, once it accepts connections
@@ -716,6 +722,5 @@ fn scratch_tag(set: &Path) -> String {
         .take(30)
         .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
         .collect();
-    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    format!("{name}-{:06x}", (nanos ^ std::process::id()) & 0x00ff_ffff)
+    format!("{name}-{}", unique_suffix())
 }

@@ -104,6 +104,13 @@ pub struct Project {
 }
 
 impl Project {
+    /// The project of `loaded`: the app's compose files and the profile, as
+    /// `compose`, `bundle` and the ops API see it.
+    pub fn load(loaded: &crate::config::Loaded) -> Result<Self, crate::profile::AppError> {
+        let inputs = crate::profile::Inputs::load(loaded)?;
+        Ok(Self::new(&inputs.context(&loaded.config), &inputs.base))
+    }
+
     #[must_use]
     pub fn new(ctx: &Context<'_>, dir: &Path) -> Self {
         let mut files: Vec<PathBuf> = ctx.app.files.clone();

@@ -119,7 +119,7 @@ impl Exporter {
         let notifier = Notifier::start(loaded.config.notify.clone());
         let ops = crate::api::Ops::new(Some(&loaded.config.auth.frontend_path()));
         let changes = fan_out(notifier.changes().clone(), Arc::downgrade(&ops.hub));
-        if let Ok(project) = crate::api::project(&loaded) {
+        if let Ok(project) = crate::compose::Project::load(&loaded) {
             crate::api::events::watch_containers(&ops.hub, project.name);
         }
         let active = Arc::new(Self::activate(loaded, &ledger, &changes)?);

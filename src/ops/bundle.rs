@@ -7,7 +7,7 @@
 //! `bundle.json` (this index: each part's status, time and size, and what
 //! the size cap cut); the same files go into one `.tar.gz` next to it.
 //!
-//! Secrets are redacted in every part by one [`Redactor`] that first learns
+//! Secrets are redacted in every part by one [`crate::redact::Redactor`] that first learns
 //! the config's secrets and the secret-looking environment of the stack's
 //! containers. Parts are collected concurrently, each under
 //! [`Options::part_timeout`]: a part that fails or hangs is recorded, the
@@ -26,7 +26,6 @@ use serde::Serialize;
 use crate::compose::Project;
 use crate::config::{HumanDuration, Loaded};
 use crate::docker::Docker;
-use crate::redact::Redactor;
 
 /// Where bundles are written (relative to the current folder).
 pub const DIR: &str = "output/ops";
@@ -147,19 +146,8 @@ pub async fn collect(loaded: &Loaded, project: &Project, options: &Options) -> R
     let archive = options.out.clone().unwrap_or_else(|| options.dir.join(format!("{name}.tar.gz")));
 
     let limit = options.part_timeout;
-    let mut redactor = Redactor::for_config(loaded);
     let docker = tokio::time::timeout(limit, Docker::connect()).await.ok().and_then(Result::ok);
-    let env = match &docker {
-        Some(d) => tokio::time::timeout(limit, super::context::container_env(d, &project.name))
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .unwrap_or_default(),
-        None => std::collections::BTreeMap::new(),
-    };
-    for values in env.values() {
-        redactor.add_env(values);
-    }
+    let (redactor, env) = super::context::redactor(loaded, docker.as_ref(), &project.name, limit).await;
     let redactor = &redactor;
     let metrics_url = options.metrics_url.clone().unwrap_or_else(|| metrics_url(loaded));
 

@@ -90,6 +90,30 @@ pub async fn container_env(docker: &Docker, project: &str) -> Result<BTreeMap<St
     Ok(env)
 }
 
+/// A redactor that knows the config's secrets and the secret-looking
+/// environment of `project`'s containers, with that environment (read
+/// within `limit`; none without an engine).
+pub async fn redactor(
+    loaded: &Loaded,
+    docker: Option<&Docker>,
+    project: &str,
+    limit: Duration,
+) -> (Redactor, BTreeMap<String, Vec<String>>) {
+    let mut redactor = Redactor::for_config(loaded);
+    let env = match docker {
+        Some(docker) => tokio::time::timeout(limit, container_env(docker, project))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default(),
+        None => BTreeMap::new(),
+    };
+    for values in env.values() {
+        redactor.add_env(values);
+    }
+    (redactor, env)
+}
+
 /// Collects the snapshot. `env` is what [`container_env`] read (shown
 /// redacted); `docker` is `None` when the engine did not answer.
 pub async fn collect(
