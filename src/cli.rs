@@ -326,17 +326,20 @@ pub enum BackupCommand {
 
 #[derive(Debug, Args)]
 pub struct BackupRestoreArgs {
-    /// The set to restore (a folder under `backup.dir`)
+    /// The set to restore: a name from `backup list`, `latest`, or a folder
     #[arg(long, value_name = "SET", required = true)]
     pub from: PathBuf,
     /// Do not ask for confirmation (needed without a terminal)
     #[arg(long)]
     pub yes: bool,
+    /// PostgreSQL: create the set's roles first (globals.sql) and restore with the original owners and grants
+    #[arg(long)]
+    pub with_roles: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct BackupDrillArgs {
-    /// The set's folder [default: the newest set in `backup.dir`]
+    /// The set: a name from `backup list`, `latest`, or a folder [default: the newest set]
     #[arg(long, value_name = "SET")]
     pub from: Option<PathBuf>,
 }
@@ -346,6 +349,9 @@ pub struct BackupRunArgs {
     /// Only these kinds of targets
     #[arg(long, value_enum, value_delimiter = ',', value_name = "KIND,…")]
     pub only: Vec<BackupKind>,
+    /// Tag the set (for example `pre-migration` from a deploy script); each tag has its own retention
+    #[arg(long, value_name = "NAME")]
+    pub tag: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -357,7 +363,7 @@ pub enum BackupKind {
 
 #[derive(Debug, Args)]
 pub struct BackupVerifyArgs {
-    /// The set's folder [default: the newest set in `backup.dir`]
+    /// The set: a name from `backup list`, `latest`, or a folder [default: the newest set]
     #[arg(value_name = "SET")]
     pub set: Option<PathBuf>,
     /// Also check that every target's newest backup is younger than its `max_age`

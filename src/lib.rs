@@ -26,6 +26,8 @@
 //! - [`redact`] takes secrets out of everything a bundle, a log tail or a
 //!   context snapshot shows.
 //! - [`report`] shows check results to people (`ops-gen probe`).
+//! - [`output`] writes files durably and owner-only (atomic replace,
+//!   folder flush, private modes).
 //! - [`cli`] holds the command-line types, turned into library calls by the
 //!   binary.
 
@@ -39,6 +41,7 @@ pub mod docker;
 pub mod exporter;
 pub mod notify;
 pub mod ops;
+pub mod output;
 pub mod probe;
 pub mod profile;
 pub mod redact;

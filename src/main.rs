@@ -169,14 +169,16 @@ fn run(cli: &Cli) -> Result<Outcome> {
                     BackupKind::S3 => Kind::S3,
                 })
                 .collect();
-            runtime()?.block_on(cmd_backup_run(cli, &only))
+            let options = backup::run::Options { only, tag: args.tag.clone() };
+            runtime()?.block_on(cmd_backup_run(cli, &options))
         }
         Command::Backup(BackupCommand::Verify(args)) => {
             runtime()?.block_on(cmd_backup_verify(cli, args.set.as_deref(), args.freshness))
         }
         Command::Backup(BackupCommand::List) => cmd_backup_list(cli),
         Command::Backup(BackupCommand::Restore(args)) => {
-            runtime()?.block_on(cmd_backup_restore(cli, &args.from, args.yes))
+            let options = backup::restore::Options { with_roles: args.with_roles };
+            runtime()?.block_on(cmd_backup_restore(cli, &args.from, args.yes, options))
         }
         Command::Backup(BackupCommand::Drill(args)) => runtime()?.block_on(cmd_backup_drill(cli, args.from.as_deref())),
         Command::Serve(args) => runtime()?.block_on(cmd_serve(cli, args)),
@@ -201,21 +203,35 @@ fn load(cli: &Cli) -> Result<Loaded> {
     Ok(loaded)
 }
 
-async fn cmd_backup_run(cli: &Cli, only: &[Kind]) -> Result<Outcome> {
+async fn cmd_backup_run(cli: &Cli, options: &backup::run::Options) -> Result<Outcome> {
     let loaded = load(cli)?;
     let spinner = Spinners::for_cli(cli, "backing up");
-    let summary = match backup::run::run(&loaded.config, only, &spinner).await {
+    let summary = match backup::run::run(&loaded.config, options, &spinner).await {
         Ok(summary) => summary,
-        Err(e @ backup::run::RunError::NothingToDo { .. }) => return Err(UsageError(e.to_string()).into()),
+        Err(e @ (backup::run::RunError::NothingToDo { .. } | backup::run::RunError::BadTag(..))) => {
+            return Err(UsageError(e.to_string()).into());
+        }
         Err(e) => return Err(e.into()),
     };
     let mut out = std::io::stdout().lock();
     if cli.json {
-        let json = serde_json::json!({"set": summary.set, "manifest": summary.manifest, "removed": summary.removed});
+        let json = serde_json::json!({
+            "set": summary.set,
+            "failure_record": summary.failure_record,
+            "manifest": summary.manifest,
+            "removed": summary.removed,
+            "retention_blocked": summary.retention_blocked,
+        });
         serde_json::to_writer_pretty(&mut out, &json)?;
         writeln!(out)?;
     } else {
-        writeln!(out, "backup set {}", summary.set.display())?;
+        match (&summary.set, &summary.failure_record) {
+            (Some(set), _) => writeln!(out, "backup set {}", set.display())?,
+            (None, Some(record)) => {
+                writeln!(out, "no backup set: every target failed (recorded in {})", record.display())?;
+            }
+            (None, None) => {}
+        }
         for t in &summary.manifest.targets {
             let size: u64 = t.files.iter().map(|f| f.size).sum();
             match &t.error {
@@ -232,25 +248,32 @@ async fn cmd_backup_run(cli: &Cli, only: &[Kind]) -> Result<Outcome> {
         if !summary.removed.is_empty() {
             writeln!(out, "retention removed: {}", summary.removed.join(", "))?;
         }
+        if let Some(why) = &summary.retention_blocked {
+            writeln!(out, "warning: {why}")?;
+        }
     }
     Ok(if summary.success() { Outcome::Ok } else { Outcome::ProblemsFound })
+}
+
+/// The set a command names (`None`: the newest): exit 2 for a name that
+/// is no set, exit 1 when there is none yet.
+fn find_set(dir: &std::path::Path, name: Option<&std::path::Path>) -> Result<Option<std::path::PathBuf>> {
+    match backup::find(dir, name) {
+        Ok(set) => Ok(Some(set)),
+        Err(e @ backup::FindError::NoSet(_)) => {
+            eprintln!("error: {e}");
+            Ok(None)
+        }
+        Err(e) => Err(UsageError(e.to_string()).into()),
+    }
 }
 
 async fn cmd_backup_verify(cli: &Cli, set: Option<&std::path::Path>, freshness: bool) -> Result<Outcome> {
     use backup::verify::{self, VerifyError};
     let loaded = load(cli)?;
     let dir = &loaded.config.backup.dir;
-    let set = match set {
-        Some(set) => set.to_owned(),
-        None => match verify::newest(dir) {
-            Ok(set) => set,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Ok(Outcome::ProblemsFound);
-            }
-        },
-    };
-    let record = match verify::verify_set(&set).await {
+    let Some(set) = find_set(dir, set)? else { return Ok(Outcome::ProblemsFound) };
+    let record = match verify::verify(dir, &set).await {
         Ok(record) => record,
         Err(e @ VerifyError::NotASet(_)) => return Err(UsageError(e.to_string()).into()),
         Err(e) => return Err(e.into()),
@@ -274,6 +297,9 @@ async fn cmd_backup_verify(cli: &Cli, set: Option<&std::path::Path>, freshness: 
         for p in record.problems.iter().chain(&stale) {
             writeln!(out, "  FAIL  {}: {}", p.subject, p.problem)?;
         }
+        for w in &record.warnings {
+            writeln!(out, "  warn  {}: {}", w.subject, w.problem)?;
+        }
         if freshness && stale.is_empty() {
             writeln!(out, "ok   every target's newest backup is fresh")?;
         }
@@ -281,11 +307,17 @@ async fn cmd_backup_verify(cli: &Cli, set: Option<&std::path::Path>, freshness: 
     Ok(if ok { Outcome::Ok } else { Outcome::ProblemsFound })
 }
 
-async fn cmd_backup_restore(cli: &Cli, set: &std::path::Path, yes: bool) -> Result<Outcome> {
+async fn cmd_backup_restore(
+    cli: &Cli,
+    set: &std::path::Path,
+    yes: bool,
+    options: backup::restore::Options,
+) -> Result<Outcome> {
     use backup::restore::{self, RestoreError};
     use backup::verify::VerifyError;
     let loaded = load(cli)?;
-    let plan = match restore::plan(&loaded.config, set) {
+    let Some(set) = find_set(&loaded.config.backup.dir, Some(set))? else { return Ok(Outcome::ProblemsFound) };
+    let plan = match restore::plan(&loaded.config, &set) {
         Ok(plan) => plan,
         Err(RestoreError::Verify(VerifyError::Manifest(_) | VerifyError::NotASet(_))) => {
             return Err(UsageError(format!(
@@ -316,7 +348,7 @@ async fn cmd_backup_restore(cli: &Cli, set: &std::path::Path, yes: bool) -> Resu
             return Ok(Outcome::ProblemsFound);
         }
     }
-    let summary = match restore::restore(&loaded.config, set).await {
+    let summary = match restore::restore(&loaded.config, &set, options).await {
         Ok(summary) => summary,
         Err(e) => {
             eprintln!("error: {e}");
@@ -346,16 +378,7 @@ async fn cmd_backup_restore(cli: &Cli, set: &std::path::Path, yes: bool) -> Resu
 async fn cmd_backup_drill(cli: &Cli, from: Option<&std::path::Path>) -> Result<Outcome> {
     use backup::verify::VerifyError;
     let loaded = load(cli)?;
-    let set = match from {
-        Some(set) => set.to_owned(),
-        None => match backup::verify::newest(&loaded.config.backup.dir) {
-            Ok(set) => set,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Ok(Outcome::ProblemsFound);
-            }
-        },
-    };
+    let Some(set) = find_set(&loaded.config.backup.dir, from)? else { return Ok(Outcome::ProblemsFound) };
     let spinner = Spinners::for_cli(cli, "restoring");
     let summary = match backup::drill::drill(&loaded.config, &set, &spinner).await {
         Ok(summary) => summary,
@@ -391,38 +414,42 @@ async fn cmd_backup_drill(cli: &Cli, from: Option<&std::path::Path>) -> Result<O
 fn cmd_backup_list(cli: &Cli) -> Result<Outcome> {
     let loaded = load(cli)?;
     let dir = &loaded.config.backup.dir;
-    let sets = backup::sets(dir).with_context(|| format!("cannot read the backup folder {}", dir.display()))?;
+    let sets = backup::catalog(dir).with_context(|| format!("cannot read the backup folder {}", dir.display()))?;
     let now = SystemTime::now();
     let mut rows = Vec::new();
-    for set in sets.iter().rev() {
-        let name = set.file_name().unwrap_or_default().to_string_lossy().into_owned();
-        let (size, targets, age) = match backup::manifest::Manifest::read(set) {
-            Ok(m) => {
+    for entry in sets.iter().rev() {
+        let (size, targets, age, tag) = match &entry.manifest {
+            Some(m) => {
                 let size: u64 = m.files().map(|f| f.size).sum();
                 let targets: Vec<String> = m
                     .targets
                     .iter()
                     .map(|t| if t.success { t.target.clone() } else { format!("{} (FAILED)", t.target) })
                     .collect();
-                let finished = std::time::UNIX_EPOCH + Duration::from_secs_f64(m.finished_unix.max(0.0));
-                let age = now.duration_since(finished).map(|d| Duration::from_secs(d.as_secs())).unwrap_or_default();
-                (size, targets.join(", "), age)
+                // A set from the future (a clock that was ahead) shows age 0.
+                let age = m
+                    .finished()
+                    .and_then(|at| now.duration_since(at).ok())
+                    .map(|d| Duration::from_secs(d.as_secs()))
+                    .unwrap_or_default();
+                (size, targets.join(", "), age, m.tag.clone().unwrap_or_default())
             }
-            Err(e) => (0, format!("unreadable manifest: {e}"), Duration::ZERO),
+            None => (0, "unreadable manifest".to_owned(), Duration::ZERO, String::new()),
         };
-        let verified = match backup::verify::Record::read(set) {
+        let verified = match backup::verify::Record::read(&entry.path) {
             Some(r) if r.ok => "yes",
+            Some(r) if r.damaged().is_empty() => "partly",
             Some(_) => "FAILED",
             None => "never",
         };
-        rows.push((name, age, size, verified, targets));
+        rows.push((entry.name.clone(), age, size, verified, tag, targets));
     }
     let mut out = std::io::stdout().lock();
     if cli.json {
         let json: Vec<_> = rows
             .iter()
-            .map(|(name, age, size, verified, targets)| {
-                serde_json::json!({"set": name, "age_seconds": age.as_secs(), "size_bytes": size, "verified": verified, "targets": targets})
+            .map(|(name, age, size, verified, tag, targets)| {
+                serde_json::json!({"set": name, "age_seconds": age.as_secs(), "size_bytes": size, "verified": verified, "tag": (!tag.is_empty()).then_some(tag), "targets": targets})
             })
             .collect();
         serde_json::to_writer_pretty(&mut out, &json)?;
@@ -430,12 +457,12 @@ fn cmd_backup_list(cli: &Cli) -> Result<Outcome> {
     } else if rows.is_empty() {
         writeln!(out, "no backup sets in {} yet; take one with `ops-gen backup run`", dir.display())?;
     } else {
-        writeln!(out, "{:<18}  {:>10}  {:>10}  {:<8}  TARGETS", "SET", "AGE", "SIZE", "VERIFIED")?;
-        for (name, age, size, verified, targets) in rows {
+        writeln!(out, "{:<18}  {:>10}  {:>10}  {:<8}  {:<12}  TARGETS", "SET", "AGE", "SIZE", "VERIFIED", "TAG")?;
+        for (name, age, size, verified, tag, targets) in rows {
             let age = ops_gen::config::HumanDuration(age).to_string();
             writeln!(
                 out,
-                "{name:<18}  {age:>10}  {:>10}  {verified:<8}  {targets}",
+                "{name:<18}  {age:>10}  {:>10}  {verified:<8}  {tag:<12}  {targets}",
                 bytesize::ByteSize::b(size).to_string()
             )?;
         }
@@ -709,7 +736,7 @@ async fn compose_destroy(
     if !backup::jobs(&loaded.config).is_empty() {
         writeln!(out, "taking a backup first…")?;
         drop(out);
-        if !matches!(Box::pin(cmd_backup_run(cli, &[])).await?, Outcome::Ok) {
+        if !matches!(Box::pin(cmd_backup_run(cli, &backup::run::Options::default())).await?, Outcome::Ok) {
             eprintln!("the backup failed: nothing deleted");
             return Ok(Outcome::ProblemsFound);
         }
@@ -814,7 +841,7 @@ fn cmd_storage_clean(cli: &Cli, args: &StorageCleanArgs) -> Result<Outcome> {
     } else if !cli.json {
         print!("{}", storage::render_plan(&plan));
     }
-    let report = storage::clean(&folders, plan);
+    let report = storage::clean(&loaded.config, &folders, plan);
     print_report(cli, &report, |_| storage::render_clean(&report))?;
     Ok(if report.failed.is_empty() { Outcome::Ok } else { Outcome::ProblemsFound })
 }

@@ -84,7 +84,8 @@ async fn run_verify_list_and_metrics_on_real_services() {
 
     let out = stack.ops_gen(&["backup", "verify", "--freshness"]);
     out.expect_code(0);
-    assert!(out.stdout.contains("3 file(s) checked"), "{}", out.stdout);
+    // Two dumps' worth: the database, the roles (globals.sql), the RDB and its metadata.
+    assert!(out.stdout.contains("4 file(s) checked"), "{}", out.stdout);
     let out = stack.ops_gen(&["--json", "backup", "list"]);
     let list: serde_json::Value = serde_json::from_str(&out.expect_code(0).stdout).unwrap();
     assert_eq!(list[0]["verified"], "yes");
@@ -250,7 +251,8 @@ async fn bad_input_gives_clear_errors_and_deletes_nothing() {
     // A manifest that is not JSON; a folder that is not a set.
     let set = stack.sets().pop().unwrap();
     std::fs::write(set.join("manifest.json"), b"{ not json").unwrap();
-    let out = stack.ops_gen(&["backup", "verify"]);
+    let name = set.file_name().unwrap().to_str().unwrap().to_owned();
+    let out = stack.ops_gen(&["backup", "verify", &name]);
     assert_eq!(out.code, 3, "{}", out.all());
     assert!(out.stderr.contains("is not a valid manifest"), "{}", out.stderr);
     let out = stack.ops_gen(&["backup", "verify", "/tmp"]);
@@ -483,30 +485,56 @@ fn nix_free_bytes(path: &Path) -> u64 {
     String::from_utf8_lossy(&out.stdout).lines().nth(1).unwrap().trim().parse().unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_dump_tool_leaves_nothing_but_the_record() {
-    let stack = Stack::new().await;
-    stack.write_config(&stack.config(&util::redis_url(), ""));
-    // A redis-cli that knows its version but fails every dump.
+/// A redis-cli that knows its version but fails every dump.
+fn failing_redis_cli() -> (tempfile::TempDir, String) {
     let tools = tempfile::tempdir().unwrap();
     let fake = tools.path().join("redis-cli");
     std::fs::write(&fake, "#!/bin/sh\n[ \"$1\" = --version ] && { echo 'redis-cli 7.0.15'; exit 0; }\necho 'boom: replication refused' >&2\nexit 1\n").unwrap();
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let path = format!("{}:{}", tools.path().display(), std::env::var("PATH").unwrap());
-    let out = run(ops_gen(stack.dir.path()).env("PATH", path).args(["backup", "run", "--only", "redis"]));
+    (tools, path)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_where_every_target_failed_writes_no_set_and_freshness_stays_red() {
+    let stack = Stack::new().await;
+    stack.write_config(&stack.config(&util::redis_url(), ""));
+    let (_tools, path) = failing_redis_cli();
+    let out = run(ops_gen(stack.dir.path()).env("PATH", &path).args(["backup", "run", "--only", "redis"]));
     out.expect_code(1);
     assert!(out.stdout.contains("boom: replication refused") && !out.stdout.contains(".tmp-"), "{}", out.stdout);
+    assert!(out.stdout.contains("no backup set: every target failed"), "{}", out.stdout);
+    assert!(stack.sets().is_empty(), "an empty set is no backup: {:?}", stack.sets());
+    let failed: Vec<_> = std::fs::read_dir(stack.backups().join("failed")).unwrap().collect();
+    assert_eq!(failed.len(), 1, "the failure is recorded");
+    // Freshness, the default check and the metrics all say: no backup.
+    stack.ops_gen(&["backup", "verify", "--freshness"]).expect_code(1);
+    let exporter = TestExporter::start(&stack.config(&util::redis_url(), "")).await;
+    let scrape = exporter.scrape().await;
+    assert_eq!(scrape.value(r#"opsgen_backup_last_success_timestamp_seconds{target="cache"}"#), Some(0.0));
+    assert!(scrape.value(r#"opsgen_backup_last_failure_timestamp_seconds{target="cache"}"#).unwrap() > 1e9);
+    let defaults = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(defaults.path().join("output")).unwrap();
+    std::os::unix::fs::symlink(stack.backups(), defaults.path().join("output/backups")).unwrap();
+    let out = run(ops_gen(defaults.path()).arg("probe"));
+    out.expect_code(1);
+    assert!(out.stdout.contains("missing: no file matches"), "{}", out.stdout);
+
+    // Partly failed: a set marked partial, without the failed target's
+    // files, and not counted by the default freshness check.
+    let out = run(ops_gen(stack.dir.path()).env("PATH", &path).args(["backup", "run"]));
+    out.expect_code(1);
     let set = stack.sets().pop().unwrap();
-    let mut stray = Vec::new();
-    for entry in std::fs::read_dir(&set).unwrap().map(Result::unwrap) {
-        let inner: Vec<_> = if entry.path().is_dir() {
-            std::fs::read_dir(entry.path()).unwrap().map(|e| e.unwrap().file_name()).collect()
-        } else {
-            vec![entry.file_name()]
-        };
-        stray.extend(inner.into_iter().filter(|n| n.to_string_lossy().starts_with('.')));
-    }
-    assert!(stray.is_empty(), "no stray files in the set: {stray:?}");
+    let m = manifest(&set);
+    assert_eq!(m["status"], "partial", "{m:#}");
+    assert!(!set.join("redis").exists() || std::fs::read_dir(set.join("redis")).unwrap().next().is_none());
+    assert!(!set.join("complete.json").exists());
+    run(ops_gen(defaults.path()).arg("probe")).expect_code(1);
+    stack.ops_gen(&["backup", "verify", "--freshness"]).expect_code(1);
+    stack.ops_gen(&["backup", "run"]).expect_code(0);
+    assert!(stack.sets().pop().unwrap().join("complete.json").is_file());
+    let out = run(ops_gen(defaults.path()).arg("probe"));
+    assert!(out.stdout.contains("backups") && !out.stdout.contains("missing: no file"), "{}", out.stdout);
 }
 
 /// `backup.drill.engine: docker` with the local stand-ins of the official
@@ -550,4 +578,378 @@ async fn a_drill_with_engine_docker_restores_into_containers() {
     assert!(out.stdout.contains("image ops-gen-test/no-such-postgres:15"), "{}", out.stdout);
     assert!(out.stdout.contains("ok    cache"), "the Redis drill still ran:\n{}", out.stdout);
     assert_eq!(drill_leftovers(&host), "");
+}
+
+fn latest(stack: &Stack) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(stack.backups().join("latest.json")).unwrap()).unwrap()
+}
+
+fn name_of(set: &Path) -> String {
+    set.file_name().unwrap().to_str().unwrap().to_owned()
+}
+
+/// Set names have one-second resolution; sets taken in the same second get
+/// a suffix, but their order is clearer a second apart.
+async fn next_second() {
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restoring_the_oldest_kept_set_keeps_it_and_the_safety_copy_is_tagged_and_verified() {
+    let stack = Stack::new().await;
+    let redis = private_redis().await;
+    stack.write_config(&stack.config(&redis.url, "  retention:\n    keep_last: 2\n"));
+    stack.ops_gen(&["backup", "run"]).expect_code(0);
+    next_second().await;
+    stack.ops_gen(&["backup", "run"]).expect_code(0);
+    let [oldest, newest] = <[PathBuf; 2]>::try_from(stack.sets()).unwrap();
+
+    // By the name `backup list` prints, not a path.
+    let out = stack.ops_gen(&["backup", "restore", "--from", &name_of(&oldest), "--yes"]);
+    out.expect_code(0);
+    assert!(oldest.is_dir() && newest.is_dir(), "the restored set and the newest stay: {:?}", stack.sets());
+    let sets = stack.sets();
+    assert_eq!(sets.len(), 3, "{sets:?}");
+    let safety = sets.iter().find(|s| **s != oldest && **s != newest).unwrap();
+    assert_eq!(manifest(safety)["tag"], "pre-restore");
+    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(safety.join("verify.json")).unwrap()).unwrap();
+    assert_eq!(record["ok"], true, "the safety copy is verified at once");
+    let latest = latest(&stack);
+    assert_eq!(latest["safety"], name_of(safety));
+    assert_eq!(latest["scheduled"], name_of(&newest));
+
+    // The next scheduled run pushes out no safety copy, and the safety copy
+    // pushes out no scheduled one (keep_last 2 each).
+    next_second().await;
+    stack.ops_gen(&["backup", "run"]).expect_code(0);
+    let sets = stack.sets();
+    assert!(sets.contains(safety) && sets.contains(&newest) && !sets.contains(&oldest), "{sets:?}");
+
+    // `latest` and unknown names.
+    stack.ops_gen(&["backup", "verify", "latest"]).expect_code(0);
+    stack.ops_gen(&["backup", "drill", "--from", &name_of(safety)]).expect_code(0);
+    let out = stack.ops_gen(&["backup", "restore", "--from", "20200101T000000Z", "--yes"]);
+    out.expect_code(2);
+    assert!(out.stderr.contains("no backup set `20200101T000000Z`"), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_runs_never_remove_another_targets_last_copy_and_tags_keep_apart() {
+    let stack = Stack::new().await;
+    let extra = "  retention:\n    keep_last: 1\n    tags:\n      pre-migration:\n        keep_last: 2\n";
+    stack.write_config(&stack.config(&util::redis_url(), extra));
+    stack.ops_gen(&["backup", "run"]).expect_code(0);
+    let full = stack.sets().pop().unwrap();
+    for _ in 0..2 {
+        next_second().await;
+        stack.ops_gen(&["backup", "run", "--only", "redis"]).expect_code(0);
+    }
+    assert!(full.is_dir(), "the only PostgreSQL copy stays: {:?}", stack.sets());
+    assert_eq!(stack.sets().len(), 2, "the surplus Redis-only set went: {:?}", stack.sets());
+    stack.ops_gen(&["backup", "verify", "--freshness"]).expect_code(0);
+
+    // Deploy copies count apart from the scheduled ones.
+    let mut tagged = Vec::new();
+    for _ in 0..3 {
+        next_second().await;
+        stack.ops_gen(&["backup", "run", "--tag", "pre-migration"]).expect_code(0);
+        tagged.push(stack.sets().pop().unwrap());
+    }
+    next_second().await;
+    stack.ops_gen(&["backup", "run"]).expect_code(0);
+    let nightly = stack.sets().pop().unwrap();
+    let sets = stack.sets();
+    assert_eq!(sets, vec![tagged[1].clone(), tagged[2].clone(), nightly], "two tagged, one scheduled");
+    let out = stack.ops_gen(&["--json", "backup", "list"]);
+    let list: serde_json::Value = serde_json::from_str(&out.expect_code(0).stdout).unwrap();
+    assert_eq!(list[1]["tag"], "pre-migration", "{list:#}");
+    let out = stack.ops_gen(&["backup", "run", "--tag", "Not A Tag"]);
+    out.expect_code(2);
+    stack.ops_gen(&["backup", "run", "--tag", "pre-restore"]).expect_code(2);
+}
+
+/// Every file and folder under `dir` with its mode bits.
+fn modes(dir: &Path) -> Vec<(PathBuf, u32)> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(path) = stack.pop() {
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        found.push((path.clone(), meta.permissions().mode() & 0o777));
+        if meta.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sets_are_owner_only_whatever_the_umask() {
+    let stack = Stack::new().await;
+    stack.write_config(&stack.config(&util::redis_url(), ""));
+    let out = run(std::process::Command::new("sh")
+        .current_dir(stack.dir.path())
+        .args(["-c", "umask 022; exec \"$0\" backup run"])
+        .arg(util::bin()));
+    out.expect_code(0);
+    stack.ops_gen(&["backup", "verify"]).expect_code(0);
+    for (path, mode) in modes(&stack.backups()) {
+        let want = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode, want, "{} is {mode:o}", path.display());
+    }
+    // A set someone opened up is named by verify (a warning) and doctor.
+    let set = stack.sets().pop().unwrap();
+    std::fs::set_permissions(set.join("manifest.sha256"), std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .unwrap();
+    let out = stack.ops_gen(&["backup", "verify"]);
+    out.expect_code(0);
+    assert!(out.stdout.contains("warn  manifest.sha256: readable by other users (mode 644)"), "{}", out.stdout);
+    std::fs::set_permissions(stack.backups(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = stack.ops_gen(&["doctor"]);
+    assert!(out.stdout.contains("readable by other users (mode 755)"), "{}", out.stdout);
+}
+
+/// Runs `args` as the unprivileged user `nobody`: the other local user.
+fn as_nobody(args: &[&str]) -> std::process::Output {
+    std::process::Command::new("runuser").args(["-u", "nobody", "--"]).args(args).output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn during_a_drill_another_local_user_cannot_reach_the_restored_copy() {
+    let stack = Stack::new().await;
+    // A sanity query that keeps the throwaway server up for a while.
+    let extra = "  targets:\n    db:\n      drill:\n        queries:\n          - sql: SELECT pg_sleep(4)::text\n";
+    stack.write_config(&stack.config(&util::redis_url(), extra));
+    stack.ops_gen(&["backup", "run", "--only", "postgres"]).expect_code(0);
+    let scratch = stack.dir.path().join("tmp");
+    std::fs::create_dir(&scratch).unwrap();
+    for (dir, mode) in [(stack.dir.path(), 0o755), (scratch.as_path(), 0o1777)] {
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+    }
+    let drill = ops_gen(stack.dir.path())
+        .env("TMPDIR", &scratch)
+        .args(["backup", "drill"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut cluster = None;
+    util::eventually("the drill's running cluster", Duration::from_secs(20), async || {
+        cluster = std::fs::read_dir(&scratch)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.join("data/postmaster.pid").is_file());
+        cluster.is_some()
+    })
+    .await;
+    let cluster = cluster.unwrap();
+    let pid_file = std::fs::read_to_string(cluster.join("data/postmaster.pid")).unwrap();
+    let lines: Vec<&str> = pid_file.lines().collect();
+    assert_eq!(lines.get(5).copied(), Some(""), "no TCP listen address: {pid_file}");
+    assert_eq!(modes(&cluster)[0].1, 0o700, "the folder is owner-only");
+    let socket_dir = cluster.display().to_string();
+    for user in ["ops_gen_drill", "postgres"] {
+        let out = as_nobody(&["psql", "-h", &socket_dir, "-p", "5432", "-U", user, "-w", "-c", "select 1", "postgres"]);
+        assert!(!out.status.success(), "nobody connected as {user}: {}", String::from_utf8_lossy(&out.stdout));
+    }
+    let out = as_nobody(&["ls", &socket_dir]);
+    assert!(!out.status.success(), "nobody can list the scratch folder");
+    // Root (the owner's side) still needs the password.
+    let out = std::process::Command::new("psql")
+        .args(["-h", &socket_dir, "-p", "5432", "-U", "ops_gen_drill", "-w", "-c", "select 1", "postgres"])
+        .env_remove("PGPASSWORD")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "no password, no connection");
+    let out = drill.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_restores_owners_and_fails_when_the_globals_lack_a_role() {
+    let stack = Stack::new().await;
+    let role = util::unique("app_owner");
+    let (db, conn) = tokio_postgres::connect(&stack.db_url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    db.batch_execute(&format!("CREATE ROLE {role}; ALTER TABLE {} OWNER TO {role}", stack.table)).await.unwrap();
+    let extra = format!(
+        "  targets:\n    db:\n      drill:\n        queries:\n          - sql: SELECT tableowner FROM pg_tables WHERE tablename = '{}'\n            equals: {role}\n",
+        stack.table
+    );
+    stack.write_config(&stack.config(&util::redis_url(), &extra));
+    stack.ops_gen(&["backup", "run", "--only", "postgres"]).expect_code(0);
+    let out = stack.ops_gen(&["backup", "drill"]);
+    out.expect_code(0);
+    assert!(out.stdout.contains(&format!("returned \"{role}\"")), "the owner is restored:\n{}", out.stdout);
+
+    // A globals.sql that does not create the role (re-hashed, so the set
+    // still verifies): the drill fails, as a restore onto a new server would.
+    let set = stack.sets().pop().unwrap();
+    let globals = set.join("postgres/db/globals.sql");
+    let text = std::fs::read_to_string(&globals).unwrap();
+    let without: String = text.lines().filter(|l| !l.contains(&role)).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&globals, &without).unwrap();
+    rehash(&set, "postgres/db/globals.sql");
+    let out = stack.ops_gen(&["backup", "drill"]);
+    out.expect_code(1);
+    assert!(out.stdout.contains(&format!("role \"{role}\" does not exist")), "{}", out.stdout);
+    db.batch_execute(&format!("DROP TABLE {}; DROP ROLE {role}", stack.table)).await.unwrap();
+}
+
+/// Updates a file's size and sha256 in the set's manifest after a test
+/// changed it on purpose.
+fn rehash(set: &Path, file: &str) {
+    let (size, sha) = ops_gen::backup::manifest::hash_file(&set.join(file)).unwrap();
+    let mut m = manifest(set);
+    for t in m["targets"].as_array_mut().unwrap() {
+        for f in t["files"].as_array_mut().unwrap() {
+            if f["path"] == file {
+                f["size"] = size.into();
+                f["sha256"] = sha.clone().into();
+            }
+        }
+    }
+    std::fs::write(set.join("manifest.json"), serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_set_from_the_future_blocks_every_deletion() {
+    let stack = Stack::new().await;
+    let config = stack.config(&util::redis_url(), "  retention:\n    keep_last: 1\n");
+    stack.write_config(&config);
+    stack.ops_gen(&["backup", "run", "--only", "redis"]).expect_code(0);
+    // The clock was a day ahead when this set was taken.
+    let future = stack.sets().pop().unwrap();
+    let mut m = manifest(&future);
+    m["finished_unix"] = (m["finished_unix"].as_f64().unwrap() + 86_400.0).into();
+    std::fs::write(future.join("manifest.json"), serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    for _ in 0..2 {
+        next_second().await;
+        let out = stack.ops_gen(&["backup", "run", "--only", "redis"]);
+        out.expect_code(0);
+        assert!(out.stdout.contains("warning: retention deleted nothing"), "{}", out.stdout);
+    }
+    assert_eq!(stack.sets().len(), 3, "nothing deleted while the newest set lies in the future");
+    assert_eq!(stack.sets().pop().unwrap(), future, "ordered by recorded time, not folder name");
+    let exporter = TestExporter::start(&config).await;
+    let scrape = exporter.scrape().await;
+    assert_eq!(scrape.value(r#"opsgen_backup_retention_blocked{target="cache"}"#), Some(1.0), "{}", scrape.body);
+    let out = stack.ops_gen(&["runbook", "backup-retention-blocked"]);
+    out.expect_code(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commands_wait_for_the_lock_or_refuse_naming_the_holder() {
+    let stack = Stack::new().await;
+    stack.write_config(&stack.config(&util::redis_url(), ""));
+    stack.ops_gen(&["backup", "run"]).expect_code(0);
+    let good = stack.sets();
+
+    // A run held up by a Redis that never answers holds the folder.
+    let hung = servers::hung().await;
+    stack.write_config(&stack.config(&format!("redis://{}", hung.addr), ""));
+    let mut first = ops_gen(stack.dir.path()).args(["backup", "run"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    util::eventually("the first run's temporary folder", Duration::from_secs(10), async || {
+        std::fs::read_dir(stack.backups()).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with(".tmp-"))
+    })
+    .await;
+    for args in [&["backup", "run"][..], &["backup", "drill"], &["backup", "restore", "--from", "latest", "--yes"]] {
+        let out = stack.ops_gen(args);
+        assert_ne!(out.code, 0, "{args:?}: {}", out.all());
+        assert!(
+            out.all().contains(&format!("`ops-gen backup run` (pid {}", first.id())),
+            "{args:?} names the holder:\n{}",
+            out.all()
+        );
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    // A restore stuck on its safety copy holds the folder too.
+    let mut restore = ops_gen(stack.dir.path())
+        .args(["backup", "restore", "--from", "latest", "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    util::eventually("the restore's safety copy", Duration::from_secs(10), async || {
+        std::fs::read_dir(stack.backups()).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with(".tmp-"))
+    })
+    .await;
+    let out = stack.ops_gen(&["backup", "run"]);
+    assert_ne!(out.code, 0);
+    assert!(out.all().contains("`ops-gen backup restore`"), "{}", out.all());
+    restore.kill().unwrap();
+    restore.wait().unwrap();
+    assert_eq!(stack.sets(), good, "nothing changed");
+}
+
+/// A tiny random source for the kill tests (seeded from the clock, printed
+/// so a failure can be replayed).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % below
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_at_random_points_never_loses_the_last_good_set() {
+    use std::os::unix::process::CommandExt as _;
+    let stack = Stack::new().await;
+    let redis = private_redis().await;
+    stack.write_config(&stack.config(&redis.url, "  retention:\n    keep_last: 1\n"));
+    // How long each command takes here, so kills land anywhere inside it.
+    let timed = |args: &[&str]| {
+        let started = std::time::Instant::now();
+        stack.ops_gen(args).expect_code(0);
+        u64::try_from(started.elapsed().as_millis()).unwrap().max(50)
+    };
+    let run_ms = timed(&["backup", "run"]);
+    let restore_ms = timed(&["backup", "restore", "--from", "latest", "--yes"]);
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    println!("kill test seed {seed}: run {run_ms} ms, restore {restore_ms} ms");
+    let mut rng = Rng(seed);
+    let mut kills = 0;
+    let mut round = 0;
+    while kills < 21 && round < 60 {
+        round += 1;
+        // Runs (with retention, keep_last 1) and restores, killed anywhere.
+        let (args, took): (Vec<&str>, u64) = match round % 3 {
+            0 => (vec!["backup", "restore", "--from", "latest", "--yes"], restore_ms),
+            _ => (vec!["backup", "run"], run_ms),
+        };
+        let mut child = ops_gen(stack.dir.path())
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let delay = rng.next(took);
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        if child.try_wait().unwrap().is_none() {
+            // The whole group: ops-gen and the dump tools it started.
+            std::process::Command::new("kill").args(["-9", &format!("-{}", child.id())]).status().unwrap();
+            kills += 1;
+        }
+        child.wait().unwrap();
+        // Whatever happened: every set under its real name is whole, and
+        // latest.json names one that exists.
+        let sets = stack.sets();
+        assert!(!sets.is_empty(), "round {round} (seed {seed}): no set left");
+        for set in &sets {
+            let out = stack.ops_gen(&["backup", "verify", &name_of(set)]);
+            assert_eq!(out.code, 0, "round {round} (seed {seed}) after {delay} ms: {}", out.all());
+        }
+        let newest = latest(&stack)["set"].as_str().unwrap().to_owned();
+        assert!(stack.backups().join(&newest).is_dir(), "round {round} (seed {seed}): latest.json names {newest}");
+        let full = sets.iter().any(|s| manifest(s)["targets"].as_array().unwrap().iter().all(|t| t["success"] == true));
+        assert!(full, "round {round} (seed {seed}): a complete copy of both targets is left");
+    }
+    assert!(kills >= 20, "only {kills} of {round} rounds were killed mid-way (seed {seed})");
 }

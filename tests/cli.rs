@@ -42,7 +42,7 @@ fn without_a_config_file_the_built_in_defaults_apply() {
     let out = run(ops_gen(dir.path()).args(["config", "check"]));
     out.expect_code(0);
     assert!(out.stdout.starts_with("# <built-in defaults>: valid."), "{}", out.stdout);
-    assert!(out.stdout.contains("path: output/backups/*/manifest.json"));
+    assert!(out.stdout.contains("path: output/backups/*/complete.json"));
 
     // No backup yet: the one built-in check fails, and says why.
     let out = run(ops_gen(dir.path()).arg("probe"));
@@ -51,6 +51,9 @@ fn without_a_config_file_the_built_in_defaults_apply() {
 
     std::fs::create_dir_all(dir.path().join("output/backups/20261123T020000Z")).unwrap();
     std::fs::write(dir.path().join("output/backups/20261123T020000Z/manifest.json"), "{}").unwrap();
+    // A manifest alone (a partial set) is not a successful backup.
+    run(ops_gen(dir.path()).arg("probe")).expect_code(1);
+    std::fs::write(dir.path().join("output/backups/20261123T020000Z/complete.json"), "{}").unwrap();
     run(ops_gen(dir.path()).arg("probe")).expect_code(0);
 }
 

@@ -165,6 +165,10 @@ pub enum DrillError {
 /// Restores every successful target of `set` into throwaway instances and
 /// runs the sanity checks.
 pub async fn drill(config: &Config, set: &Path, progress: &dyn super::run::Progress) -> Result<Summary, DrillError> {
+    crate::output::private_umask();
+    // Shared: other drills and verifications may run, retention may not.
+    let _lock = super::lock::lock(&config.backup.dir, super::lock::Mode::Shared, "backup drill")
+        .map_err(super::verify::VerifyError::from)?;
     let record = super::verify::verify_set(set).await?;
     let damaged = record.damaged();
     if !damaged.is_empty() {
@@ -231,11 +235,6 @@ pub async fn drill(config: &Config, set: &Path, progress: &dyn super::run::Progr
     Ok(summary)
 }
 
-/// A free loopback port (released before the instance binds it).
-fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).map_err(|e| e.to_string())
-}
-
 fn running_as_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -296,91 +295,50 @@ impl Scratch {
 }
 
 async fn drill_postgres(
-    dumps: &[PathBuf],
+    files: &[PathBuf],
     sanity: &Sanity,
     engine: &Engine,
 ) -> Result<(f64, Vec<CheckResult>), String> {
+    let dumps: Vec<&PathBuf> = files.iter().filter(|f| f.extension().is_some_and(|e| e == "dump")).collect();
+    let globals = files.iter().find(|f| f.file_name().is_some_and(|n| n == super::run::GLOBALS));
     let major = dump_major(dumps.first().ok_or("the set holds no dump")?).await;
-    let (instance, started) = match engine.engine {
-        EngineKind::Local => PgInstance::local(major.as_deref()).await?,
+    let started = Instant::now();
+    let instance = match engine.engine {
+        EngineKind::Local => PgInstance::Local(LocalPg::start(major.as_deref()).await?),
         EngineKind::Docker => {
             let major = major.as_deref().ok_or("cannot tell which PostgreSQL version the dump came from")?;
-            let started = Instant::now();
-            let container = Container::start(&crate::docker::ThrowawaySpec {
-                name: &throwaway_name("pg"),
-                image: &engine.postgres_image.replace("{major}", major),
-                cmd: Vec::new(),
-                // Published on the engine's 127.0.0.1 only, and gone after the drill.
-                env: vec!["POSTGRES_HOST_AUTH_METHOD=trust".to_owned()],
-                port: 5432,
-                file: None,
-            })
-            .await?;
-            (PgInstance::Container(container), started)
+            PgInstance::Container(PgContainer::start(engine, major).await?)
         }
     };
-    let port = instance.port();
     let result = async {
-        // A container's server answers after its image's first-start setup.
-        let admin = wait_for(port).await?;
+        // Roles first, then every database with its owners and grants: a
+        // role the globals do not create fails the drill, as it would fail
+        // a restore onto a new server.
+        if let Some(globals) = globals {
+            instance.apply_globals(globals).await?;
+        }
         let mut databases = Vec::new();
-        for dump in dumps {
+        for dump in &dumps {
             let db = dump.file_stem().and_then(|s| s.to_str()).ok_or("a dump without a name")?.to_owned();
-            // A fresh cluster already has `postgres` (a common dump target).
-            let exists = admin
-                .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&db])
-                .await
-                .map_err(|e| format!("looking up database {db}: {}", crate::probe::chain(&e)))?
-                .is_some();
-            if !exists {
-                admin
-                    .batch_execute(&format!("CREATE DATABASE \"{}\"", db.replace('"', "\"\"")))
-                    .await
-                    .map_err(|e| format!("CREATE DATABASE {db}: {}", crate::probe::chain(&e)))?;
-            }
-            let out = tokio::process::Command::new(pg_program("pg_restore", major.as_deref()))
-                .args([
-                    "--no-owner",
-                    "--no-privileges",
-                    "--exit-on-error",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    &port.to_string(),
-                ])
-                .args(["--username", "postgres", "--dbname", &db])
-                .arg(dump)
-                .env_remove("PGPASSWORD")
-                .stdin(Stdio::null())
-                .output()
-                .await
-                .map_err(|e| format!("cannot run pg_restore: {e}"))?;
-            if !out.status.success() {
-                let text = String::from_utf8_lossy(&out.stderr);
-                return Err(format!("pg_restore of {db} failed: {}", text.lines().last().unwrap_or("").trim()));
-            }
+            instance.restore(&db, dump, major.as_deref()).await?;
             databases.push(db);
         }
         let restore_seconds = started.elapsed().as_secs_f64();
         let first = databases.first().cloned().unwrap_or_else(|| "postgres".to_owned());
         let mut checks = Vec::new();
         for table in &sanity.tables {
-            let client = connect(port, &first).await?;
-            let found: Option<String> = client
-                .query_one("SELECT to_regclass($1)::text", &[table])
-                .await
-                .map_err(|e| format!("looking up table {table}: {}", crate::probe::chain(&e)))?
-                .get(0);
+            let sql = format!("SELECT to_regclass({})::text", quote_literal(table));
+            let found = instance.first_value(&first, &sql).await.map_err(|e| format!("looking up table {table}: {e}"))?;
+            let exists = matches!(found, Some(Some(_)));
             checks.push(CheckResult {
                 check: format!("table {table}"),
-                ok: found.is_some(),
-                detail: if found.is_some() { "exists".to_owned() } else { "missing".to_owned() },
+                ok: exists,
+                detail: if exists { "exists".to_owned() } else { "missing".to_owned() },
             });
         }
         for query in &sanity.queries {
             let db = query.database.clone().unwrap_or_else(|| first.clone());
-            let client = connect(port, &db).await?;
-            checks.push(run_query(&client, query).await);
+            checks.push(check_query(query, instance.first_value(&db, &query.sql).await));
         }
         Ok((restore_seconds, checks))
     }
@@ -389,60 +347,194 @@ async fn drill_postgres(
     result
 }
 
-/// A throwaway PostgreSQL server: a local cluster in a scratch folder, or a
-/// container.
+/// `text` as an SQL string literal.
+fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// The name of the throwaway clusters' superuser: not `postgres`, so the
+/// roles of the dumped server (which usually has one) are created as they
+/// were, and a dump's `ALTER ROLE` cannot take the drill's own rights away.
+pub const DRILL_SUPERUSER: &str = "ops_gen_drill";
+
+/// A throwaway PostgreSQL server: a local cluster, or a container.
 enum PgInstance {
-    Local { pg_ctl: PathBuf, data: String, port: u16, _scratch: Scratch },
-    Container(Container),
+    Local(LocalPg),
+    Container(PgContainer),
 }
 
 impl PgInstance {
-    /// `initdb` and `pg_ctl start` of the dump's major version (as
-    /// `postgres` when we are root) on a free port; with the time the
-    /// restore started (after the scratch folder is ready).
-    async fn local(major: Option<&str>) -> Result<(Self, Instant), String> {
+    async fn apply_globals(&self, globals: &Path) -> Result<(), String> {
+        match self {
+            Self::Local(pg) => pg.apply_globals(globals).await,
+            Self::Container(pg) => pg.apply_globals(globals).await,
+        }
+    }
+
+    async fn restore(&self, db: &str, dump: &Path, major: Option<&str>) -> Result<(), String> {
+        match self {
+            Self::Local(pg) => pg.restore(db, dump, major).await,
+            Self::Container(pg) => pg.restore(db, dump).await,
+        }
+    }
+
+    /// The first value of the first row `sql` returns in `db`: `None`
+    /// without a row, `Some(None)` for NULL.
+    async fn first_value(&self, db: &str, sql: &str) -> Result<Option<Option<String>>, String> {
+        match self {
+            Self::Local(pg) => pg.first_value(db, sql).await,
+            Self::Container(pg) => pg.first_value(db, sql).await,
+        }
+    }
+
+    /// Stops the server and removes its files (also after errors).
+    async fn stop(self) {
+        match self {
+            Self::Local(pg) => pg.stop().await,
+            Self::Container(pg) => pg.remove().await,
+        }
+    }
+}
+
+/// A cluster made by `initdb` in an owner-only scratch folder (as
+/// `postgres` when we are root, since PostgreSQL refuses to run as root),
+/// listening on a Unix socket in that folder only, never on TCP, with a
+/// random password for its superuser.
+struct LocalPg {
+    pg_ctl: PathBuf,
+    data: String,
+    socket_dir: PathBuf,
+    password: String,
+    _scratch: Scratch,
+}
+
+/// The port in the socket's name (`.s.PGSQL.5432`); nothing listens on it.
+const SOCKET_PORT: u16 = 5432;
+
+impl LocalPg {
+    /// `initdb` and `pg_ctl start` of the dump's major version.
+    async fn start(major: Option<&str>) -> Result<Self, String> {
         let scratch = Scratch::new("ops-gen-drill-pg-")?;
-        let data = scratch.path().join("data");
-        if running_as_root() {
+        let root = running_as_root();
+        let password = crate::output::random_hex(16);
+        let pwfile = scratch.path().join("pwfile");
+        crate::output::write_private(&pwfile, password.as_bytes())
+            .map_err(|e| format!("cannot write the drill's password file: {e}"))?;
+        if root {
+            // The folder stays 0700: only postgres (and root) can enter it.
             let chown =
-                tokio::process::Command::new("chown").args(["postgres:postgres"]).arg(scratch.path()).status().await;
+                tokio::process::Command::new("chown").args(["-R", "postgres:postgres"]).arg(scratch.path()).status().await;
             if !chown.is_ok_and(|s| s.success()) {
                 return Err("cannot hand the scratch folder to the postgres user".to_owned());
             }
         }
-        let started = Instant::now();
-        let data_arg = data.display().to_string();
-        pg_command(
+        let data = scratch.path().join("data").display().to_string();
+        let pwfile_arg = format!("--pwfile={}", pwfile.display());
+        let initdb = pg_command(
             &pg_program("initdb", major),
-            &["-D", &data_arg, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"],
+            &["-D", &data, "-A", "scram-sha-256", "-U", DRILL_SUPERUSER, &pwfile_arg, "--no-sync", "-E", "UTF8"],
         )
-        .await?;
-        let port = free_port()?;
+        .await;
+        let _ = std::fs::remove_file(&pwfile);
+        initdb?;
+        let socket_dir = scratch.path().to_owned();
+        // pg_ctl hands the options to a shell: quote the folder.
         let options = format!(
-            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c full_page_writes=off",
-            scratch.path().display()
+            "-c listen_addresses='' -p {SOCKET_PORT} -c unix_socket_directories='{}' -c unix_socket_permissions=0700 -c fsync=off -c full_page_writes=off",
+            socket_dir.display().to_string().replace('\'', "")
         );
         let log = scratch.path().join("server.log").display().to_string();
         let pg_ctl = pg_program("pg_ctl", major);
-        pg_command(&pg_ctl, &["-D", &data_arg, "-l", &log, "-o", &options, "-w", "-t", "60", "start"]).await?;
-        Ok((Self::Local { pg_ctl, data: data_arg, port, _scratch: scratch }, started))
+        pg_command(&pg_ctl, &["-D", &data, "-l", &log, "-o", &options, "-w", "-t", "60", "start"]).await?;
+        Ok(Self { pg_ctl, data, socket_dir, password, _scratch: scratch })
     }
 
-    fn port(&self) -> u16 {
-        match self {
-            Self::Local { port, .. } => *port,
-            Self::Container(container) => container.port,
+    /// A client program (`psql`, `pg_restore`) pointed at the socket, the
+    /// password in its environment.
+    fn client(&self, program: PathBuf, db: &str) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(program);
+        command
+            .arg("--host")
+            .arg(&self.socket_dir)
+            .args(["--port", &SOCKET_PORT.to_string(), "--username", DRILL_SUPERUSER, "--dbname", db])
+            .env("PGPASSWORD", &self.password)
+            .env_remove("PGSERVICE")
+            .stdin(Stdio::null());
+        command
+    }
+
+    async fn connect(&self, db: &str) -> Result<tokio_postgres::Client, String> {
+        let (client, conn) = tokio_postgres::Config::new()
+            .host_path(&self.socket_dir)
+            .port(SOCKET_PORT)
+            .user(DRILL_SUPERUSER)
+            .password(&self.password)
+            .dbname(db)
+            .connect_timeout(Duration::from_secs(10))
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map_err(|e| format!("cannot connect to the drill server: {}", crate::probe::chain(&e)))?;
+        tokio::spawn(conn);
+        Ok(client)
+    }
+
+    async fn apply_globals(&self, globals: &Path) -> Result<(), String> {
+        let mut psql = self.client(pg_program("psql", None), "postgres");
+        psql.args(["--no-psqlrc", "--quiet", "--file"]).arg(globals);
+        let out = psql.output().await.map_err(|e| format!("cannot run psql ({e}); install postgresql-client"))?;
+        globals_errors(&out.stderr)
+    }
+
+    async fn restore(&self, db: &str, dump: &Path, major: Option<&str>) -> Result<(), String> {
+        let admin = self.connect("postgres").await?;
+        let exists = admin
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&db])
+            .await
+            .map_err(|e| format!("looking up database {db}: {}", crate::probe::chain(&e)))?
+            .is_some();
+        if !exists {
+            admin
+                .batch_execute(&format!("CREATE DATABASE \"{}\"", db.replace('"', "\"\"")))
+                .await
+                .map_err(|e| format!("CREATE DATABASE {db}: {}", crate::probe::chain(&e)))?;
         }
+        let mut command = self.client(pg_program("pg_restore", major), db);
+        command.arg("--exit-on-error").arg(dump);
+        let out = command.output().await.map_err(|e| format!("cannot run pg_restore: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("pg_restore of {db} failed: {}", last_line(&out.stderr)));
+        }
+        Ok(())
     }
 
-    /// Stops the server and removes its files (also after errors above).
+    async fn first_value(&self, db: &str, sql: &str) -> Result<Option<Option<String>>, String> {
+        let client = self.connect(db).await?;
+        let messages = client.simple_query(sql).await.map_err(|e| format!("failed: {}", crate::probe::chain(&e)))?;
+        Ok(messages.into_iter().find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_owned)),
+            _ => None,
+        }))
+    }
+
     async fn stop(self) {
-        match self {
-            Self::Local { pg_ctl, data, .. } => {
-                let _ = pg_command(&pg_ctl, &["-D", &data, "-m", "immediate", "-w", "stop"]).await;
-            }
-            Self::Container(container) => container.remove().await,
-        }
+        let _ = pg_command(&self.pg_ctl, &["-D", &self.data, "-m", "immediate", "-w", "stop"]).await;
+    }
+}
+
+/// The last non-empty line a tool printed.
+fn last_line(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim().to_owned()
+}
+
+/// What `psql` said while applying a `globals.sql`: roles that exist
+/// already (the server's own superuser) are expected; any other error
+/// fails, naming the first.
+pub(crate) fn globals_errors(stderr: &[u8]) -> Result<(), String> {
+    let text = String::from_utf8_lossy(stderr);
+    match text.lines().find(|l| l.contains("ERROR:") && !l.contains("already exists")) {
+        Some(line) => Err(format!("the roles (globals.sql) did not apply: {}", line.trim())),
+        None => Ok(()),
     }
 }
 
@@ -474,6 +566,103 @@ impl Container {
     }
 }
 
+/// A PostgreSQL container of a drill, reached on its published port.
+struct PgContainer {
+    container: Container,
+}
+
+impl PgContainer {
+    async fn start(engine: &Engine, major: &str) -> Result<Self, String> {
+        let container = Container::start(&crate::docker::ThrowawaySpec {
+            name: &throwaway_name("pg"),
+            image: &engine.postgres_image.replace("{major}", major),
+            cmd: Vec::new(),
+            env: vec!["POSTGRES_HOST_AUTH_METHOD=trust".to_owned()],
+            port: 5432,
+            file: None,
+        })
+        .await?;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let this = Self { container };
+        loop {
+            match this.connect("postgres").await {
+                Ok(_) => return Ok(this),
+                Err(e) if Instant::now() >= deadline => {
+                    this.remove().await;
+                    return Err(format!("the drill server never answered: {e}"));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    fn client(&self, program: &str, db: &str) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(program);
+        command
+            .args(["--host", "127.0.0.1", "--port", &self.container.port.to_string(), "--username", "postgres"])
+            .args(["--dbname", db])
+            .env_remove("PGPASSWORD")
+            .stdin(Stdio::null());
+        command
+    }
+
+    async fn connect(&self, db: &str) -> Result<tokio_postgres::Client, String> {
+        let (client, conn) = tokio_postgres::Config::new()
+            .host("127.0.0.1")
+            .port(self.container.port)
+            .user("postgres")
+            .dbname(db)
+            .connect_timeout(Duration::from_secs(10))
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map_err(|e| format!("cannot connect to the drill server: {}", crate::probe::chain(&e)))?;
+        tokio::spawn(conn);
+        Ok(client)
+    }
+
+    async fn apply_globals(&self, globals: &Path) -> Result<(), String> {
+        let mut psql = self.client("psql", "postgres");
+        psql.args(["--no-psqlrc", "--quiet", "--file"]).arg(globals);
+        let out = psql.output().await.map_err(|e| format!("cannot run psql ({e}); install postgresql-client"))?;
+        globals_errors(&out.stderr)
+    }
+
+    async fn restore(&self, db: &str, dump: &Path) -> Result<(), String> {
+        let admin = self.connect("postgres").await?;
+        let exists = admin
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&db])
+            .await
+            .map_err(|e| format!("looking up database {db}: {}", crate::probe::chain(&e)))?
+            .is_some();
+        if !exists {
+            admin
+                .batch_execute(&format!("CREATE DATABASE \"{}\"", db.replace('"', "\"\"")))
+                .await
+                .map_err(|e| format!("CREATE DATABASE {db}: {}", crate::probe::chain(&e)))?;
+        }
+        let mut command = self.client("pg_restore", db);
+        command.arg("--exit-on-error").arg(dump);
+        let out = command.output().await.map_err(|e| format!("cannot run pg_restore: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("pg_restore of {db} failed: {}", last_line(&out.stderr)));
+        }
+        Ok(())
+    }
+
+    async fn first_value(&self, db: &str, sql: &str) -> Result<Option<Option<String>>, String> {
+        let client = self.connect(db).await?;
+        let messages = client.simple_query(sql).await.map_err(|e| format!("failed: {}", crate::probe::chain(&e)))?;
+        Ok(messages.into_iter().find_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_owned)),
+            _ => None,
+        }))
+    }
+
+    async fn remove(self) {
+        self.container.remove().await;
+    }
+}
+
 /// A name for a drill's container and network, unique on the engine.
 fn throwaway_name(kind: &str) -> String {
     format!("ops-gen-drill-{kind}-{}", unique_suffix())
@@ -486,48 +675,14 @@ fn unique_suffix() -> String {
     format!("{:06x}", (nanos ^ std::process::id()) & 0x00ff_ffff)
 }
 
-/// The `postgres` database of a fresh server, once it accepts connections
-/// (up to two minutes: an image's first start runs initdb).
-async fn wait_for(port: u16) -> Result<tokio_postgres::Client, String> {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        match connect(port, "postgres").await {
-            Ok(client) => return Ok(client),
-            Err(e) if Instant::now() >= deadline => return Err(format!("the drill server never answered: {e}")),
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-}
-
-async fn connect(port: u16, db: &str) -> Result<tokio_postgres::Client, String> {
-    let (client, conn) = tokio_postgres::Config::new()
-        .host("127.0.0.1")
-        .port(port)
-        .user("postgres")
-        .dbname(db)
-        .connect_timeout(Duration::from_secs(10))
-        .connect(tokio_postgres::NoTls)
-        .await
-        .map_err(|e| format!("cannot connect to the drill server: {}", crate::probe::chain(&e)))?;
-    tokio::spawn(conn);
-    Ok(client)
-}
-
-async fn run_query(client: &tokio_postgres::Client, query: &Query) -> CheckResult {
+/// A sanity query's check, from the first value it returned.
+fn check_query(query: &Query, value: Result<Option<Option<String>>, String>) -> CheckResult {
     let label = format!("query {}", query.sql);
-    let value = match client.simple_query(&query.sql).await {
-        Ok(messages) => messages.into_iter().find_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_owned)),
-            _ => None,
-        }),
-        Err(e) => {
-            return CheckResult { check: label, ok: false, detail: format!("failed: {}", crate::probe::chain(&e)) };
-        }
+    let value = match value {
+        Ok(Some(value)) => value.unwrap_or_default(),
+        Ok(None) => return CheckResult { check: label, ok: false, detail: "returned no row".to_owned() },
+        Err(e) => return CheckResult { check: label, ok: false, detail: e },
     };
-    let Some(value) = value else {
-        return CheckResult { check: label, ok: false, detail: "returned no row".to_owned() };
-    };
-    let value = value.unwrap_or_default();
     let mut ok = true;
     let mut detail = format!("returned {value:?}");
     if let Some(expected) = &query.equals {
@@ -576,7 +731,7 @@ async fn drill_redis(files: &[PathBuf], sanity: &Sanity, engine: &Engine) -> Res
                 file: Some((rdb, "/data/dump.rdb")),
             })
             .await?;
-            match super::scratch::wait_for_redis(container.port, None).await {
+            match wait_for_redis_tcp(container.port).await {
                 Ok(conn) => (conn, RedisInstance::Container(container)),
                 Err(e) => {
                     container.remove().await;
@@ -608,6 +763,21 @@ async fn drill_redis(files: &[PathBuf], sanity: &Sanity, engine: &Engine) -> Res
     }
     instance.stop().await;
     Ok((restore_seconds, checks))
+}
+
+/// A connection to a drill container's Redis once it has loaded its RDB.
+async fn wait_for_redis_tcp(port: u16) -> Result<redis::aio::MultiplexedConnection, String> {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/0")).map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        if let Ok(mut conn) = client.get_multiplexed_async_connection().await
+            && redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok()
+        {
+            return Ok(conn);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err("the drill's redis-server did not load the RDB within 60 s".to_owned())
 }
 
 /// A throwaway Redis: a local `redis-server`, or a container.

@@ -11,6 +11,9 @@ use sha2::{Digest as _, Sha256};
 pub const MANIFEST: &str = "manifest.json";
 /// The `sha256sum -c` companion of the manifest.
 pub const CHECKSUMS: &str = "manifest.sha256";
+/// Present in a set where every target succeeded: what the default
+/// `file_freshness` check watches.
+pub const COMPLETE: &str = "complete.json";
 
 /// Everything a set holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,8 +28,29 @@ pub struct Manifest {
     /// `finished_at` in Unix seconds, for metrics.
     pub finished_unix: f64,
     pub duration_seconds: f64,
+    /// `complete` when every target succeeded, `partial` when some failed
+    /// (a run where every target failed writes no set).
+    #[serde(default)]
+    pub status: SetStatus,
+    /// Why the set was taken, when not on schedule: `pre-restore` (the
+    /// safety copy of a restore) or a name given with `backup run --tag`.
+    /// Each tag has its own retention.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
     pub targets: Vec<TargetOutcome>,
 }
+
+/// Whether every target of a set succeeded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SetStatus {
+    #[default]
+    Complete,
+    Partial,
+}
+
+/// The tag of a restore's safety copy.
+pub const PRE_RESTORE: &str = "pre-restore";
 
 /// One target's part of a set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,18 +114,46 @@ impl Manifest {
         write_synced(&set.join(CHECKSUMS), sums.as_bytes())
     }
 
+    /// Whether target `target`'s copy in this set is intact by `record`
+    /// (no problem names one of its files).
+    #[must_use]
+    pub fn intact(&self, target: &str, record: &super::verify::Record) -> bool {
+        let Some(outcome) = self.targets.iter().find(|t| t.target == target && t.success) else { return false };
+        let damaged = record.damaged();
+        !outcome.files.iter().any(|f| damaged.contains(&f.path.as_str()))
+    }
+
     /// Every file of every target.
     pub fn files(&self) -> impl Iterator<Item = &FileEntry> {
         self.targets.iter().flat_map(|t| &t.files)
     }
+
+    /// When the set finished, as recorded; `None` for a value no clock can
+    /// have (negative, not finite, or beyond what `SystemTime` holds).
+    #[must_use]
+    pub fn finished(&self) -> Option<std::time::SystemTime> {
+        unix_time(self.finished_unix)
+    }
+
+    /// Whether some target failed in this set (also for sets written before
+    /// `status` existed).
+    #[must_use]
+    pub fn partial(&self) -> bool {
+        self.status == SetStatus::Partial || self.targets.iter().any(|t| !t.success)
+    }
 }
 
-/// Writes a file and flushes it to disk before returning.
+/// A Unix time in seconds as a `SystemTime`, when it is one (manifests are
+/// files anybody may have edited: never panic on what they hold).
+#[must_use]
+pub fn unix_time(seconds: f64) -> Option<std::time::SystemTime> {
+    let since = std::time::Duration::try_from_secs_f64(seconds).ok()?;
+    std::time::SystemTime::UNIX_EPOCH.checked_add(since)
+}
+
+/// Writes a file owner-only and flushes it to disk before returning.
 pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut file = std::fs::File::create(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
+    crate::output::write_private(path, bytes)
 }
 
 /// Lowercase hex of a digest.

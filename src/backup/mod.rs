@@ -1,27 +1,38 @@
-//! Backups: `ops-gen backup run | verify | list`, and the backup series of
-//! `/metrics`.
+//! Backups: `ops-gen backup run | verify | list | drill | restore`, and the
+//! backup series of `/metrics`.
 //!
 //! A backup set is a folder `<dir>/<YYYYMMDDTHHMMSSZ>/` holding one file per
-//! dumped thing (`postgres/<target>/<database>.dump`, `redis/<target>.rdb`
-//! with its `redis/<target>.json` metadata, `s3/<target>/listing.jsonl`,
-//! `integrity.json` and, with `mirror`, `objects/…`), `manifest.json` (every file with
-//! size, sha256, source, tool and timings, and every target's outcome) and
-//! `manifest.sha256` (for `sha256sum -c`). A set is written under a hidden
-//! temporary name and renamed into place only when complete and hashed, so a
-//! crash at any moment leaves the previous set as the newest; the next run
-//! removes the leftovers. `verify` records its result in `verify.json`.
+//! dumped thing (`postgres/<target>/<database>.dump` with the server's roles
+//! in `postgres/<target>/globals.sql`, `redis/<target>.rdb` with its
+//! `redis/<target>.json` metadata, `s3/<target>/listing.jsonl`,
+//! `integrity.json` and, with `mirror`, `objects/…`), `manifest.json` (every
+//! file with size, sha256, source, tool and timings, every target's outcome,
+//! the set's status and tag) and `manifest.sha256` (for `sha256sum -c`). A
+//! set is written under a hidden temporary name and renamed into place only
+//! when complete and hashed, so a crash at any moment leaves the previous set
+//! as the newest; the next run removes the leftovers. Everything is
+//! owner-only (folders 0700, files 0600). `verify` records its result in
+//! `verify.json`.
+//!
+//! Sets are ordered by the times their manifests record, never by folder
+//! name, and retention counts copies per target ([`retention`]).
 //!
 //! - [`manifest`]: the files' formats.
-//! - [`run`]: taking a set (PostgreSQL with `pg_dump -Fc`, Redis through the
-//!   replication stream with `redis-cli --rdb`), and retention.
+//! - [`lock`]: the one lock over the folder (shared for readers).
+//! - [`run`]: taking a set (PostgreSQL with `pg_dump -Fc` and
+//!   `pg_dumpall --globals-only`, Redis through the replication stream with
+//!   `redis-cli --rdb`, S3 listings and mirrors).
+//! - [`retention`]: which sets may go, per target and tag.
 //! - [`verify`]: re-hashing and readability checks.
 //! - [`drill`]: restoring a set into throwaway instances and checking it.
 //! - [`restore`]: putting a set back into the real targets, safely.
 
 pub mod drill;
+pub mod lock;
 pub mod manifest;
 mod objects;
 pub mod restore;
+pub mod retention;
 pub mod run;
 mod scratch;
 pub mod verify;
@@ -51,6 +62,20 @@ pub struct Settings {
     /// Where `backup drill` starts its throwaway instances.
     #[serde(default)]
     pub drill: drill::Engine,
+    /// How PostgreSQL targets are dumped.
+    #[serde(default)]
+    pub postgres: PostgresSettings,
+}
+
+/// `backup.postgres`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresSettings {
+    /// Include the roles' password hashes in `globals.sql` (needs a
+    /// superuser); by default roles are dumped without passwords, so a
+    /// set restored elsewhere asks for new ones.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub role_passwords: bool,
 }
 
 /// Per-target backup settings.
@@ -71,14 +96,29 @@ pub struct TargetSettings {
     pub mirror: bool,
 }
 
-/// Which sets `backup run` keeps.
+/// Which copies `backup run` keeps, per target: the scheduled ones (no
+/// tag) by `keep_last` and `max_age`, and each tag's by its own rule under
+/// `tags` (the same numbers when a tag has none).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Retention {
-    /// Keep at least this many newest sets.
+    /// Keep at least this many newest copies of each target.
     #[serde(default = "Retention::default_keep_last")]
     pub keep_last: usize,
-    /// Delete sets older than this, beyond `keep_last` (never by default).
+    /// Delete copies older than this, beyond `keep_last` (never by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<HumanDuration>,
+    /// Rules for tagged copies (`pre-restore`, `backup run --tag NAME`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, TagRetention>,
+}
+
+/// `backup.retention.tags.<tag>`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagRetention {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_last: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_age: Option<HumanDuration>,
 }
@@ -87,12 +127,31 @@ impl Retention {
     fn default_keep_last() -> usize {
         7
     }
+
+    /// The rule for copies with `tag` (none: scheduled copies).
+    #[must_use]
+    pub fn rule(&self, tag: Option<&str>) -> (usize, Option<HumanDuration>) {
+        let own = tag.and_then(|t| self.tags.get(t));
+        let keep_last = own.and_then(|r| r.keep_last).unwrap_or(self.keep_last).max(1);
+        let max_age = own.and_then(|r| r.max_age).or(self.max_age);
+        (keep_last, max_age)
+    }
 }
 
 impl Default for Retention {
     fn default() -> Self {
-        Self { keep_last: Self::default_keep_last(), max_age: None }
+        Self { keep_last: Self::default_keep_last(), max_age: None, tags: BTreeMap::new() }
     }
+}
+
+/// Whether `tag` can name a tag: 1 to 40 lowercase letters, digits, `-`
+/// and `_`, starting with a letter or digit (it is shown in lists and
+/// metrics, and written into file names of nobody's choosing).
+#[must_use]
+pub fn valid_tag(tag: &str) -> bool {
+    (1..=40).contains(&tag.len())
+        && tag.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && tag.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
 impl Settings {
@@ -102,6 +161,14 @@ impl Settings {
 
     /// Checks the section against the targets of the config.
     pub(crate) fn validate(&self, config: &Config, file: &str) -> Result<(), ConfigError> {
+        if let Some(tag) = self.retention.tags.keys().find(|t| !valid_tag(t)) {
+            return Err(ConfigError::invalid(
+                file,
+                format!("backup.retention.tags.{tag}"),
+                "a tag is 1 to 40 lowercase letters, digits, `-` and `_`",
+                Some("rename the tag (for example `pre-migration`)".to_owned()),
+            ));
+        }
         for (name, settings) in &self.targets {
             let key = format!("backup.targets.{name}");
             let kind = config.targets.get(name).map(Spec::kind);
@@ -187,6 +254,7 @@ impl Default for Settings {
             targets: BTreeMap::new(),
             retention: Retention::default(),
             drill: drill::Engine::default(),
+            postgres: PostgresSettings::default(),
         }
     }
 }
@@ -258,32 +326,109 @@ pub fn is_set_name(name: &str) -> bool {
         && b[15] == b'Z'
 }
 
-/// The sets under `dir`, oldest first.
-pub fn sets(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut sets: Vec<PathBuf> = match std::fs::read_dir(dir) {
+/// One set folder with its manifest, as read now.
+#[derive(Debug, Clone)]
+pub struct SetEntry {
+    pub path: PathBuf,
+    pub name: String,
+    /// `None` when `manifest.json` is missing or unreadable: such a folder
+    /// is never counted, ordered by its time, or deleted by retention.
+    pub manifest: Option<manifest::Manifest>,
+}
+
+impl SetEntry {
+    /// When the set finished, as its manifest records it (if valid).
+    #[must_use]
+    pub fn finished(&self) -> Option<SystemTime> {
+        self.manifest.as_ref().and_then(manifest::Manifest::finished)
+    }
+
+    /// The set's tag (`None`: a scheduled copy).
+    #[must_use]
+    pub fn tag(&self) -> Option<&str> {
+        self.manifest.as_ref().and_then(|m| m.tag.as_deref())
+    }
+}
+
+/// The sets under `dir`, oldest first by the time each manifest records
+/// (folder names are wall-clock times and lie after a clock jump); folders
+/// without a valid time come first, by name.
+pub fn catalog(dir: &Path) -> std::io::Result<Vec<SetEntry>> {
+    let mut sets: Vec<SetEntry> = match std::fs::read_dir(dir) {
         Ok(entries) => entries
             .filter_map(Result::ok)
             .filter(|e| e.file_name().to_str().is_some_and(is_set_name) && e.path().is_dir())
-            .map(|e| e.path())
+            .map(|e| {
+                let path = e.path();
+                SetEntry {
+                    name: e.file_name().to_string_lossy().into_owned(),
+                    manifest: manifest::Manifest::read(&path).ok(),
+                    path,
+                }
+            })
             .collect(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(e),
     };
-    sets.sort();
+    sets.sort_by(|a, b| a.finished().cmp(&b.finished()).then_with(|| a.name.cmp(&b.name)));
     Ok(sets)
+}
+
+/// The sets under `dir`, oldest first (see [`catalog`]).
+pub fn sets(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    Ok(catalog(dir)?.into_iter().map(|s| s.path).collect())
+}
+
+/// Why a set named on the command line could not be found.
+#[derive(Debug, thiserror::Error)]
+pub enum FindError {
+    #[error("no backup set in {0}; take one with `ops-gen backup run`")]
+    NoSet(String),
+    #[error("no backup set `{name}` in {dir}, and no such folder; `ops-gen backup list` names the sets")]
+    Unknown { name: String, dir: String },
+}
+
+/// The set a command names: `None` or `latest` for the newest set, a name
+/// from `backup list`, or a path to a set folder.
+pub fn find(dir: &Path, name: Option<&Path>) -> Result<PathBuf, FindError> {
+    let newest = || {
+        catalog(dir)
+            .ok()
+            .and_then(|sets| sets.into_iter().rev().find(|s| s.manifest.is_some()))
+            .map(|s| s.path)
+            .ok_or_else(|| FindError::NoSet(dir.display().to_string()))
+    };
+    let Some(name) = name else { return newest() };
+    if name.as_os_str() == "latest" {
+        return newest();
+    }
+    let mut parts = name.components();
+    if let (Some(std::path::Component::Normal(only)), None) = (parts.next(), parts.next())
+        && only.to_str().is_some_and(is_set_name)
+        && dir.join(only).is_dir()
+    {
+        return Ok(dir.join(only));
+    }
+    if name.exists() {
+        return Ok(name.to_owned());
+    }
+    Err(FindError::Unknown { name: name.display().to_string(), dir: dir.display().to_string() })
 }
 
 /// What the backup folder says about one target, for `/metrics` and `list`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TargetState {
-    /// When the newest successful backup of the target finished (Unix seconds).
+    /// When the newest successful copy of the target finished (Unix seconds).
     pub last_success: Option<f64>,
     pub size_bytes: u64,
     pub duration_seconds: f64,
-    /// Whether the newest set holding the target passed `verify`.
+    /// Whether the newest successful copy passed `verify` (its files intact).
     pub verified: bool,
-    /// How many sets hold a successful backup of the target.
+    /// How many sets hold a successful copy of the target.
     pub sets: u64,
+    /// When a backup of the target last failed (a run where every target
+    /// failed, or the target's part of a partial set), in Unix seconds.
+    pub last_failure: Option<f64>,
     /// The newest restore drill of the target: when it ran (Unix seconds),
     /// whether it passed, and the measured restore time.
     pub drill: Option<(f64, bool, f64)>,
@@ -291,37 +436,74 @@ pub struct TargetState {
     pub drill_last_success: Option<f64>,
 }
 
+/// The folder of failure records: a run where every target failed writes
+/// no set, only `failed/<name>.json` (a manifest without files).
+pub const FAILED: &str = "failed";
+
 /// Reads every set's manifest (small files) and sums it up per target.
 #[must_use]
 pub fn inventory(dir: &Path, targets: &[&str]) -> BTreeMap<String, TargetState> {
+    inventory_of(dir, &catalog(dir).unwrap_or_default(), targets)
+}
+
+/// [`inventory`] of an already read catalog of `dir`.
+#[must_use]
+pub fn inventory_of(dir: &Path, sets: &[SetEntry], targets: &[&str]) -> BTreeMap<String, TargetState> {
     let mut states: BTreeMap<String, TargetState> =
         targets.iter().map(|t| ((*t).to_owned(), TargetState::default())).collect();
-    let Ok(sets) = sets(dir) else { return states };
-    for set in sets.iter().rev() {
+    let later = |current: Option<f64>, at: f64| current.is_none_or(|c| at > c);
+    for entry in sets.iter().rev() {
+        let set = &entry.path;
         if let Some(summary) = drill::Summary::read(set) {
             for t in &summary.targets {
                 let Some(state) = states.get_mut(&t.target) else { continue };
-                let newer = state.drill.is_none_or(|(at, _, _)| summary.drilled_unix > at);
-                if newer {
+                if state.drill.is_none_or(|(at, _, _)| summary.drilled_unix > at) {
                     state.drill = Some((summary.drilled_unix, t.success, t.restore_seconds));
                 }
-                if t.success && state.drill_last_success.is_none_or(|at| summary.drilled_unix > at) {
+                if t.success && later(state.drill_last_success, summary.drilled_unix) {
                     state.drill_last_success = Some(summary.drilled_unix);
                 }
             }
         }
-        let Ok(manifest) = manifest::Manifest::read(set) else { continue };
-        let verified = verify::Record::read(set).is_some_and(|r| r.ok);
-        for outcome in manifest.targets.iter().filter(|t| t.success) {
+        let Some(manifest) = &entry.manifest else { continue };
+        let record = verify::Record::read(set);
+        for outcome in &manifest.targets {
             let Some(state) = states.get_mut(&outcome.target) else { continue };
+            if !outcome.success {
+                if later(state.last_failure, manifest.finished_unix) {
+                    state.last_failure = Some(manifest.finished_unix);
+                }
+                continue;
+            }
             if state.last_success.is_none() {
                 state.last_success = Some(manifest.finished_unix);
                 state.size_bytes = outcome.files.iter().map(|f| f.size).sum();
                 state.duration_seconds = outcome.duration_seconds;
-                state.verified = verified;
+                state.verified = record.as_ref().is_some_and(|r| manifest.intact(&outcome.target, r));
             }
             state.sets += 1;
         }
     }
+    for failed in failure_records(dir) {
+        for outcome in failed.targets.iter().filter(|t| !t.success) {
+            if let Some(state) = states.get_mut(&outcome.target)
+                && later(state.last_failure, failed.finished_unix)
+            {
+                state.last_failure = Some(failed.finished_unix);
+            }
+        }
+    }
     states
+}
+
+/// The records of runs where every target failed, in `<dir>/failed/`.
+#[must_use]
+pub fn failure_records(dir: &Path) -> Vec<manifest::Manifest> {
+    std::fs::read_dir(dir.join(FAILED))
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_str().is_some_and(|n| is_set_name(n) && n.ends_with(".json")))
+        .filter_map(|e| serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok())
+        .collect()
 }

@@ -1,9 +1,11 @@
 //! `ops-gen backup restore --from SET`: put a set back into the real targets.
 //!
-//! Destructive, so it goes in a safe order: verify the set (hashes and
-//! readability) before touching anything; take a fresh backup of the current
-//! state and stop if that fails, so a restore you regret can be undone; then
-//! restore. PostgreSQL gets `pg_restore --clean --if-exists` in a single
+//! Destructive, so it goes in a safe order, all under the backup folder's
+//! exclusive lock (no run, retention or drill can start meanwhile): verify
+//! the set (hashes and readability) before touching anything; take a safety
+//! copy of the current state, tagged `pre-restore` (its own retention, and
+//! never at the expense of the set being restored), verify it, and stop if
+//! either fails, so a restore you regret can be undone; then restore. PostgreSQL gets `pg_restore --clean --if-exists` in a single
 //! transaction (all or nothing). Redis cannot be given a file remotely, so
 //! the RDB is loaded into a throwaway `redis-server` and its keys are moved
 //! into the target with `MIGRATE` (TTLs kept) after the target is flushed:
@@ -35,9 +37,17 @@ pub struct Restored {
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
     pub set: String,
-    /// The backup of the state before the restore.
+    /// The verified safety copy of the state before the restore.
     pub safety_set: String,
     pub targets: Vec<Restored>,
+}
+
+/// How to restore.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// PostgreSQL: apply the set's `globals.sql` (roles, tablespaces) first
+    /// and restore with the original owners and grants.
+    pub with_roles: bool,
 }
 
 /// Why a restore did not start (nothing was changed).
@@ -55,6 +65,8 @@ pub enum RestoreError {
     NotMirrored(String),
     #[error("could not back up the current state first ({0}); nothing was restored")]
     SafetyBackup(String),
+    #[error(transparent)]
+    Lock(#[from] super::lock::LockError),
 }
 
 /// The targets of `set` that the config still has, with their outcome in
@@ -85,32 +97,22 @@ pub fn plan(config: &Config, set: &Path) -> Result<Vec<TargetOutcome>, RestoreEr
 }
 
 /// Verifies, backs up the current state, and restores `set`.
-pub async fn restore(config: &Config, set: &Path) -> Result<Summary, RestoreError> {
+pub async fn restore(config: &Config, set: &Path, options: Options) -> Result<Summary, RestoreError> {
+    crate::output::private_umask();
+    let lock = super::lock::lock(&config.backup.dir, super::lock::Mode::Exclusive, "backup restore")?;
     let record = super::verify::verify_set(set).await?;
     let damaged = record.damaged();
     if !damaged.is_empty() {
         return Err(RestoreError::Damaged { set: set.display().to_string(), problems: damaged.join(", ") });
     }
     let plan = plan(config, set)?;
-    let kinds: Vec<Kind> = plan.iter().filter_map(|t| config.targets.get(&t.target).map(Spec::kind)).collect();
-    let safety = super::run::run(config, &kinds, &super::run::Quiet)
-        .await
-        .map_err(|e| RestoreError::SafetyBackup(e.to_string()))?;
-    if let Some(failed) =
-        safety.manifest.targets.iter().find(|t| plan.iter().any(|p| p.target == t.target) && !t.success)
-    {
-        return Err(RestoreError::SafetyBackup(format!(
-            "{}: {}",
-            failed.target,
-            failed.error.as_deref().unwrap_or("failed")
-        )));
-    }
+    let safety = safety_copy(config, &lock, set, &plan).await?;
     let mut targets = Vec::new();
     for outcome in &plan {
         let started = Instant::now();
         let files: Vec<PathBuf> = outcome.files.iter().map(|f| set.join(&f.path)).collect();
         let result = match config.targets.get(&outcome.target) {
-            Some(Spec::Postgres(spec)) => restore_postgres(spec, &files).await,
+            Some(Spec::Postgres(spec)) => restore_postgres(spec, &files, options.with_roles).await,
             Some(Spec::Redis(spec)) => restore_redis(spec, &files).await,
             Some(Spec::S3(spec)) => restore_s3(spec, set, outcome).await,
             _ => Err("not a kind that is restored".to_owned()),
@@ -126,7 +128,45 @@ pub async fn restore(config: &Config, set: &Path) -> Result<Summary, RestoreErro
             seconds: started.elapsed().as_secs_f64(),
         });
     }
-    Ok(Summary { set: set.display().to_string(), safety_set: safety.set.display().to_string(), targets })
+    drop(lock);
+    Ok(Summary { set: set.display().to_string(), safety_set: safety.display().to_string(), targets })
+}
+
+/// Takes the `pre-restore` copy of the targets `plan` restores (retention
+/// keeping `set`), verifies it, and returns its folder; any failure is a
+/// [`RestoreError::SafetyBackup`] and nothing has been touched.
+async fn safety_copy(
+    config: &Config,
+    lock: &super::lock::FolderLock,
+    set: &Path,
+    plan: &[TargetOutcome],
+) -> Result<PathBuf, RestoreError> {
+    let kinds: Vec<Kind> = plan.iter().filter_map(|t| config.targets.get(&t.target).map(Spec::kind)).collect();
+    let options = super::run::Options { only: kinds, tag: Some(super::manifest::PRE_RESTORE.to_owned()) };
+    let protect = [std::path::absolute(set).unwrap_or_else(|_| set.to_owned()), set.to_owned()];
+    let safety = super::run::take(config, lock, &options, &protect, &super::run::Quiet)
+        .await
+        .map_err(|e| RestoreError::SafetyBackup(e.to_string()))?;
+    if let Some(failed) =
+        safety.manifest.targets.iter().find(|t| plan.iter().any(|p| p.target == t.target) && !t.success)
+    {
+        return Err(RestoreError::SafetyBackup(format!(
+            "{}: {}",
+            failed.target,
+            failed.error.as_deref().unwrap_or("failed")
+        )));
+    }
+    let folder = safety.set.ok_or_else(|| RestoreError::SafetyBackup("no safety copy was written".to_owned()))?;
+    let record = super::verify::verify_set(&folder).await.map_err(|e| RestoreError::SafetyBackup(e.to_string()))?;
+    let damaged = record.damaged();
+    if !damaged.is_empty() {
+        return Err(RestoreError::SafetyBackup(format!(
+            "the safety copy {} did not verify ({})",
+            folder.display(),
+            damaged.join(", ")
+        )));
+    }
+    Ok(folder)
 }
 
 /// Puts every object of the set back into the bucket, overwriting objects of
@@ -146,13 +186,34 @@ async fn restore_s3(spec: &crate::probe::s3::Spec, set: &Path, outcome: &TargetO
     Ok(detail)
 }
 
-async fn restore_postgres(spec: &crate::probe::postgres::Spec, dumps: &[PathBuf]) -> Result<String, String> {
+async fn restore_postgres(
+    spec: &crate::probe::postgres::Spec,
+    files: &[PathBuf],
+    with_roles: bool,
+) -> Result<String, String> {
     let client = super::scratch::PgClient::new(spec)?;
+    let dumps: Vec<&PathBuf> = files.iter().filter(|f| f.extension().is_some_and(|e| e == "dump")).collect();
     let mut done = Vec::new();
-    for dump in dumps.iter().filter(|d| d.extension().is_some_and(|e| e == "dump")) {
+    if with_roles {
+        let globals = files
+            .iter()
+            .find(|f| f.file_name().is_some_and(|n| n == super::run::GLOBALS))
+            .ok_or("the set holds no globals.sql (it was taken before ops-gen dumped roles); restore without --with-roles")?;
+        let first = dumps.first().and_then(|d| d.file_stem()).and_then(|s| s.to_str()).unwrap_or("postgres");
+        let mut psql = client.command("psql", first, "ops-gen-restore");
+        psql.args(["--no-psqlrc", "--quiet", "--file"]).arg(globals);
+        let out = psql.output().await.map_err(|e| format!("cannot run psql ({e}); install postgresql-client"))?;
+        super::drill::globals_errors(&out.stderr)?;
+    }
+    for dump in dumps {
         let db = dump.file_stem().and_then(|s| s.to_str()).ok_or("a dump without a name")?.to_owned();
         let mut command = client.command("pg_restore", &db, "ops-gen-restore");
-        command.args(["--clean", "--if-exists", "--no-owner", "--single-transaction", "--exit-on-error"]).arg(dump);
+        command.args(["--clean", "--if-exists", "--single-transaction", "--exit-on-error"]);
+        if !with_roles {
+            // Objects become the connecting user's, whatever roles exist.
+            command.arg("--no-owner");
+        }
+        command.arg(dump);
         let out =
             command.output().await.map_err(|e| format!("cannot run pg_restore ({e}); install postgresql-client"))?;
         if !out.status.success() {
@@ -162,7 +223,8 @@ async fn restore_postgres(spec: &crate::probe::postgres::Spec, dumps: &[PathBuf]
         }
         done.push(db);
     }
-    Ok(format!("database(s) {} restored", done.join(", ")))
+    let roles = if with_roles { "roles and " } else { "" };
+    Ok(format!("{roles}database(s) {} restored", done.join(", ")))
 }
 
 async fn restore_redis(spec: &crate::probe::redis::Spec, files: &[PathBuf]) -> Result<String, String> {

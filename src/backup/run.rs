@@ -1,11 +1,13 @@
 //! `ops-gen backup run`: take one set, then apply retention.
 //!
 //! Targets are dumped one after the other into a hidden temporary folder; a
-//! target that fails is recorded in the manifest and the others still run.
-//! Passwords reach `pg_dump` and `redis-cli` through their environment
-//! (`PGPASSWORD`, `REDISCLI_AUTH`), never their arguments, which any user can
-//! read in `ps`. One lock per backup folder (released by the kernel even on
-//! `kill -9`) keeps two runs apart and makes cleaning up leftovers safe.
+//! target that fails is recorded in the manifest (its partial files are
+//! removed) and the others still run. A run where every target failed
+//! writes no set at all, only a record in `failed/`: an empty set must not
+//! look like a fresh backup. Passwords reach `pg_dump` and `redis-cli`
+//! through their environment (`PGPASSWORD`, `REDISCLI_AUTH`), never their
+//! arguments, which any user can read in `ps`. The whole run holds the
+//! backup folder's lock exclusively ([`super::lock`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -14,42 +16,61 @@ use std::time::{Instant, SystemTime};
 use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use super::manifest::{FileEntry, Manifest, TargetOutcome, hash_file, hex, write_synced};
-use super::{Job, jobs, set_name, sets};
+use super::lock::{FolderLock, LockError, Mode};
+use super::manifest::{FileEntry, Manifest, PRE_RESTORE, SetStatus, TargetOutcome, hash_file, hex, write_synced};
+use super::{FAILED, Job, catalog, jobs, set_name};
 use crate::config::Config;
 use crate::probe::{Kind, Spec};
 
 /// The file that says which set is the newest complete one.
 pub const LATEST: &str = "latest.json";
 
+/// How many records of failed runs `failed/` keeps.
+const FAILURES_KEPT: usize = 30;
+
 /// Why no set could be taken at all (a failing target is not one of these:
-/// it is recorded in the set).
+/// it is recorded).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("cannot use the backup folder {dir}: {source} (fix: create it, or set `backup.dir` to a writable folder)")]
     Folder { dir: String, source: std::io::Error },
-    #[error("another `ops-gen backup` is running on {dir}; wait for it to finish")]
-    Busy { dir: String },
-    #[error("nothing to back up: the config has no postgres or redis targets{only}")]
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error("nothing to back up: the config has no postgres, redis or s3 targets{only}")]
     NothingToDo { only: String },
+    #[error("`{0}` is not a tag: a tag is 1 to 40 lowercase letters, digits, `-` and `_`{1}")]
+    BadTag(String, &'static str),
     #[error("cannot write the set in {dir}: {source}")]
     Write { dir: String, source: std::io::Error },
+}
+
+/// What to back up, and why.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Only targets of these kinds (all when empty).
+    pub only: Vec<Kind>,
+    /// The set's tag (`backup run --tag`); `None` for a scheduled copy.
+    pub tag: Option<String>,
 }
 
 /// What `backup run` did.
 #[derive(Debug)]
 pub struct Summary {
-    /// The new set's folder.
-    pub set: PathBuf,
+    /// The new set's folder; `None` when every target failed (then
+    /// `failure_record` holds what happened).
+    pub set: Option<PathBuf>,
+    pub failure_record: Option<PathBuf>,
     pub manifest: Manifest,
     /// Sets removed by retention.
     pub removed: Vec<String>,
+    /// Why retention deleted nothing, when the clock forbade it.
+    pub retention_blocked: Option<String>,
 }
 
 impl Summary {
     #[must_use]
     pub fn success(&self) -> bool {
-        self.manifest.targets.iter().all(|t| t.success)
+        self.set.is_some() && self.manifest.targets.iter().all(|t| t.success)
     }
 }
 
@@ -69,21 +90,46 @@ impl Progress for Quiet {
     fn finished(&self, _: &str) {}
 }
 
-/// Takes one set of every configured target (or only `only` kinds).
-pub async fn run(config: &Config, only: &[Kind], progress: &dyn Progress) -> Result<Summary, RunError> {
+/// Takes one set of every configured target (or only `options.only`
+/// kinds) under the folder's exclusive lock, then applies retention.
+pub async fn run(config: &Config, options: &Options, progress: &dyn Progress) -> Result<Summary, RunError> {
+    if let Some(tag) = &options.tag {
+        if !super::valid_tag(tag) {
+            return Err(RunError::BadTag(tag.clone(), ""));
+        }
+        if tag == PRE_RESTORE {
+            return Err(RunError::BadTag(tag.clone(), " other than `pre-restore`, which restores use"));
+        }
+    }
+    crate::output::private_umask();
+    let lock = super::lock::lock(&config.backup.dir, Mode::Exclusive, "backup run")?;
+    take(config, &lock, options, &[], progress).await
+}
+
+/// [`run`] for a caller that holds the exclusive lock already (a restore's
+/// safety copy); retention keeps the sets in `protect`.
+pub(crate) async fn take(
+    config: &Config,
+    lock: &FolderLock,
+    options: &Options,
+    protect: &[PathBuf],
+    progress: &dyn Progress,
+) -> Result<Summary, RunError> {
+    debug_assert!(lock.exclusive(), "a set is taken only under the exclusive lock");
     let dir = &config.backup.dir;
-    let folder_err = |source| RunError::Folder { dir: dir.display().to_string(), source };
-    std::fs::create_dir_all(dir).map_err(folder_err)?;
-    let _lock = lock(dir)?;
+    let write_err = |source| RunError::Write { dir: dir.display().to_string(), source };
+    private_folder(dir).map_err(|source| RunError::Folder { dir: dir.display().to_string(), source })?;
     remove_leftovers(dir);
 
-    let jobs: Vec<Job> =
-        jobs(config).into_iter().filter(|j| only.is_empty() || only.contains(&j.spec.kind())).collect();
+    let jobs: Vec<Job> = jobs(config)
+        .into_iter()
+        .filter(|j| options.only.is_empty() || options.only.contains(&j.spec.kind()))
+        .collect();
     if jobs.is_empty() {
-        let only = if only.is_empty() {
+        let only = if options.only.is_empty() {
             String::new()
         } else {
-            format!(" of kind {}", only.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
+            format!(" of kind {}", options.only.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
         };
         return Err(RunError::NothingToDo { only });
     }
@@ -92,8 +138,7 @@ pub async fn run(config: &Config, only: &[Kind], progress: &dyn Progress) -> Res
     let started = Instant::now();
     let name = unique_name(dir, started_at);
     let tmp = dir.join(format!(".tmp-{name}"));
-    let write_err = |source| RunError::Write { dir: dir.display().to_string(), source };
-    std::fs::create_dir(&tmp).map_err(write_err)?;
+    crate::output::create_private_dir(&tmp).map_err(write_err)?;
     // Until the rename, any way out of here removes the partial set (on a
     // full disk, at once rather than at the next run).
     let partial = RemoveOnDrop(Some(tmp.clone()));
@@ -104,7 +149,7 @@ pub async fn run(config: &Config, only: &[Kind], progress: &dyn Progress) -> Res
         progress.started(&job.target);
         let begun = Instant::now();
         let result = match &job.spec {
-            Spec::Postgres(spec) => dump_postgres(job, spec, &tmp).await,
+            Spec::Postgres(spec) => dump_postgres(job, spec, &config.backup.postgres, &tmp).await,
             Spec::Redis(spec) => dump_redis(job, spec, &tmp).await,
             Spec::S3(spec) => dump_s3(job, spec, &tmp).await,
             _ => Err("not a kind that is backed up".to_owned()),
@@ -113,6 +158,8 @@ pub async fn run(config: &Config, only: &[Kind], progress: &dyn Progress) -> Res
             Ok(files) => (true, None, files),
             Err(e) => {
                 tracing::error!(target = %job.target, "backup failed: {e}");
+                // What it wrote before failing is not a copy.
+                remove_partial_files(&tmp, job);
                 (false, Some(e), Vec::new())
             }
         };
@@ -129,6 +176,7 @@ pub async fn run(config: &Config, only: &[Kind], progress: &dyn Progress) -> Res
     }
 
     let finished_at = SystemTime::now();
+    let failed = targets.iter().filter(|t| !t.success).count();
     let manifest = Manifest {
         format: 1,
         set: name.clone(),
@@ -137,34 +185,99 @@ pub async fn run(config: &Config, only: &[Kind], progress: &dyn Progress) -> Res
         finished_at: humantime::format_rfc3339_seconds(finished_at).to_string(),
         finished_unix: finished_at.duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
         duration_seconds: started.elapsed().as_secs_f64(),
+        status: if failed == 0 { SetStatus::Complete } else { SetStatus::Partial },
+        tag: options.tag.clone(),
         targets,
     };
+    if failed == manifest.targets.len() {
+        drop(partial);
+        let record = record_failure(dir, &manifest).map_err(write_err)?;
+        return Ok(Summary {
+            set: None,
+            failure_record: Some(record),
+            manifest,
+            removed: Vec::new(),
+            retention_blocked: None,
+        });
+    }
     manifest.write(&tmp).map_err(write_err)?;
+    if failed == 0 {
+        let complete = serde_json::json!({"set": name, "finished_at": manifest.finished_at});
+        write_synced(&tmp.join(super::manifest::COMPLETE), complete.to_string().as_bytes()).map_err(write_err)?;
+    }
     let set = dir.join(&name);
-    // The set exists under its real name only once complete.
+    // The set exists under its real name only once complete, and the name
+    // is on disk before anything points at it.
     std::fs::rename(&tmp, &set).map_err(write_err)?;
     partial.disarm();
-    let latest = serde_json::json!({"set": name, "finished_at": manifest.finished_at, "success": manifest.targets.iter().all(|t| t.success)});
-    let latest_tmp = dir.join(format!(".{LATEST}.tmp"));
-    write_synced(&latest_tmp, latest.to_string().as_bytes()).map_err(write_err)?;
-    std::fs::rename(&latest_tmp, dir.join(LATEST)).map_err(write_err)?;
+    crate::output::sync_dir(dir).map_err(write_err)?;
+    write_latest(dir).map_err(write_err)?;
 
-    let mut summary = Summary { set, manifest, removed: Vec::new() };
-    if summary.success() {
-        summary.removed = apply_retention(config, SystemTime::now());
+    let sets = catalog(dir).map_err(write_err)?;
+    let mut protect = protect.to_vec();
+    protect.push(set.clone());
+    let plan = super::retention::plan(&config.backup.retention, &sets, SystemTime::now(), &protect);
+    if let Some(why) = &plan.blocked {
+        tracing::warn!("{why}");
     }
-    Ok(summary)
+    let removed = super::retention::delete(lock, dir, &plan.delete);
+    if !removed.is_empty() {
+        write_latest(dir).map_err(write_err)?;
+    }
+    Ok(Summary { set: Some(set), failure_record: None, manifest, removed, retention_blocked: plan.blocked })
 }
 
-/// Takes the backup folder's lock (an existing folder), held until the file
-/// is dropped: one `backup run` or `storage clean` at a time.
-pub fn lock(dir: &Path) -> Result<std::fs::File, RunError> {
-    let lock = std::fs::File::create(dir.join(".lock"))
-        .map_err(|source| RunError::Folder { dir: dir.display().to_string(), source })?;
-    if lock.try_lock().is_err() {
-        return Err(RunError::Busy { dir: dir.display().to_string() });
+/// Creates the backup folder owner-only, or makes an existing one so:
+/// sets hold the stack's data and credentials.
+fn private_folder(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    crate::output::create_private_dir_all(dir)?;
+    let mode = std::fs::metadata(dir)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!("{} was readable by other users (mode {:o}); made it owner-only", dir.display(), mode & 0o777);
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
-    Ok(lock)
+    Ok(())
+}
+
+/// Writes `failed/<set>.json` for a run where every target failed, and
+/// keeps the newest [`FAILURES_KEPT`] records.
+fn record_failure(dir: &Path, manifest: &Manifest) -> std::io::Result<PathBuf> {
+    let folder = dir.join(FAILED);
+    crate::output::create_private_dir_all(&folder)?;
+    let path = folder.join(format!("{}.json", manifest.set));
+    crate::output::write_atomically(&path, &serde_json::to_vec_pretty(manifest).map_err(std::io::Error::other)?)?;
+    let mut records: Vec<PathBuf> = std::fs::read_dir(&folder)?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_str().is_some_and(|n| super::is_set_name(n) && n.ends_with(".json")))
+        .map(|e| e.path())
+        .collect();
+    records.sort();
+    for old in &records[..records.len().saturating_sub(FAILURES_KEPT)] {
+        let _ = std::fs::remove_file(old);
+    }
+    Ok(path)
+}
+
+/// `latest.json`: the newest set (`set`, with its tag and whether every
+/// target succeeded), the newest scheduled one (`scheduled`, no tag) and the
+/// newest safety copy of a restore (`safety`). Derived from the sets each
+/// time, written atomically.
+pub fn write_latest(dir: &Path) -> std::io::Result<()> {
+    let sets = catalog(dir)?;
+    let valid: Vec<_> = sets.iter().filter(|s| s.finished().is_some()).collect();
+    let Some(newest) = valid.last() else { return Ok(()) };
+    let newest_with = |tag: Option<&str>| valid.iter().rev().find(|s| s.tag() == tag).map(|s| s.name.clone());
+    let manifest = newest.manifest.as_ref();
+    let latest = serde_json::json!({
+        "set": newest.name,
+        "finished_at": manifest.map(|m| m.finished_at.clone()),
+        "success": manifest.is_some_and(|m| !m.partial()),
+        "tag": newest.tag(),
+        "scheduled": newest_with(None),
+        "safety": newest_with(Some(PRE_RESTORE)),
+    });
+    crate::output::write_atomically(&dir.join(LATEST), latest.to_string().as_bytes())
 }
 
 /// Removes a folder when dropped, unless disarmed.
@@ -189,55 +302,46 @@ fn unique_name(dir: &Path, at: SystemTime) -> String {
     let base = set_name(at);
     (0..1000)
         .map(|n| if n == 0 { base.clone() } else { format!("{base}-{n}") })
-        .find(|n| !dir.join(n).exists())
+        .find(|n| !dir.join(n).exists() && !dir.join(FAILED).join(format!("{n}.json")).exists())
         .unwrap_or(base)
 }
 
-/// Removes temporary folders of runs that died (we hold the lock).
+/// Removes temporary folders of runs that died and sets whose deletion was
+/// interrupted (we hold the exclusive lock).
 fn remove_leftovers(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     for entry in entries.filter_map(Result::ok) {
-        if entry.file_name().to_string_lossy().starts_with(".tmp-") {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(".tmp-") || name.starts_with(super::retention::TRASH) {
             tracing::info!("removing {} left by an interrupted backup", entry.path().display());
-            let _ = std::fs::remove_dir_all(entry.path());
+            let path = entry.path();
+            let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
         }
     }
 }
 
-/// Deletes the sets [`retention_plan`] names; the names of those removed.
-fn apply_retention(config: &Config, now: SystemTime) -> Vec<String> {
-    retention_plan(config, now)
-        .into_iter()
-        .filter(|set| std::fs::remove_dir_all(set).is_ok())
-        .map(|set| set.file_name().unwrap_or_default().to_string_lossy().into_owned())
-        .collect()
+/// Removes what a failed target left in the temporary set.
+fn remove_partial_files(set: &Path, job: &Job) {
+    let paths = match job.spec.kind() {
+        Kind::Postgres => vec![set.join("postgres").join(&job.target)],
+        Kind::Redis => vec![
+            set.join("redis").join(format!("{}.rdb", job.target)),
+            set.join("redis").join(format!("{}.json", job.target)),
+        ],
+        Kind::S3 => vec![set.join("s3").join(&job.target)],
+        _ => Vec::new(),
+    };
+    for path in paths {
+        let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
+    }
 }
 
-/// The sets retention removes: beyond `keep_last`, older than `max_age`,
-/// never the newest verified set (or, without one, the newest set). `backup
-/// run` applies it after a good set; `storage clean` shows it, then applies
-/// it under [`lock`].
+/// The sets retention would remove now (`storage clean` shows them, then
+/// deletes them under the exclusive lock through [`super::retention`]).
 #[must_use]
-pub fn retention_plan(config: &Config, now: SystemTime) -> Vec<PathBuf> {
-    let retention = &config.backup.retention;
-    let Ok(all) = sets(&config.backup.dir) else { return Vec::new() };
-    let protected =
-        all.iter().rev().find(|s| super::verify::Record::read(s).is_some_and(|r| r.ok)).or(all.last()).cloned();
-    let keep_from = all.len().saturating_sub(retention.keep_last.max(1));
-    all[..keep_from]
-        .iter()
-        .filter(|set| Some(*set) != protected.as_ref())
-        .filter(|set| {
-            retention.max_age.is_none_or(|max| {
-                Manifest::read(set).ok().is_none_or(|m| {
-                    let finished =
-                        SystemTime::UNIX_EPOCH + std::time::Duration::from_secs_f64(m.finished_unix.max(0.0));
-                    now.duration_since(finished).is_ok_and(|age| age > max.get())
-                })
-            })
-        })
-        .cloned()
-        .collect()
+pub fn retention_plan(config: &Config, now: SystemTime) -> super::retention::Plan {
+    let sets = catalog(&config.backup.dir).unwrap_or_default();
+    super::retention::plan(&config.backup.retention, &sets, now, &[])
 }
 
 /// The version a tool prints (`pg_dump (PostgreSQL) 15.18 …` → `15.18`).
@@ -277,7 +381,9 @@ async fn stream_to_file(
         let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut text).await;
         String::from_utf8_lossy(&text).into_owned()
     });
-    let mut file = tokio::fs::File::create(path).await.map_err(|e| format!("cannot create {name}: {e}"))?;
+    let mut file = tokio::fs::File::from_std(
+        crate::output::create_private(path).map_err(|e| format!("cannot create {name}: {e}"))?,
+    );
     let mut hasher = Sha256::new();
     let mut size = 0u64;
     let mut buf = vec![0u8; 1 << 20];
@@ -304,7 +410,12 @@ fn relative(set: &Path, path: &Path) -> String {
     path.strip_prefix(set).unwrap_or(path).to_string_lossy().replace('\\', "/")
 }
 
-async fn dump_postgres(job: &Job, spec: &crate::probe::postgres::Spec, set: &Path) -> Result<Vec<FileEntry>, String> {
+async fn dump_postgres(
+    job: &Job,
+    spec: &crate::probe::postgres::Spec,
+    settings: &super::PostgresSettings,
+    set: &Path,
+) -> Result<Vec<FileEntry>, String> {
     let config = spec.url.get();
     let PgDumpFit { version, .. } = pg_dump_fits(spec).await?;
     let client = super::scratch::PgClient::new(spec)?;
@@ -314,8 +425,28 @@ async fn dump_postgres(job: &Job, spec: &crate::probe::postgres::Spec, set: &Pat
         job.databases.clone()
     };
     let folder = set.join("postgres").join(&job.target);
-    std::fs::create_dir_all(&folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+    crate::output::create_private_dir_all(&folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
     let mut files = Vec::new();
+    // The roles and tablespaces the dumps' owners and grants name: without
+    // them a restore onto a fresh server fails.
+    let path = folder.join(GLOBALS);
+    let first = databases.first().cloned().unwrap_or_default();
+    let mut command = client.command("pg_dumpall", &first, "ops-gen-backup");
+    command.arg("--globals-only");
+    if !settings.role_passwords {
+        command.arg("--no-role-passwords");
+    }
+    let begun = Instant::now();
+    let (size, sha256) = stream_to_file(command, &path, "pg_dumpall --globals-only").await?;
+    files.push(FileEntry {
+        path: relative(set, &path),
+        size,
+        sha256,
+        tool: "pg_dumpall".to_owned(),
+        tool_version: version.clone(),
+        source: "globals".to_owned(),
+        duration_seconds: begun.elapsed().as_secs_f64(),
+    });
     for db in databases {
         let path = folder.join(format!("{db}.dump"));
         let mut command = client.command("pg_dump", &db, "ops-gen-backup");
@@ -334,6 +465,10 @@ async fn dump_postgres(job: &Job, spec: &crate::probe::postgres::Spec, set: &Pat
     }
     Ok(files)
 }
+
+/// The file of a PostgreSQL copy holding the server's roles and tablespaces
+/// (`pg_dumpall --globals-only`).
+pub const GLOBALS: &str = "globals.sql";
 
 /// The local `pg_dump` and the server it was checked against.
 #[derive(Debug, Clone)]
@@ -387,7 +522,7 @@ async fn dump_redis(job: &Job, spec: &crate::probe::redis::Spec, set: &Path) -> 
     let metadata = redis_metadata(client).await?;
     let version = tool_version("redis-cli", "apt-get install redis-tools").await?;
     let folder = set.join("redis");
-    std::fs::create_dir_all(&folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+    crate::output::create_private_dir_all(&folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
     let rdb = folder.join(format!("{}.rdb", job.target));
     let mut command = tokio::process::Command::new("redis-cli");
     command.args(["-h", host, "-p", &port.to_string()]);
@@ -469,7 +604,7 @@ async fn dump_s3(job: &Job, spec: &crate::probe::s3::Spec, set: &Path) -> Result
 
     let probe = crate::probe::s3::S3Probe::new(spec)?;
     let folder = set.join("s3").join(&job.target);
-    std::fs::create_dir_all(&folder).map_err(|e| format!("cannot create the S3 folder: {e}"))?;
+    crate::output::create_private_dir_all(&folder).map_err(|e| format!("cannot create the S3 folder: {e}"))?;
     let entry = |path: &Path, tool: &str, source: &str, seconds: f64| -> Result<FileEntry, String> {
         let (size, sha256) = hash_file(path).map_err(|e| format!("cannot read {}: {e}", relative(set, path)))?;
         Ok(FileEntry {
@@ -532,14 +667,15 @@ async fn dump_s3(job: &Job, spec: &crate::probe::s3::Spec, set: &Path) -> Result
             let begun = Instant::now();
             let path = parts.iter().fold(folder.join("objects"), |p, part| p.join(part));
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| format!("cannot create a mirror folder: {e}"))?;
+                crate::output::create_private_dir_all(parent).map_err(|e| format!("cannot create a mirror folder: {e}"))?;
             }
             // Streamed to disk while hashed: objects can be larger than memory.
             let mirrored =
                 |e: &dyn std::error::Error| format!("mirroring {}: {}", key.as_ref(), crate::probe::chain(e));
             let mut body = probe.store().get(&key).await.map_err(|e| mirrored(&e))?.into_stream();
-            let mut file =
-                tokio::fs::File::create(&path).await.map_err(|e| format!("cannot write a mirrored object: {e}"))?;
+            let mut file = tokio::fs::File::from_std(
+                crate::output::create_private(&path).map_err(|e| format!("cannot write a mirrored object: {e}"))?,
+            );
             let mut hasher = Sha256::new();
             let mut size = 0u64;
             while let Some(chunk) = body.next().await {

@@ -1,7 +1,12 @@
 //! Pieces `run`, `drill` and `restore` share: how PostgreSQL client programs
 //! reach a target, and a throwaway `redis-server` loaded from an RDB.
+//!
+//! Throwaway servers hold a copy of production data, so nobody else on the
+//! host may reach them: they listen on a Unix socket only (no TCP port), in
+//! a fresh owner-only (0700) folder, and ask for a random password even
+//! there.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -45,9 +50,12 @@ impl PgClient {
     /// database `db`; `app` names the connection in `pg_stat_activity`.
     pub fn command(&self, program: &str, db: &str, app: &str) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(program);
+        // pg_dumpall reads `--dbname` as a connection string; its database
+        // to connect to is `--database`.
+        let db_flag = if program == "pg_dumpall" { "--database" } else { "--dbname" };
         command
             .args(["--no-password", "--host", &self.host, "--port", &self.port, "--username", &self.user])
-            .args(["--dbname", db])
+            .args([db_flag, db])
             .env("PGSSLMODE", self.sslmode)
             .env("PGCONNECT_TIMEOUT", "10")
             .env("PGAPPNAME", app)
@@ -60,44 +68,60 @@ impl PgClient {
     }
 }
 
-/// A `redis-server` on a free loopback port that loaded an RDB file, in a
-/// scratch folder; stopped and removed when dropped.
+/// A `redis-server` that loaded an RDB file, listening only on a Unix
+/// socket in an owner-only scratch folder, with a random password; stopped
+/// and removed when dropped.
 pub struct ScratchRedis {
-    pub port: u16,
     pub conn: redis::aio::MultiplexedConnection,
+    /// The socket, in the scratch folder.
+    pub socket: PathBuf,
     server: tokio::process::Child,
     _dir: tempfile::TempDir,
 }
 
 impl std::fmt::Debug for ScratchRedis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ScratchRedis").field("port", &self.port).finish_non_exhaustive()
+        f.debug_struct("ScratchRedis").field("socket", &self.socket).finish_non_exhaustive()
     }
+}
+
+/// The `redis-server` configuration of a throwaway instance: fed on its
+/// standard input (`redis-server -`), so the password is in no command line.
+fn scratch_config(dir: &Path, password: &str) -> String {
+    format!(
+        "port 0\nunixsocket {}\nunixsocketperm 700\nrequirepass {password}\ndir {}\ndbfilename dump.rdb\nsave \"\"\nappendonly no\n",
+        dir.join("redis.sock").display(),
+        dir.display()
+    )
 }
 
 impl ScratchRedis {
     /// Starts the server on a copy of `rdb` and waits until it has loaded it.
     pub async fn load(rdb: &Path, prefix: &str) -> Result<Self, String> {
+        use tokio::io::AsyncWriteExt as _;
+        // tempfile makes the folder 0700.
         let dir = tempfile::Builder::new()
             .prefix(prefix)
             .tempdir()
             .map_err(|e| format!("cannot create a scratch folder: {e}"))?;
         std::fs::copy(rdb, dir.path().join("dump.rdb")).map_err(|e| format!("cannot copy the RDB: {e}"))?;
-        let port =
-            std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+        let password = crate::output::random_hex(16);
+        let socket = dir.path().join("redis.sock");
         let mut server = tokio::process::Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--dbfilename", "dump.rdb"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdin(Stdio::null())
+            .arg("-")
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("cannot run redis-server ({e}); install it: apt-get install redis-server"))?;
-        match wait_for_redis(port, Some(&mut server)).await {
-            Ok(conn) => Ok(Self { port, conn, server, _dir: dir }),
+        let config = scratch_config(dir.path(), &password);
+        if let Some(mut stdin) = server.stdin.take() {
+            stdin.write_all(config.as_bytes()).await.map_err(|e| format!("cannot configure redis-server: {e}"))?;
+            // Closing stdin is what makes redis-server read its config.
+        }
+        match wait_for_redis(&socket, &password, Some(&mut server)).await {
+            Ok(conn) => Ok(Self { conn, socket, server, _dir: dir }),
             Err(e) => {
                 let _ = server.kill().await;
                 Err(e)
@@ -111,13 +135,19 @@ impl ScratchRedis {
     }
 }
 
-/// A connection to the Redis on `port` once it has loaded its RDB (up to
-/// 60 s); `server`, when it is our child, must not exit meanwhile.
+/// A connection to the throwaway Redis on `socket` once it has loaded its
+/// RDB (up to 60 s); `server`, when it is our child, must not exit meanwhile.
 pub async fn wait_for_redis(
-    port: u16,
+    socket: &Path,
+    password: &str,
     mut server: Option<&mut tokio::process::Child>,
 ) -> Result<redis::aio::MultiplexedConnection, String> {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/0")).map_err(|e| e.to_string())?;
+    use redis::IntoConnectionInfo as _;
+    let info = redis::ConnectionAddr::Unix(socket.to_owned())
+        .into_connection_info()
+        .map_err(|e| e.to_string())?
+        .set_redis_settings(redis::RedisConnectionInfo::default().set_password(password));
+    let client = redis::Client::open(info).map_err(|e| e.to_string())?;
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(60) {
         if let Some(Ok(Some(status))) = server.as_mut().map(|s| s.try_wait()) {

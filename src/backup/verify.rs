@@ -37,6 +37,9 @@ pub struct Record {
     pub ok: bool,
     pub files_checked: usize,
     pub problems: Vec<Problem>,
+    /// Worth fixing, not damage: a set other users can read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Problem>,
 }
 
 /// How a problem about a target that failed in the set begins (as opposed to
@@ -61,15 +64,24 @@ impl Record {
 /// Why a set could not be verified at all.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
-    #[error("no backup set in {0}; take one with `ops-gen backup run`")]
-    NoSet(String),
     #[error("{0} is not a backup set (it has no manifest.json)")]
     NotASet(String),
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Lock(#[from] super::lock::LockError),
 }
 
-/// Verifies one set and records the result in it.
+/// `ops-gen backup verify`: verifies `set` holding the backup folder `dir`
+/// shared (retention cannot delete it meanwhile).
+pub async fn verify(dir: &Path, set: &Path) -> Result<Record, VerifyError> {
+    crate::output::private_umask();
+    let _lock = super::lock::lock(dir, super::lock::Mode::Shared, "backup verify")?;
+    verify_set(set).await
+}
+
+/// Verifies one set and records the result in it (the caller holds the
+/// folder's lock).
 pub async fn verify_set(set: &Path) -> Result<Record, VerifyError> {
     if !set.join(super::manifest::MANIFEST).is_file() {
         return Err(VerifyError::NotASet(set.display().to_string()));
@@ -108,6 +120,7 @@ pub async fn verify_set(set: &Path) -> Result<Record, VerifyError> {
         ok: problems.is_empty(),
         files_checked: manifest.files().count(),
         problems,
+        warnings: exposed(set),
     };
     if let Ok(json) = serde_json::to_vec_pretty(&record)
         && let Err(e) = write_synced(&set.join(RECORD), &json)
@@ -117,12 +130,32 @@ pub async fn verify_set(set: &Path) -> Result<Record, VerifyError> {
     Ok(record)
 }
 
-/// The newest set in `dir`.
-pub fn newest(dir: &Path) -> Result<std::path::PathBuf, VerifyError> {
-    super::sets(dir)
-        .ok()
-        .and_then(|sets| sets.last().cloned())
-        .ok_or_else(|| VerifyError::NoSet(dir.display().to_string()))
+/// The folders and files of `set` that other users can read or enter
+/// (sets are written owner-only; an older ops-gen, a copy or a `chmod` may
+/// have opened them).
+fn exposed(set: &Path) -> Vec<Problem> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut open = Vec::new();
+    let mut stack = vec![set.to_owned()];
+    while let Some(path) = stack.pop() {
+        let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+        if meta.permissions().mode() & 0o077 != 0 {
+            open.push((path.clone(), meta.permissions().mode() & 0o777));
+        }
+        if meta.is_dir() {
+            stack.extend(std::fs::read_dir(&path).into_iter().flatten().filter_map(Result::ok).map(|e| e.path()));
+        }
+    }
+    let Some((first, mode)) = open.first() else { return Vec::new() };
+    let subject = first.strip_prefix(set).ok().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    vec![Problem {
+        subject: subject.display().to_string(),
+        problem: format!(
+            "readable by other users (mode {mode:o}{}); fix: chmod -R go-rwx {}",
+            if open.len() > 1 { format!(", and {} more", open.len() - 1) } else { String::new() },
+            set.display()
+        ),
+    }]
 }
 
 /// Targets whose newest successful backup is missing or older than allowed.

@@ -344,7 +344,7 @@ impl Exposition {
         if rows.is_empty() {
             return Ok(());
         }
-        let all: [BackupFamily; 9] = [
+        let all: [BackupFamily; 11] = [
             (
                 "opsgen_backup_last_success_timestamp_seconds",
                 "When the newest successful backup finished (a set) or was written (a file), in Unix seconds; 0 when there is none.",
@@ -365,12 +365,22 @@ impl Exposition {
             ),
             (
                 "opsgen_backup_verified",
-                "1 when the newest set holding the target passed `ops-gen backup verify` (sets taken by ops-gen).",
+                "1 when the newest successful copy of the target passed `ops-gen backup verify` (sets taken by ops-gen).",
                 |r| r.sets.as_ref().map(|s| f64::from(u8::from(s.verified))),
             ),
             ("opsgen_backup_sets", "Sets holding a successful backup of the target (sets taken by ops-gen).", |r| {
                 r.sets.as_ref().map(|s| s.sets as f64)
             }),
+            (
+                "opsgen_backup_last_failure_timestamp_seconds",
+                "When a backup of the target last failed (a run where every target failed writes no set, only a record), in Unix seconds; 0 when none did.",
+                |r| r.sets.as_ref().map(|s| s.last_failure_timestamp_seconds),
+            ),
+            (
+                "opsgen_backup_retention_blocked",
+                "1 while retention deletes nothing because the newest set's recorded time lies in the future (the clock was ahead); see the runbook backup-retention-blocked.",
+                |r| r.sets.as_ref().map(|s| f64::from(u8::from(s.retention_blocked))),
+            ),
             (
                 "opsgen_restore_drill_last_success_timestamp_seconds",
                 "When a restore drill of the target last passed, in Unix seconds; 0 when none ever did.",
@@ -456,6 +466,11 @@ pub struct SetFacts {
     pub drill_success: bool,
     /// The newest drill's measured restore time (0: never drilled).
     pub drill_duration_seconds: f64,
+    /// When a backup of the target last failed (0: never).
+    pub last_failure_timestamp_seconds: f64,
+    /// Whether retention is keeping every copy because the newest set lies
+    /// in the future (a clock jump).
+    pub retention_blocked: bool,
 }
 
 impl Collector for Exposition {

@@ -289,7 +289,10 @@ impl Exporter {
         }
         let jobs = crate::backup::jobs(config);
         let names: Vec<&str> = jobs.iter().map(|j| j.target.as_str()).collect();
-        let states = crate::backup::inventory(&config.backup.dir, &names);
+        let sets = crate::backup::catalog(&config.backup.dir).unwrap_or_default();
+        let states = crate::backup::inventory_of(&config.backup.dir, &sets, &names);
+        let retention_blocked =
+            crate::backup::retention::blocked(&sets, std::time::SystemTime::now()).is_some();
         let rows: Arc<Vec<metrics::BackupRow>> = Arc::new(
             jobs.iter()
                 .map(|job| {
@@ -307,6 +310,8 @@ impl Exporter {
                             drill_last_success_timestamp_seconds: state.drill_last_success.unwrap_or(0.0),
                             drill_success: state.drill.is_some_and(|(_, ok, _)| ok),
                             drill_duration_seconds: state.drill.map_or(0.0, |(_, _, d)| d),
+                            last_failure_timestamp_seconds: state.last_failure.unwrap_or(0.0),
+                            retention_blocked,
                         }),
                     }
                 })

@@ -182,7 +182,19 @@ fn backup_folder(dir: &Path) -> Finding {
         .tempfile_in(existing)
         .and_then(tempfile::NamedTempFile::close);
     match written {
-        Ok(()) if existing == dir => Finding::ok(check, "writable"),
+        Ok(()) if existing == dir => {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(dir).map(|m| m.permissions().mode() & 0o777).unwrap_or(0o700);
+            if mode & 0o077 == 0 {
+                Finding::ok(check, "writable, owner-only (0700)")
+            } else {
+                Finding::fail(
+                    check,
+                    format!("readable by other users (mode {mode:o}): backups hold the stack's data and secrets"),
+                    Some(format!("chmod -R go-rwx {} (`backup run` also tightens it)", dir.display())),
+                )
+            }
+        }
         Ok(()) => {
             Finding::ok(check, format!("not there yet; `backup run` creates it in {} (writable)", existing.display()))
         }

@@ -287,7 +287,7 @@ pub fn render(compose: &Path, found: &[Found]) -> String {
         }
     }
     out.push_str("  # the sets `ops-gen backup run` writes: alert when none is fresh\n");
-    out.push_str("  backups:\n    kind: file_freshness\n    path: output/backups/*/manifest.json\n    max_age: 26h\n");
+    out.push_str("  backups:\n    kind: file_freshness\n    path: output/backups/*/complete.json\n    max_age: 26h\n");
     for f in found.iter().filter(|f| f.role == Role::ObjectStore) {
         let _ = writeln!(
             out,

@@ -61,15 +61,3 @@ pub(crate) fn unique_dir(dir: &Path, name: &str) -> std::io::Result<PathBuf> {
         }
     }
 }
-
-/// Writes `path` through a temporary file in the same folder and a rename,
-/// so readers see the old or the new content, never half of it.
-pub(crate) fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-    tmp.write_all(contents)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}

@@ -598,7 +598,7 @@ pub fn record(dir: &Path, report: &Report) -> Result<PathBuf, WriteError> {
     let at = SystemTime::UNIX_EPOCH + Duration::from_secs_f64(report.finished_timestamp_seconds);
     let run_dir = super::unique_dir(dir, &crate::backup::set_name(at)).map_err(error)?;
     let result = run_dir.join("result.json");
-    super::write_atomically(&result, &serde_json::to_vec_pretty(report).unwrap_or_default()).map_err(error)?;
+    crate::output::write_atomically(&result, &serde_json::to_vec_pretty(report).unwrap_or_default()).map_err(error)?;
     let previous = Latest::read(dir).and_then(|l| l.last_failure);
     let reason = report.reason();
     let last_failure = match &reason {
@@ -618,7 +618,7 @@ pub fn record(dir: &Path, report: &Report) -> Result<PathBuf, WriteError> {
         reason,
         last_failure,
     };
-    super::write_atomically(&dir.join(LATEST), &serde_json::to_vec_pretty(&latest).unwrap_or_default())
+    crate::output::write_atomically(&dir.join(LATEST), &serde_json::to_vec_pretty(&latest).unwrap_or_default())
         .map_err(error)?;
     Ok(result)
 }

@@ -290,7 +290,7 @@ pub fn plan(config: &Config, folders: &Folders, keep: usize, now: SystemTime) ->
         }
     }
 
-    for set in backup::run::retention_plan(config, now) {
+    for set in backup::run::retention_plan(config, now).delete {
         removals.push(removal(What::Backup, vec![set]));
     }
     let bytes = removals.iter().map(|r| r.bytes).sum();
@@ -326,20 +326,49 @@ pub struct Failure {
     pub error: String,
 }
 
-/// Removes what `plan` names; backup sets under the backup folder's lock
-/// (a running `backup run` makes them fail, not race).
+/// Removes what `plan` names. Backup sets go under the backup folder's
+/// exclusive lock (a running backup, drill or restore makes them fail, not
+/// race), and only those retention still names once the lock is held: a
+/// verification since the plan may have changed which copy must stay.
 #[must_use]
-pub fn clean(folders: &Folders, plan: Plan) -> CleanReport {
+pub fn clean(config: &Config, folders: &Folders, plan: Plan) -> CleanReport {
     let has_backups = plan.removals.iter().any(|r| r.what == What::Backup);
-    let lock = has_backups.then(|| backup::run::lock(&folders.backups).map_err(|e| e.to_string()));
+    let lock = has_backups
+        .then(|| backup::lock::lock(&folders.backups, backup::lock::Mode::Exclusive, "storage clean").map_err(|e| e.to_string()));
+    let still = if matches!(lock, Some(Ok(_))) {
+        backup::run::retention_plan(config, SystemTime::now()).delete
+    } else {
+        Vec::new()
+    };
     let mut removed = Vec::new();
     let mut failed = Vec::new();
     let mut freed_bytes = 0;
     for r in &plan.removals {
-        if r.what == What::Backup
-            && let Some(Err(why)) = &lock
-        {
-            failed.extend(r.paths.iter().map(|p| Failure { path: p.clone(), error: why.clone() }));
+        if r.what == What::Backup {
+            match &lock {
+                Some(Err(why)) => {
+                    failed.extend(r.paths.iter().map(|p| Failure { path: p.clone(), error: why.clone() }));
+                }
+                Some(Ok(held)) => {
+                    let sets: Vec<PathBuf> = r.paths.iter().filter(|p| still.contains(p)).cloned().collect();
+                    let kept: Vec<&PathBuf> = r.paths.iter().filter(|p| !still.contains(p)).collect();
+                    failed.extend(kept.into_iter().map(|p| Failure {
+                        path: p.clone(),
+                        error: "kept: retention no longer allows deleting it".to_owned(),
+                    }));
+                    let gone = backup::retention::delete(held, &folders.backups, &sets);
+                    if gone.len() == sets.len() && !sets.is_empty() {
+                        freed_bytes += r.bytes;
+                    }
+                    removed.extend(sets.into_iter().filter(|p| {
+                        p.file_name().is_some_and(|n| gone.iter().any(|g| *g == n.to_string_lossy()))
+                    }));
+                    if !gone.is_empty() {
+                        let _ = backup::run::write_latest(&folders.backups);
+                    }
+                }
+                None => {}
+            }
             continue;
         }
         let mut ok = true;

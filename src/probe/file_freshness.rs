@@ -37,11 +37,14 @@ pub struct Spec {
 }
 
 impl Spec {
-    /// Watches ops-gen's own backup sets: each complete set holds a manifest.
+    /// Watches ops-gen's own backup sets: a set where every target
+    /// succeeded holds `complete.json` (a partial set does not, and a run
+    /// where every target failed writes no set), so the check counts only
+    /// successful copies.
     #[must_use]
     pub fn backup_folder(dir: &Path) -> Self {
         Self {
-            path: dir.join("*").join("manifest.json").display().to_string(),
+            path: dir.join("*").join(crate::backup::manifest::COMPLETE).display().to_string(),
             max_age: defaults::BACKUP_MAX_AGE,
             min_size: None,
             timeout: None,
@@ -201,7 +204,7 @@ mod tests {
     fn hidden_temporary_folders_do_not_count() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join(".tmp-2026")).unwrap();
-        std::fs::write(dir.path().join(".tmp-2026/manifest.json"), b"{}").unwrap();
+        std::fs::write(dir.path().join(".tmp-2026/complete.json"), b"{}").unwrap();
         let p = FreshnessProbe::new(&Spec::backup_folder(dir.path()));
         assert_eq!(p.check(SystemTime::now()).failure.unwrap().reason, Reason::Missing);
     }

@@ -1,0 +1,110 @@
+//! Durable, private writes for everything ops-gen keeps under `output/`.
+//!
+//! A file another process reads (a `latest.json`, a manifest, a smoke
+//! result) is replaced through a temporary file in the same folder and a
+//! rename, so a reader sees the old or the new content, never half of it;
+//! the file and then its folder are flushed, so a power cut after the call
+//! returns cannot bring the old name back. Files are created owner-only
+//! (0600) whatever the umask: backups and bundles hold a stack's data.
+
+use std::io::Write as _;
+use std::path::Path;
+
+/// Writes `path` through a temporary file (mode 0600) in the same folder,
+/// a flush and a rename, then flushes the folder.
+pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    tmp.write_all(contents)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    sync_dir(dir)
+}
+
+/// Creates `path` owner-only (0600), writes it and flushes it to disk.
+pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut file = create_private(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+/// Creates (or truncates) `path` with mode 0600, whatever the umask.
+pub fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    // An existing file keeps its mode through `open`: set it.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(file)
+}
+
+/// Creates `path` and its missing parents with mode 0700, whatever the umask.
+pub fn create_private_dir_all(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path)
+}
+
+/// Creates the folder `path` (its parent must exist) with mode 0700.
+pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new().mode(0o700).create(path)
+}
+
+/// Flushes a folder's entries (a rename or a removal in it) to disk.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Makes every file and folder this process (and the programs it starts)
+/// creates from now on owner-only. Backup commands call it first: tools such
+/// as `redis-cli --rdb` create their output files themselves.
+pub fn private_umask() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
+/// `n` random bytes from the kernel, as lowercase hex: throwaway passwords.
+#[must_use]
+pub fn random_hex(n: usize) -> String {
+    use std::fmt::Write as _;
+    let mut bytes = vec![0u8; n];
+    let mut filled = 0;
+    while filled < n {
+        match rustix::rand::getrandom(&mut bytes[filled..], rustix::rand::GetRandomFlags::empty()) {
+            Ok(got) => filled += got,
+            Err(rustix::io::Errno::INTR) => {}
+            // The kernel's generator does not fail once booted; a fallback
+            // would be weaker than failing loudly.
+            Err(e) => panic!("the kernel's random generator failed: {e}"),
+        }
+    }
+    bytes.iter().fold(String::with_capacity(n * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    #[test]
+    fn files_and_folders_are_owner_only_whatever_the_umask() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("a/b");
+        create_private_dir_all(&folder).unwrap();
+        write_private(&folder.join("f"), b"x").unwrap();
+        write_atomically(&folder.join("g"), b"y").unwrap();
+        assert_eq!(std::fs::metadata(&folder).unwrap().permissions().mode() & 0o777, 0o700);
+        for f in ["f", "g"] {
+            assert_eq!(std::fs::metadata(folder.join(f)).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        assert_eq!(std::fs::read(folder.join("g")).unwrap(), b"y");
+    }
+
+    #[test]
+    fn random_hex_is_random_and_sized() {
+        let (a, b) = (random_hex(16), random_hex(16));
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, b);
+    }
+}
