@@ -646,7 +646,9 @@ async fn only_runs_never_remove_another_targets_last_copy_and_tags_keep_apart() 
     }
     assert!(full.is_dir(), "the only PostgreSQL copy stays: {:?}", stack.sets());
     assert_eq!(stack.sets().len(), 2, "the surplus Redis-only set went: {:?}", stack.sets());
+    // Verified now: the newest verified copy of cache, kept from here on.
     stack.ops_gen(&["backup", "verify", "--freshness"]).expect_code(0);
+    let verified = stack.sets().pop().unwrap();
 
     // Deploy copies count apart from the scheduled ones.
     let mut tagged = Vec::new();
@@ -659,7 +661,11 @@ async fn only_runs_never_remove_another_targets_last_copy_and_tags_keep_apart() 
     stack.ops_gen(&["backup", "run"]).expect_code(0);
     let nightly = stack.sets().pop().unwrap();
     let sets = stack.sets();
-    assert_eq!(sets, vec![tagged[1].clone(), tagged[2].clone(), nightly], "two tagged, one scheduled");
+    assert_eq!(
+        sets,
+        vec![verified, tagged[1].clone(), tagged[2].clone(), nightly],
+        "the newest verified copy, two tagged, one scheduled"
+    );
     let out = stack.ops_gen(&["--json", "backup", "list"]);
     let list: serde_json::Value = serde_json::from_str(&out.expect_code(0).stdout).unwrap();
     assert_eq!(list[1]["tag"], "pre-migration", "{list:#}");
@@ -779,13 +785,13 @@ async fn a_drill_restores_owners_and_fails_when_the_globals_lack_a_role() {
     stack.write_config(&stack.config(&util::redis_url(), &extra));
     stack.ops_gen(&["backup", "run", "--only", "postgres"]).expect_code(0);
     let out = stack.ops_gen(&["backup", "drill"]);
-    out.expect_code(0);
+    let set = stack.sets().pop().unwrap();
+    let globals = set.join("postgres/db/globals.sql");
+    assert_eq!(out.code, 0, "{}\n{}", out.all(), std::fs::read_to_string(&globals).unwrap());
     assert!(out.stdout.contains(&format!("returned \"{role}\"")), "the owner is restored:\n{}", out.stdout);
 
     // A globals.sql that does not create the role (re-hashed, so the set
     // still verifies): the drill fails, as a restore onto a new server would.
-    let set = stack.sets().pop().unwrap();
-    let globals = set.join("postgres/db/globals.sql");
     let text = std::fs::read_to_string(&globals).unwrap();
     let without: String = text.lines().filter(|l| !l.contains(&role)).map(|l| format!("{l}\n")).collect();
     std::fs::write(&globals, &without).unwrap();
@@ -872,10 +878,8 @@ async fn concurrent_commands_wait_for_the_lock_or_refuse_naming_the_holder() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    util::eventually("the restore's safety copy", Duration::from_secs(10), async || {
-        std::fs::read_dir(stack.backups()).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with(".tmp-"))
-    })
-    .await;
+    let note = stack.backups().join(".lock.d").join(restore.id().to_string());
+    util::eventually("the restore holding the folder", Duration::from_secs(10), async || note.is_file()).await;
     let out = stack.ops_gen(&["backup", "run"]);
     assert_ne!(out.code, 0);
     assert!(out.all().contains("`ops-gen backup restore`"), "{}", out.all());

@@ -482,7 +482,7 @@ impl LocalPg {
         let mut psql = self.client(pg_program("psql", None), "postgres");
         psql.args(["--no-psqlrc", "--quiet", "--file"]).arg(globals);
         let out = psql.output().await.map_err(|e| format!("cannot run psql ({e}); install postgresql-client"))?;
-        globals_errors(&out.stderr)
+        globals_errors(&out)
     }
 
     async fn restore(&self, db: &str, dump: &Path, major: Option<&str>) -> Result<(), String> {
@@ -521,17 +521,24 @@ impl LocalPg {
     }
 }
 
-/// The last non-empty line a tool printed.
-fn last_line(stderr: &[u8]) -> String {
+/// The line of a tool's output that says what went wrong: the first
+/// naming an error (pg_restore ends with the statement that failed, after
+/// the reason), else the last.
+pub(crate) fn last_line(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
-    text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim().to_owned()
+    let line = text.lines().find(|l| l.to_ascii_lowercase().contains("error:"));
+    let line = line.or_else(|| text.lines().rev().find(|l| !l.trim().is_empty()));
+    line.unwrap_or("no message").trim().to_owned()
 }
 
 /// What `psql` said while applying a `globals.sql`: roles that exist
 /// already (the server's own superuser) are expected; any other error
 /// fails, naming the first.
-pub(crate) fn globals_errors(stderr: &[u8]) -> Result<(), String> {
-    let text = String::from_utf8_lossy(stderr);
+pub(crate) fn globals_errors(out: &std::process::Output) -> Result<(), String> {
+    if !out.status.success() {
+        return Err(format!("the roles (globals.sql) did not apply: {}", last_line(&out.stderr)));
+    }
+    let text = String::from_utf8_lossy(&out.stderr);
     match text.lines().find(|l| l.contains("ERROR:") && !l.contains("already exists")) {
         Some(line) => Err(format!("the roles (globals.sql) did not apply: {}", line.trim())),
         None => Ok(()),
@@ -624,7 +631,7 @@ impl PgContainer {
         let mut psql = self.client("psql", "postgres");
         psql.args(["--no-psqlrc", "--quiet", "--file"]).arg(globals);
         let out = psql.output().await.map_err(|e| format!("cannot run psql ({e}); install postgresql-client"))?;
-        globals_errors(&out.stderr)
+        globals_errors(&out)
     }
 
     async fn restore(&self, db: &str, dump: &Path) -> Result<(), String> {

@@ -507,3 +507,66 @@ pub fn failure_records(dir: &Path) -> Vec<manifest::Manifest> {
         .filter_map(|e| serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Numbers a hand-edited or damaged manifest may hold.
+    fn any_time() -> impl Strategy<Value = serde_json::Value> {
+        prop_oneof![
+            (1.0e9..2.0e9f64).prop_map(serde_json::Value::from),
+            prop::num::f64::NORMAL.prop_map(serde_json::Value::from),
+            Just(serde_json::Value::from(-1.0)),
+            Just(serde_json::Value::from(1.0e300)),
+            Just(serde_json::Value::from(u64::MAX)),
+            Just(serde_json::Value::from("soon")),
+            Just(serde_json::Value::Null),
+        ]
+    }
+
+    fn any_manifest() -> impl Strategy<Value = Vec<u8>> {
+        let target = ("[a-z]{1,3}", any::<bool>(), any_time(), prop::option::of("[a-z/.]{0,8}")).prop_map(
+            |(name, ok, size, path)| {
+                serde_json::json!({"target": name, "kind": "postgres", "success": ok, "duration_seconds": size,
+                    "files": path.map(|p| vec![serde_json::json!({"path": p, "size": 1, "sha256": "", "tool": "",
+                        "tool_version": "", "source": "", "duration_seconds": 0})]).unwrap_or_default()})
+            },
+        );
+        let manifest = (any_time(), prop::collection::vec(target, 0..4), prop::option::of("[a-z-]{0,6}"), any::<bool>())
+            .prop_map(|(at, targets, tag, partial)| {
+                serde_json::to_vec(&serde_json::json!({"format": 1, "set": "s", "ops_gen_version": "0",
+                    "started_at": "", "finished_at": "", "finished_unix": at, "duration_seconds": at,
+                    "status": if partial { "partial" } else { "complete" }, "tag": tag, "targets": targets}))
+                .unwrap()
+            });
+        prop_oneof![4 => manifest, 1 => prop::collection::vec(any::<u8>(), 0..64)]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        /// Whatever the manifests hold, reading, listing, retention and
+        /// `latest.json` never panic, and retention deletes nothing whose
+        /// time it cannot read.
+        #[test]
+        fn no_manifest_content_panics(manifests in prop::collection::vec(any_manifest(), 1..6)) {
+            let dir = tempfile::tempdir().unwrap();
+            for (i, bytes) in manifests.iter().enumerate() {
+                let set = dir.path().join(format!("2026120{i}T000000Z"));
+                std::fs::create_dir(&set).unwrap();
+                std::fs::write(set.join(manifest::MANIFEST), bytes).unwrap();
+            }
+            let sets = catalog(dir.path()).unwrap();
+            prop_assert_eq!(sets.len(), manifests.len());
+            let _ = inventory_of(dir.path(), &sets, &["a", "b", "c"]);
+            let plan = retention::plan(&Retention { keep_last: 1, ..Retention::default() }, &sets, SystemTime::now(), &[]);
+            for gone in &plan.delete {
+                let entry = sets.iter().find(|s| &s.path == gone).unwrap();
+                prop_assert!(entry.finished().is_some());
+            }
+            let _ = run::write_latest(dir.path());
+            let _ = find(dir.path(), None);
+        }
+    }
+}

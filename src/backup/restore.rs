@@ -203,7 +203,7 @@ async fn restore_postgres(
         let mut psql = client.command("psql", first, "ops-gen-restore");
         psql.args(["--no-psqlrc", "--quiet", "--file"]).arg(globals);
         let out = psql.output().await.map_err(|e| format!("cannot run psql ({e}); install postgresql-client"))?;
-        super::drill::globals_errors(&out.stderr)?;
+        super::drill::globals_errors(&out)?;
     }
     for dump in dumps {
         let db = dump.file_stem().and_then(|s| s.to_str()).ok_or("a dump without a name")?.to_owned();
@@ -217,9 +217,8 @@ async fn restore_postgres(
         let out =
             command.output().await.map_err(|e| format!("cannot run pg_restore ({e}); install postgresql-client"))?;
         if !out.status.success() {
-            let text = String::from_utf8_lossy(&out.stderr);
-            let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim().to_owned();
-            return Err(format!("pg_restore of database `{db}` failed, nothing of it changed: {last}"));
+            let why = super::drill::last_line(&out.stderr);
+            return Err(format!("pg_restore of database `{db}` failed, nothing of it changed: {why}"));
         }
         done.push(db);
     }

@@ -28,6 +28,7 @@ pub const ALL: &[Runbook] = runbooks![
     "warm-up",
     "backup-stale",
     "backup-unverified",
+    "backup-retention-blocked",
     "drill-failed",
     "restore-from-backup",
     "s3-failing",
