@@ -388,12 +388,12 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # -------------------------------------------------------- leftovers check --
 
-# Files in the backup folder that are neither a set, latest.json nor .lock,
-# and files in a set that its manifest does not list (besides verify.json and
-# restore-drill-summary.json).
+# Files in the backup folder that are neither a set, latest.json nor the
+# lock, and files in a set that its manifest does not list (besides
+# verify.json, restore-drill-summary.json and complete.json).
 while IFS= read -r entry; do
   case $entry in
-    latest.json | .lock) ;;
+    latest.json | .lock | .lock.d) ;;
     [0-9]*T*Z | [0-9]*T*Z-[0-9]*) [[ -d $BACKUPS/$entry ]] || note "backup folder: \`$entry\` is not a folder" ;;
     *) note "backup folder holds an unexpected \`$entry\`" ;;
   esac
@@ -402,7 +402,7 @@ for s in "$BACKUPS"/[0-9]*; do
   [[ -d $s ]] || continue
   while IFS= read -r f; do
     case $f in
-      manifest.json | manifest.sha256 | verify.json | restore-drill-summary.json) ;;
+      manifest.json | manifest.sha256 | verify.json | restore-drill-summary.json | complete.json) ;;
       *) grep -qF "\"path\": \"$f\"" "$s/manifest.json" || note "set $(basename "$s") holds \`$f\`, not in its manifest" ;;
     esac
   done < <(cd "$s" && find . -type f -printf '%P\n' | sort)

@@ -49,6 +49,14 @@ pub fn create_private_dir(path: &Path) -> std::io::Result<()> {
     std::fs::DirBuilder::new().mode(0o700).create(path)
 }
 
+/// A fresh temporary folder (under `TMPDIR`) that only its owner can
+/// enter, whatever the umask: throwaway servers of drills and restores
+/// hold a copy of production data there.
+pub fn private_tempdir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt as _;
+    tempfile::Builder::new().prefix(prefix).permissions(std::fs::Permissions::from_mode(0o700)).tempdir()
+}
+
 /// Flushes a folder's entries (a rename or a removal in it) to disk.
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
@@ -62,6 +70,11 @@ pub fn private_umask() {
 }
 
 /// `n` random bytes from the kernel, as lowercase hex: throwaway passwords.
+///
+/// # Panics
+///
+/// When the kernel's random generator fails, which it does not once the
+/// system has booted: a weaker fallback would be worse than stopping.
 #[must_use]
 pub fn random_hex(n: usize) -> String {
     use std::fmt::Write as _;

@@ -612,7 +612,8 @@ async fn restoring_the_oldest_kept_set_keeps_it_and_the_safety_copy_is_tagged_an
     assert_eq!(sets.len(), 3, "{sets:?}");
     let safety = sets.iter().find(|s| **s != oldest && **s != newest).unwrap();
     assert_eq!(manifest(safety)["tag"], "pre-restore");
-    let record: serde_json::Value = serde_json::from_slice(&std::fs::read(safety.join("verify.json")).unwrap()).unwrap();
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(safety.join("verify.json")).unwrap()).unwrap();
     assert_eq!(record["ok"], true, "the safety copy is verified at once");
     let latest = latest(&stack);
     assert_eq!(latest["safety"], name_of(safety));
@@ -705,8 +706,7 @@ async fn sets_are_owner_only_whatever_the_umask() {
     }
     // A set someone opened up is named by verify (a warning) and doctor.
     let set = stack.sets().pop().unwrap();
-    std::fs::set_permissions(set.join("manifest.sha256"), std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .unwrap();
+    std::fs::set_permissions(set.join("manifest.sha256"), std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     let out = stack.ops_gen(&["backup", "verify"]);
     out.expect_code(0);
     assert!(out.stdout.contains("warn  manifest.sha256: readable by other users (mode 644)"), "{}", out.stdout);
@@ -793,7 +793,7 @@ async fn a_drill_restores_owners_and_fails_when_the_globals_lack_a_role() {
     // A globals.sql that does not create the role (re-hashed, so the set
     // still verifies): the drill fails, as a restore onto a new server would.
     let text = std::fs::read_to_string(&globals).unwrap();
-    let without: String = text.lines().filter(|l| !l.contains(&role)).map(|l| format!("{l}\n")).collect();
+    let without: String = text.lines().filter(|l| !l.contains(&role)).flat_map(|l| [l, "\n"]).collect();
     std::fs::write(&globals, &without).unwrap();
     rehash(&set, "postgres/db/globals.sql");
     let out = stack.ops_gen(&["backup", "drill"]);
@@ -854,9 +854,12 @@ async fn concurrent_commands_wait_for_the_lock_or_refuse_naming_the_holder() {
     // A run held up by a Redis that never answers holds the folder.
     let hung = servers::hung().await;
     stack.write_config(&stack.config(&format!("redis://{}", hung.addr), ""));
-    let mut first = ops_gen(stack.dir.path()).args(["backup", "run"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut first =
+        ops_gen(stack.dir.path()).args(["backup", "run"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     util::eventually("the first run's temporary folder", Duration::from_secs(10), async || {
-        std::fs::read_dir(stack.backups()).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with(".tmp-"))
+        std::fs::read_dir(stack.backups())
+            .unwrap()
+            .any(|e| e.unwrap().file_name().to_string_lossy().starts_with(".tmp-"))
     })
     .await;
     for args in [&["backup", "run"][..], &["backup", "drill"], &["backup", "restore", "--from", "latest", "--yes"]] {
@@ -915,7 +918,7 @@ async fn kill_9_at_random_points_never_loses_the_last_good_set() {
     };
     let run_ms = timed(&["backup", "run"]);
     let restore_ms = timed(&["backup", "restore", "--from", "latest", "--yes"]);
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
+    let seed = u64::from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()) | 1;
     println!("kill test seed {seed}: run {run_ms} ms, restore {restore_ms} ms");
     let mut rng = Rng(seed);
     let mut kills = 0;

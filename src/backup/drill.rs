@@ -282,10 +282,7 @@ struct Scratch(tempfile::TempDir);
 
 impl Scratch {
     fn new(prefix: &str) -> Result<Self, String> {
-        let dir = tempfile::Builder::new()
-            .prefix(prefix)
-            .tempdir()
-            .map_err(|e| format!("cannot create a scratch folder: {e}"))?;
+        let dir = crate::output::private_tempdir(prefix).map_err(|e| format!("cannot create a scratch folder: {e}"))?;
         Ok(Self(dir))
     }
 
@@ -328,8 +325,9 @@ async fn drill_postgres(
         let mut checks = Vec::new();
         for table in &sanity.tables {
             let sql = format!("SELECT to_regclass({})::text", quote_literal(table));
-            let found = instance.first_value(&first, &sql).await.map_err(|e| format!("looking up table {table}: {e}"))?;
-            let exists = matches!(found, Some(Some(_)));
+            let found =
+                instance.first_value(&first, &sql).await.map_err(|e| format!("looking up table {table}: {e}"))?;
+            let exists = matches!(found, FirstValue::Text(_));
             checks.push(CheckResult {
                 check: format!("table {table}"),
                 ok: exists,
@@ -378,9 +376,8 @@ impl PgInstance {
         }
     }
 
-    /// The first value of the first row `sql` returns in `db`: `None`
-    /// without a row, `Some(None)` for NULL.
-    async fn first_value(&self, db: &str, sql: &str) -> Result<Option<Option<String>>, String> {
+    /// The first value of the first row `sql` returns in `db`.
+    async fn first_value(&self, db: &str, sql: &str) -> Result<FirstValue, String> {
         match self {
             Self::Local(pg) => pg.first_value(db, sql).await,
             Self::Container(pg) => pg.first_value(db, sql).await,
@@ -422,8 +419,11 @@ impl LocalPg {
             .map_err(|e| format!("cannot write the drill's password file: {e}"))?;
         if root {
             // The folder stays 0700: only postgres (and root) can enter it.
-            let chown =
-                tokio::process::Command::new("chown").args(["-R", "postgres:postgres"]).arg(scratch.path()).status().await;
+            let chown = tokio::process::Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(scratch.path())
+                .status()
+                .await;
             if !chown.is_ok_and(|s| s.success()) {
                 return Err("cannot hand the scratch folder to the postgres user".to_owned());
             }
@@ -507,13 +507,10 @@ impl LocalPg {
         Ok(())
     }
 
-    async fn first_value(&self, db: &str, sql: &str) -> Result<Option<Option<String>>, String> {
+    async fn first_value(&self, db: &str, sql: &str) -> Result<FirstValue, String> {
         let client = self.connect(db).await?;
         let messages = client.simple_query(sql).await.map_err(|e| format!("failed: {}", crate::probe::chain(&e)))?;
-        Ok(messages.into_iter().find_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_owned)),
-            _ => None,
-        }))
+        Ok(FirstValue::of(messages))
     }
 
     async fn stop(self) {
@@ -522,7 +519,7 @@ impl LocalPg {
 }
 
 /// The line of a tool's output that says what went wrong: the first
-/// naming an error (pg_restore ends with the statement that failed, after
+/// naming an error (`pg_restore` ends with the statement that failed, after
 /// the reason), else the last.
 pub(crate) fn last_line(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
@@ -656,13 +653,10 @@ impl PgContainer {
         Ok(())
     }
 
-    async fn first_value(&self, db: &str, sql: &str) -> Result<Option<Option<String>>, String> {
+    async fn first_value(&self, db: &str, sql: &str) -> Result<FirstValue, String> {
         let client = self.connect(db).await?;
         let messages = client.simple_query(sql).await.map_err(|e| format!("failed: {}", crate::probe::chain(&e)))?;
-        Ok(messages.into_iter().find_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_owned)),
-            _ => None,
-        }))
+        Ok(FirstValue::of(messages))
     }
 
     async fn remove(self) {
@@ -682,12 +676,38 @@ fn unique_suffix() -> String {
     format!("{:06x}", (nanos ^ std::process::id()) & 0x00ff_ffff)
 }
 
+/// What a query returned in the first column of its first row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum FirstValue {
+    NoRow,
+    Null,
+    Text(String),
+}
+
+impl FirstValue {
+    /// From the messages of a simple query.
+    fn of(messages: Vec<tokio_postgres::SimpleQueryMessage>) -> Self {
+        messages
+            .into_iter()
+            .find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(row) => {
+                    Some(row.get(0).map_or(Self::Null, |v| Self::Text(v.to_owned())))
+                }
+                _ => None,
+            })
+            .unwrap_or(Self::NoRow)
+    }
+}
+
 /// A sanity query's check, from the first value it returned.
-fn check_query(query: &Query, value: Result<Option<Option<String>>, String>) -> CheckResult {
+fn check_query(query: &Query, value: Result<FirstValue, String>) -> CheckResult {
     let label = format!("query {}", query.sql);
     let value = match value {
-        Ok(Some(value)) => value.unwrap_or_default(),
-        Ok(None) => return CheckResult { check: label, ok: false, detail: "returned no row".to_owned() },
+        Ok(FirstValue::Text(value)) => value,
+        Ok(FirstValue::Null) => String::new(),
+        Ok(FirstValue::NoRow) => {
+            return CheckResult { check: label, ok: false, detail: "returned no row".to_owned() };
+        }
         Err(e) => return CheckResult { check: label, ok: false, detail: e },
     };
     let mut ok = true;

@@ -496,6 +496,13 @@ pub fn inventory_of(dir: &Path, sets: &[SetEntry], targets: &[&str]) -> BTreeMap
     states
 }
 
+/// Whether `name` is a failure record's file name (`<set name>.json`).
+#[must_use]
+pub fn is_failure_record(name: &str) -> bool {
+    let path = Path::new(name);
+    path.extension().is_some_and(|e| e == "json") && path.file_stem().and_then(|s| s.to_str()).is_some_and(is_set_name)
+}
+
 /// The records of runs where every target failed, in `<dir>/failed/`.
 #[must_use]
 pub fn failure_records(dir: &Path) -> Vec<manifest::Manifest> {
@@ -503,7 +510,7 @@ pub fn failure_records(dir: &Path) -> Vec<manifest::Manifest> {
         .into_iter()
         .flatten()
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_str().is_some_and(|n| is_set_name(n) && n.ends_with(".json")))
+        .filter(|e| e.file_name().to_str().is_some_and(is_failure_record))
         .filter_map(|e| serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok())
         .collect()
 }
@@ -534,13 +541,15 @@ mod tests {
                         "tool_version": "", "source": "", "duration_seconds": 0})]).unwrap_or_default()})
             },
         );
-        let manifest = (any_time(), prop::collection::vec(target, 0..4), prop::option::of("[a-z-]{0,6}"), any::<bool>())
-            .prop_map(|(at, targets, tag, partial)| {
-                serde_json::to_vec(&serde_json::json!({"format": 1, "set": "s", "ops_gen_version": "0",
+        let manifest =
+            (any_time(), prop::collection::vec(target, 0..4), prop::option::of("[a-z-]{0,6}"), any::<bool>()).prop_map(
+                |(at, targets, tag, partial)| {
+                    serde_json::to_vec(&serde_json::json!({"format": 1, "set": "s", "ops_gen_version": "0",
                     "started_at": "", "finished_at": "", "finished_unix": at, "duration_seconds": at,
                     "status": if partial { "partial" } else { "complete" }, "tag": tag, "targets": targets}))
-                .unwrap()
-            });
+                    .unwrap()
+                },
+            );
         prop_oneof![4 => manifest, 1 => prop::collection::vec(any::<u8>(), 0..64)]
     }
 

@@ -195,10 +195,9 @@ async fn restore_postgres(
     let dumps: Vec<&PathBuf> = files.iter().filter(|f| f.extension().is_some_and(|e| e == "dump")).collect();
     let mut done = Vec::new();
     if with_roles {
-        let globals = files
-            .iter()
-            .find(|f| f.file_name().is_some_and(|n| n == super::run::GLOBALS))
-            .ok_or("the set holds no globals.sql (it was taken before ops-gen dumped roles); restore without --with-roles")?;
+        let globals = files.iter().find(|f| f.file_name().is_some_and(|n| n == super::run::GLOBALS)).ok_or(
+            "the set holds no globals.sql (it was taken before ops-gen dumped roles); restore without --with-roles",
+        )?;
         let first = dumps.first().and_then(|d| d.file_stem()).and_then(|s| s.to_str()).unwrap_or("postgres");
         let mut psql = client.command("psql", first, "ops-gen-restore");
         psql.args(["--no-psqlrc", "--quiet", "--file"]).arg(globals);

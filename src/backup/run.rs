@@ -121,10 +121,8 @@ pub(crate) async fn take(
     private_folder(dir).map_err(|source| RunError::Folder { dir: dir.display().to_string(), source })?;
     remove_leftovers(dir);
 
-    let jobs: Vec<Job> = jobs(config)
-        .into_iter()
-        .filter(|j| options.only.is_empty() || options.only.contains(&j.spec.kind()))
-        .collect();
+    let jobs: Vec<Job> =
+        jobs(config).into_iter().filter(|j| options.only.is_empty() || options.only.contains(&j.spec.kind())).collect();
     if jobs.is_empty() {
         let only = if options.only.is_empty() {
             String::new()
@@ -249,7 +247,7 @@ fn record_failure(dir: &Path, manifest: &Manifest) -> std::io::Result<PathBuf> {
     crate::output::write_atomically(&path, &serde_json::to_vec_pretty(manifest).map_err(std::io::Error::other)?)?;
     let mut records: Vec<PathBuf> = std::fs::read_dir(&folder)?
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_str().is_some_and(|n| super::is_set_name(n) && n.ends_with(".json")))
+        .filter(|e| e.file_name().to_str().is_some_and(super::is_failure_record))
         .map(|e| e.path())
         .collect();
     records.sort();
@@ -667,7 +665,8 @@ async fn dump_s3(job: &Job, spec: &crate::probe::s3::Spec, set: &Path) -> Result
             let begun = Instant::now();
             let path = parts.iter().fold(folder.join("objects"), |p, part| p.join(part));
             if let Some(parent) = path.parent() {
-                crate::output::create_private_dir_all(parent).map_err(|e| format!("cannot create a mirror folder: {e}"))?;
+                crate::output::create_private_dir_all(parent)
+                    .map_err(|e| format!("cannot create a mirror folder: {e}"))?;
             }
             // Streamed to disk while hashed: objects can be larger than memory.
             let mirrored =

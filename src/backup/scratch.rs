@@ -99,11 +99,7 @@ impl ScratchRedis {
     /// Starts the server on a copy of `rdb` and waits until it has loaded it.
     pub async fn load(rdb: &Path, prefix: &str) -> Result<Self, String> {
         use tokio::io::AsyncWriteExt as _;
-        // tempfile makes the folder 0700.
-        let dir = tempfile::Builder::new()
-            .prefix(prefix)
-            .tempdir()
-            .map_err(|e| format!("cannot create a scratch folder: {e}"))?;
+        let dir = crate::output::private_tempdir(prefix).map_err(|e| format!("cannot create a scratch folder: {e}"))?;
         std::fs::copy(rdb, dir.path().join("dump.rdb")).map_err(|e| format!("cannot copy the RDB: {e}"))?;
         let password = crate::output::random_hex(16);
         let socket = dir.path().join("redis.sock");
@@ -162,4 +158,49 @@ pub async fn wait_for_redis(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Err("redis-server did not load the RDB within 60 s".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An empty RDB: the magic and version, EOF, and a zero checksum
+    /// (which Redis does not check).
+    const EMPTY_RDB: &[u8] = b"REDIS0009\xff\0\0\0\0\0\0\0\0";
+
+    #[tokio::test]
+    async fn a_throwaway_redis_is_unreachable_for_other_users_and_without_the_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let rdb = dir.path().join("dump.rdb");
+        std::fs::write(&rdb, EMPTY_RDB).unwrap();
+        let mut scratch = ScratchRedis::load(&rdb, "ops-gen-test-redis-").await.unwrap();
+        // No TCP port at all.
+        let port: Vec<String> =
+            redis::cmd("CONFIG").arg("GET").arg("port").query_async(&mut scratch.conn).await.unwrap();
+        assert_eq!(port[1], "0");
+        // The socket answers only with the password.
+        let no_password = redis::Client::open(format!("unix://{}", scratch.socket.display())).unwrap();
+        let mut conn = no_password.get_multiplexed_async_connection().await.unwrap();
+        let denied = redis::cmd("PING").query_async::<String>(&mut conn).await.unwrap_err();
+        assert!(denied.to_string().contains("NOAUTH"), "{denied}");
+        // Another local user cannot even reach the socket.
+        let folder = scratch.socket.parent().unwrap();
+        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(folder).unwrap().permissions());
+        assert_eq!(mode & 0o777, 0o700);
+        let root = std::fs::read_to_string("/proc/self/status").unwrap().lines().any(|l| l.starts_with("Uid:\t0\t"));
+        if root {
+            let out = std::process::Command::new("runuser")
+                .args(["-u", "nobody", "--", "redis-cli", "-s"])
+                .arg(&scratch.socket)
+                .arg("ping")
+                .output()
+                .unwrap();
+            let said = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+            assert!(!said.contains("PONG") && !said.contains("NOAUTH"), "nobody reached the socket: {said}");
+        } else {
+            assert!(std::env::var("CI").is_err(), "CI runs as root: the other-user check must run");
+            eprintln!("not root: the other-user check needs root (runuser)");
+        }
+        scratch.stop().await;
+    }
 }

@@ -451,8 +451,10 @@ pub struct BackupRow {
     pub sets: Option<SetFacts>,
 }
 
-/// What ops-gen's own sets add to a backup row.
+/// What ops-gen's own sets add to a backup row: independent facts, each
+/// exported as its own 0/1 gauge.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::struct_excessive_bools)]
 pub struct SetFacts {
     pub duration_seconds: f64,
     pub verified: bool,

@@ -291,8 +291,7 @@ impl Exporter {
         let names: Vec<&str> = jobs.iter().map(|j| j.target.as_str()).collect();
         let sets = crate::backup::catalog(&config.backup.dir).unwrap_or_default();
         let states = crate::backup::inventory_of(&config.backup.dir, &sets, &names);
-        let retention_blocked =
-            crate::backup::retention::blocked(&sets, std::time::SystemTime::now()).is_some();
+        let retention_blocked = crate::backup::retention::blocked(&sets, std::time::SystemTime::now()).is_some();
         let rows: Arc<Vec<metrics::BackupRow>> = Arc::new(
             jobs.iter()
                 .map(|job| {

@@ -184,15 +184,15 @@ fn backup_folder(dir: &Path) -> Finding {
     match written {
         Ok(()) if existing == dir => {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(dir).map(|m| m.permissions().mode() & 0o777).unwrap_or(0o700);
-            if mode & 0o077 == 0 {
-                Finding::ok(check, "writable, owner-only (0700)")
-            } else {
+            let mode = std::fs::metadata(dir).map_or(0o700, |m| m.permissions().mode() & 0o777);
+            if mode & 0o077 != 0 {
                 Finding::fail(
                     check,
                     format!("readable by other users (mode {mode:o}): backups hold the stack's data and secrets"),
                     Some(format!("chmod -R go-rwx {} (`backup run` also tightens it)", dir.display())),
                 )
+            } else {
+                Finding::ok(check, "writable, owner-only (0700)")
             }
         }
         Ok(()) => {

@@ -333,8 +333,9 @@ pub struct Failure {
 #[must_use]
 pub fn clean(config: &Config, folders: &Folders, plan: Plan) -> CleanReport {
     let has_backups = plan.removals.iter().any(|r| r.what == What::Backup);
-    let lock = has_backups
-        .then(|| backup::lock::lock(&folders.backups, backup::lock::Mode::Exclusive, "storage clean").map_err(|e| e.to_string()));
+    let lock = has_backups.then(|| {
+        backup::lock::lock(&folders.backups, backup::lock::Mode::Exclusive, "storage clean").map_err(|e| e.to_string())
+    });
     let still = if matches!(lock, Some(Ok(_))) {
         backup::run::retention_plan(config, SystemTime::now()).delete
     } else {
@@ -360,9 +361,10 @@ pub fn clean(config: &Config, folders: &Folders, plan: Plan) -> CleanReport {
                     if gone.len() == sets.len() && !sets.is_empty() {
                         freed_bytes += r.bytes;
                     }
-                    removed.extend(sets.into_iter().filter(|p| {
-                        p.file_name().is_some_and(|n| gone.iter().any(|g| *g == n.to_string_lossy()))
-                    }));
+                    removed.extend(
+                        sets.into_iter()
+                            .filter(|p| p.file_name().is_some_and(|n| gone.iter().any(|g| *g == n.to_string_lossy()))),
+                    );
                     if !gone.is_empty() {
                         let _ = backup::run::write_latest(&folders.backups);
                     }
