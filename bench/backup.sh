@@ -22,8 +22,9 @@
 # on odd ones); the dump, verify and drill use the same programs ops-gen runs
 # (`pg_dump`/`pg_restore` from PATH for run and verify, the version's own
 # initdb/pg_ctl/pg_restore for the drill, with the drill's flags: initdb
-# --no-sync, fsync=off, full_page_writes=off, pg_restore --no-owner
-# --no-privileges --exit-on-error, stop -m immediate). The raw verify and
+# --no-sync with a scram password, a Unix socket only, fsync=off,
+# full_page_writes=off, psql of the set's globals.sql, pg_restore
+# --exit-on-error with owners, stop -m immediate). The raw verify and
 # drill read the dump of the set ops-gen wrote.
 #
 # Settings (environment):
@@ -321,16 +322,21 @@ grep -q '"ok": true' "$PG_SET/verify.json" || fail "verify.ops.1" "verify.json o
 # --------------------------------------------------------- measure: drill --
 
 # The raw drill, as one timed function of bounded steps (its last argument is
-# the log name that `timed` passes).
+# the log name that `timed` passes): what `backup drill` does, by hand: a
+# cluster on a Unix socket only with a password, the roles of globals.sql,
+# then pg_restore with owners and grants.
+GLOBALS=$PG_SET/postgres/pg/globals.sql
 raw_drill_steps() {
   local name=$1 dir=$WORK/drill
-  local opts="-c listen_addresses=127.0.0.1 -p $PG_DRILL_PORT -k $dir -c fsync=off -c full_page_writes=off"
-  mkdir "$dir" && chown postgres:postgres "$dir" || return 1
-  step "$name" "${AS_PG[@]}" "$PGBIN/initdb" -D "$dir/data" -A trust -U postgres --no-sync -E UTF8 || return 1
+  local opts="-c listen_addresses='' -p $PG_DRILL_PORT -c unix_socket_directories='$dir' -c unix_socket_permissions=0700 -c fsync=off -c full_page_writes=off"
+  local conn=(-h "$dir" -p "$PG_DRILL_PORT" -U ops_gen_drill)
+  mkdir -m 700 "$dir" && printf '%s' bench-drill-pw >"$dir/pw" && chown -R postgres:postgres "$dir" || return 1
+  step "$name" "${AS_PG[@]}" "$PGBIN/initdb" -D "$dir/data" -A scram-sha-256 -U ops_gen_drill --pwfile="$dir/pw" \
+    --no-sync -E UTF8 || return 1
   step "$name" "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -o "$opts" -w -t 60 start || return 1
-  step "$name" "$PGBIN/createdb" -h 127.0.0.1 -p "$PG_DRILL_PORT" -U postgres "$DB" || return 1
-  step "$name" "$PGBIN/pg_restore" --no-owner --no-privileges --exit-on-error -h 127.0.0.1 -p "$PG_DRILL_PORT" \
-    -U postgres -d "$DB" "$DUMP" || return 1
+  step "$name" env PGPASSWORD=bench-drill-pw "$PGBIN/psql" -X -q "${conn[@]}" -d postgres -f "$GLOBALS" || return 1
+  step "$name" env PGPASSWORD=bench-drill-pw "$PGBIN/createdb" "${conn[@]}" "$DB" || return 1
+  step "$name" env PGPASSWORD=bench-drill-pw "$PGBIN/pg_restore" --exit-on-error "${conn[@]}" -d "$DB" "$DUMP" || return 1
   step "$name" "${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$dir/data" -m immediate -w stop || return 1
   rm -rf "$dir"
 }

@@ -960,3 +960,28 @@ async fn kill_9_at_random_points_never_loses_the_last_good_set() {
     }
     assert!(kills >= 20, "only {kills} of {round} rounds were killed mid-way (seed {seed})");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_with_roles_brings_back_a_dropped_role_and_its_ownership() {
+    let stack = Stack::new().await;
+    let role = util::unique("report_owner");
+    let (db, conn) = tokio_postgres::connect(&stack.db_url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    db.batch_execute(&format!("CREATE ROLE {role}; ALTER TABLE {} OWNER TO {role}", stack.table)).await.unwrap();
+    stack.write_config(&stack.config(&util::redis_url(), ""));
+    stack.ops_gen(&["backup", "run", "--only", "postgres"]).expect_code(0);
+    let set = name_of(&stack.sets().pop().unwrap());
+
+    // The server loses the table and the role (a new server, in effect).
+    db.batch_execute(&format!("DROP TABLE {}; DROP ROLE {role}", stack.table)).await.unwrap();
+    let out = stack.ops_gen(&["backup", "restore", "--from", &set, "--yes", "--with-roles"]);
+    out.expect_code(0);
+    assert!(out.stdout.contains("roles and database(s)"), "{}", out.stdout);
+    let owner: String = db
+        .query_one("SELECT tableowner::text FROM pg_tables WHERE tablename = $1", &[&stack.table])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(owner, role, "the role exists again and owns its table");
+    db.batch_execute(&format!("DROP TABLE {}; DROP ROLE {role}", stack.table)).await.unwrap();
+}

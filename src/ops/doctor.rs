@@ -326,10 +326,17 @@ mod tests {
 
     #[test]
     fn backup_folder_is_probed_without_leaving_anything() {
+        use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
         let f = backup_folder(dir.path());
-        assert_eq!((f.status, f.detail.as_str()), (Status::Ok, "writable"));
+        assert_eq!((f.status, f.detail.as_str()), (Status::Ok, "writable, owner-only (0700)"));
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing left behind");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let f = backup_folder(dir.path());
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.detail.contains("readable by other users (mode 755)"), "{f}");
+        assert!(f.fix.as_deref().is_some_and(|fix| fix.contains("chmod -R go-rwx")), "{f}");
 
         let missing = dir.path().join("not/yet");
         let f = backup_folder(&missing);
