@@ -9,6 +9,9 @@
 //! expected tables; minimum key counts, expected keys), the measured restore
 //! time is recorded, and everything is torn down. The outcome is written to
 //! `restore-drill-summary.json` in the set, which `/metrics` reads.
+//!
+//! With `backup.drill.engine: docker` the instances are containers that
+//! expose nothing and are reached through Docker exec ([`super::container`]).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -17,6 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use super::container::{DrillEnv, PgContainer, RedisContainer};
 use super::manifest::{Manifest, TargetOutcome, write_synced};
 use super::objects;
 use crate::config::Config;
@@ -65,6 +69,9 @@ pub struct Engine {
     /// The Redis image; `{major}` becomes the backed-up server's major version.
     #[serde(default = "Engine::default_redis_image")]
     pub redis_image: String,
+    /// Environment variables for every drill container (`docker` only).
+    #[serde(default, skip_serializing_if = "DrillEnv::is_empty")]
+    pub env: DrillEnv,
 }
 
 /// Where a drill's throwaway instances run.
@@ -91,6 +98,7 @@ impl Default for Engine {
             engine: EngineKind::Local,
             postgres_image: Self::default_postgres_image(),
             redis_image: Self::default_redis_image(),
+            env: DrillEnv::default(),
         }
     }
 }
@@ -305,18 +313,7 @@ async fn drill_postgres(
         EngineKind::Local => PgInstance::local(major.as_deref()).await?,
         EngineKind::Docker => {
             let major = major.as_deref().ok_or("cannot tell which PostgreSQL version the dump came from")?;
-            let started = Instant::now();
-            let container = Container::start(&crate::docker::ThrowawaySpec {
-                name: &throwaway_name("pg"),
-                image: &engine.postgres_image.replace("{major}", major),
-                cmd: Vec::new(),
-                // Published on the engine's 127.0.0.1 only, and gone after the drill.
-                env: vec!["POSTGRES_HOST_AUTH_METHOD=trust".to_owned()],
-                port: 5432,
-                file: None,
-            })
-            .await?;
-            (PgInstance::Container(container), started)
+            return drill_postgres_container(dumps, sanity, engine, major).await;
         }
     };
     let port = instance.port();
@@ -389,11 +386,60 @@ async fn drill_postgres(
     result
 }
 
-/// A throwaway PostgreSQL server: a local cluster in a scratch folder, or a
-/// container.
+/// [`drill_postgres`] in a container of the dump's major version, through
+/// Docker exec only ([`super::container`]). A `globals.sql` among the files
+/// (`pg_dumpall --globals-only`) is applied first, so the dumps restore
+/// with their owners and grants.
+async fn drill_postgres_container(
+    files: &[PathBuf],
+    sanity: &Sanity,
+    engine: &Engine,
+    major: &str,
+) -> Result<(f64, Vec<CheckResult>), String> {
+    let (globals, dumps): (Vec<&PathBuf>, Vec<&PathBuf>) =
+        files.iter().partition(|f| f.file_name().is_some_and(|n| n == "globals.sql"));
+    let started = Instant::now();
+    let container = PgContainer::start(engine, major).await?;
+    let result = async {
+        for file in globals {
+            container.apply_globals(file).await?;
+        }
+        let mut databases = Vec::new();
+        for dump in dumps {
+            let db = dump.file_stem().and_then(|s| s.to_str()).ok_or("a dump without a name")?.to_owned();
+            container.restore(&db, dump).await?;
+            databases.push(db);
+        }
+        let restore_seconds = started.elapsed().as_secs_f64();
+        let first = databases.first().cloned().unwrap_or_else(|| "postgres".to_owned());
+        let mut checks = Vec::new();
+        for table in &sanity.tables {
+            let sql = format!("SELECT to_regclass({})::text", super::container::literal(table));
+            let found = container
+                .first_value(&first, &sql)
+                .await
+                .map_err(|e| format!("looking up table {table}: {e}"))?
+                .flatten();
+            checks.push(CheckResult {
+                check: format!("table {table}"),
+                ok: found.is_some(),
+                detail: if found.is_some() { "exists".to_owned() } else { "missing".to_owned() },
+            });
+        }
+        for query in &sanity.queries {
+            let db = query.database.as_deref().unwrap_or(&first);
+            checks.push(judge(query, container.first_value(db, &query.sql).await));
+        }
+        Ok((restore_seconds, checks))
+    }
+    .await;
+    container.remove().await;
+    result
+}
+
+/// A throwaway PostgreSQL server: a local cluster in a scratch folder.
 enum PgInstance {
     Local { pg_ctl: PathBuf, data: String, port: u16, _scratch: Scratch },
-    Container(Container),
 }
 
 impl PgInstance {
@@ -431,7 +477,6 @@ impl PgInstance {
     fn port(&self) -> u16 {
         match self {
             Self::Local { port, .. } => *port,
-            Self::Container(container) => container.port,
         }
     }
 
@@ -441,41 +486,12 @@ impl PgInstance {
             Self::Local { pg_ctl, data, .. } => {
                 let _ = pg_command(&pg_ctl, &["-D", &data, "-m", "immediate", "-w", "stop"]).await;
             }
-            Self::Container(container) => container.remove().await,
         }
     }
 }
 
-/// A throwaway container of a drill (`backup.drill.engine: docker`).
-struct Container {
-    docker: crate::docker::Docker,
-    made: crate::docker::Throwaway,
-    port: u16,
-}
-
-impl Container {
-    /// Pulls the image if the engine lacks it, and starts the container.
-    async fn start(spec: &crate::docker::ThrowawaySpec<'_>) -> Result<Self, String> {
-        let docker = crate::docker::Docker::connect().await.map_err(|e| e.to_string())?;
-        docker.ensure_image(spec.image).await.map_err(|e| format!("image {}: {e}", spec.image))?;
-        let made = docker.start_throwaway(spec).await.map_err(|e| e.to_string())?;
-        let port = made.host_port;
-        if port == 0 {
-            let _ = docker.remove_throwaway(&made).await;
-            return Err(format!("the engine published no port for {}", spec.image));
-        }
-        Ok(Self { docker, made, port })
-    }
-
-    async fn remove(self) {
-        if let Err(e) = self.docker.remove_throwaway(&self.made).await {
-            tracing::warn!(container = %self.made.id, "cannot remove a drill container: {e}");
-        }
-    }
-}
-
-/// A name for a drill's container and network, unique on the engine.
-fn throwaway_name(kind: &str) -> String {
+/// A name for a drill's container, unique on the engine.
+pub(super) fn throwaway_name(kind: &str) -> String {
     format!("ops-gen-drill-{kind}-{}", unique_suffix())
 }
 
@@ -514,15 +530,27 @@ async fn connect(port: u16, db: &str) -> Result<tokio_postgres::Client, String> 
 }
 
 async fn run_query(client: &tokio_postgres::Client, query: &Query) -> CheckResult {
+    let value = client
+        .simple_query(&query.sql)
+        .await
+        .map(|messages| {
+            messages.into_iter().find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_owned)),
+                _ => None,
+            })
+        })
+        .map_err(|e| crate::probe::chain(&e));
+    judge(query, value)
+}
+
+/// A sanity query's check from its first value (`None`: no row;
+/// `Some(None)`: NULL) or its error.
+#[allow(clippy::option_option)] // no row, NULL and a value are three answers
+fn judge(query: &Query, value: Result<Option<Option<String>>, String>) -> CheckResult {
     let label = format!("query {}", query.sql);
-    let value = match client.simple_query(&query.sql).await {
-        Ok(messages) => messages.into_iter().find_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(row) => Some(row.get(0).map(str::to_owned)),
-            _ => None,
-        }),
-        Err(e) => {
-            return CheckResult { check: label, ok: false, detail: format!("failed: {}", crate::probe::chain(&e)) };
-        }
+    let value = match value {
+        Ok(value) => value,
+        Err(e) => return CheckResult { check: label, ok: false, detail: format!("failed: {e}") },
     };
     let Some(value) = value else {
         return CheckResult { check: label, ok: false, detail: "returned no row".to_owned() };
@@ -563,26 +591,7 @@ async fn drill_redis(files: &[PathBuf], sanity: &Sanity, engine: &Engine) -> Res
                 files.iter().find(|f| f.extension().is_some_and(|e| e == "json")).and_then(|f| redis_major(f)).ok_or(
                     "cannot tell which Redis version the snapshot came from (its metadata file is unreadable)",
                 )?;
-            let container = Container::start(&crate::docker::ThrowawaySpec {
-                name: &throwaway_name("redis"),
-                image: &engine.redis_image.replace("{major}", &major),
-                cmd: ["redis-server", "--dir", "/data", "--dbfilename", "dump.rdb", "--save", ""]
-                    .into_iter()
-                    .chain(["--appendonly", "no", "--protected-mode", "no"])
-                    .map(str::to_owned)
-                    .collect(),
-                env: Vec::new(),
-                port: 6379,
-                file: Some((rdb, "/data/dump.rdb")),
-            })
-            .await?;
-            match super::scratch::wait_for_redis(container.port, None).await {
-                Ok(conn) => (conn, RedisInstance::Container(container)),
-                Err(e) => {
-                    container.remove().await;
-                    return Err(e);
-                }
-            }
+            return drill_redis_container(rdb, sanity, engine, &major).await;
         }
     };
     let conn = &mut conn;
@@ -590,8 +599,7 @@ async fn drill_redis(files: &[PathBuf], sanity: &Sanity, engine: &Engine) -> Res
     let mut checks = Vec::new();
     if let Some(min) = sanity.min_keys {
         let keyspace: String = redis::cmd("INFO").arg("keyspace").query_async(conn).await.map_err(|e| e.to_string())?;
-        let total: u64 =
-            keyspace.lines().filter_map(|l| l.split_once("keys=")?.1.split(',').next()?.parse::<u64>().ok()).sum();
+        let total = keyspace_keys(&keyspace);
         checks.push(CheckResult {
             check: format!("at least {min} keys"),
             ok: total >= min,
@@ -610,19 +618,58 @@ async fn drill_redis(files: &[PathBuf], sanity: &Sanity, engine: &Engine) -> Res
     Ok((restore_seconds, checks))
 }
 
-/// A throwaway Redis: a local `redis-server`, or a container.
+/// A throwaway Redis: a local `redis-server`.
 enum RedisInstance {
     Local(super::scratch::ScratchRedis),
-    Container(Container),
 }
 
 impl RedisInstance {
     async fn stop(self) {
         match self {
             Self::Local(scratch) => scratch.stop().await,
-            Self::Container(container) => container.remove().await,
         }
     }
+}
+
+/// [`drill_redis`] in a container of the snapshot's major version that
+/// loads the RDB, checked with `redis-cli` through Docker exec.
+async fn drill_redis_container(
+    rdb: &Path,
+    sanity: &Sanity,
+    engine: &Engine,
+    major: &str,
+) -> Result<(f64, Vec<CheckResult>), String> {
+    let started = Instant::now();
+    let container = RedisContainer::start(engine, major, rdb).await?;
+    let restore_seconds = started.elapsed().as_secs_f64();
+    let result = async {
+        let mut checks = Vec::new();
+        if let Some(min) = sanity.min_keys {
+            let total = keyspace_keys(&container.cli(&["INFO", "keyspace"]).await?);
+            checks.push(CheckResult {
+                check: format!("at least {min} keys"),
+                ok: total >= min,
+                detail: format!("{total} keys"),
+            });
+        }
+        for key in &sanity.keys {
+            let exists = container.cli(&["EXISTS", key]).await?.trim() == "1";
+            checks.push(CheckResult {
+                check: format!("key {key}"),
+                ok: exists,
+                detail: if exists { "exists".to_owned() } else { "missing".to_owned() },
+            });
+        }
+        Ok((restore_seconds, checks))
+    }
+    .await;
+    container.remove().await;
+    result
+}
+
+/// The keys of all databases together, from `INFO keyspace`.
+fn keyspace_keys(info: &str) -> u64 {
+    info.lines().filter_map(|l| l.split_once("keys=")?.1.split(',').next()?.parse::<u64>().ok()).sum()
 }
 
 /// The major version in a snapshot's metadata (`INFO server` at backup time).

@@ -15,9 +15,11 @@
 //! - [`run`]: taking a set (PostgreSQL with `pg_dump -Fc`, Redis through the
 //!   replication stream with `redis-cli --rdb`), and retention.
 //! - [`verify`]: re-hashing and readability checks.
-//! - [`drill`]: restoring a set into throwaway instances and checking it.
+//! - [`drill`]: restoring a set into throwaway instances and checking it;
+//!   [`container`]: those instances as Docker containers that expose nothing.
 //! - [`restore`]: putting a set back into the real targets, safely.
 
+pub mod container;
 pub mod drill;
 pub mod manifest;
 mod objects;
@@ -102,6 +104,7 @@ impl Settings {
 
     /// Checks the section against the targets of the config.
     pub(crate) fn validate(&self, config: &Config, file: &str) -> Result<(), ConfigError> {
+        self.drill.env.validate(file)?;
         for (name, settings) in &self.targets {
             let key = format!("backup.targets.{name}");
             let kind = config.targets.get(name).map(Spec::kind);
