@@ -27,10 +27,15 @@
 #                                   EXPOSE 9100
 #   ops-gen-test/postgres:15        Debian's PostgreSQL 15 started like the official
 #                                   postgres image (initdb into PGDATA on first start,
-#                                   POSTGRES_HOST_AUTH_METHOD / POSTGRES_PASSWORD,
-#                                   USER 999, EXPOSE 5432): drills with engine docker
-#   ops-gen-test/redis:7            Debian's redis-server like the official redis
-#                                   image (WORKDIR and VOLUME /data, EXPOSE 6379)
+#                                   POSTGRES_HOST_AUTH_METHOD / POSTGRES_PASSWORD, refusing
+#                                   to start with neither, POSTGRES_INITDB_ARGS, USER 999,
+#                                   EXPOSE 5432), with its client tools psql, pg_restore
+#                                   and pg_isready: drills with engine docker
+#   ops-gen-test/redis:7            Debian's redis-server and redis-cli like the official
+#                                   redis image (WORKDIR and VOLUME /data, EXPOSE 6379)
+#   ops-gen-test/exits:1            busybox whose entrypoint prints "ops-gen-test/exits:
+#                                   this image always fails to start" to stderr and
+#                                   exits with code 3: a drill image that dies at once
 #   ops-gen-test/ops-gen:dev        ENTRYPOINT ["/usr/local/bin/ops-gen"],
 #                                   CMD ["serve","--listen","0.0.0.0:9743"], WORKDIR /data
 # Each image carries a label with a key of its inputs (recipe, binaries, their
@@ -62,7 +67,9 @@ LOG=$DIR/dockerd.log
 EXEC_ROOT=$DIR/exec
 CONTAINERD_SOCK=$EXEC_ROOT/containerd/containerd.sock
 START_TIMEOUT=${OPS_GEN_DOCKER_TIMEOUT:-30}
-PACKAGES=(docker.io docker-compose busybox-static prometheus prometheus-node-exporter)
+# PostgreSQL and Redis: the stand-ins of their official images are made of them.
+PACKAGES=(docker.io docker-compose busybox-static prometheus prometheus-node-exporter
+  postgresql-15 postgresql-client-15 redis-server redis-tools)
 KEY_LABEL=org.ops-gen.test.key
 PATH_IN_IMAGES=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -356,22 +363,30 @@ stage_node_exporter() {
   mkdir -p "$1/var/lib/prometheus/node-exporter"
 }
 
-# PostgreSQL 15 from Debian's server package, laid out and started like the
-# official postgres image as far as a drill needs it: PGDATA in a volume,
-# initdb on first start (POSTGRES_HOST_AUTH_METHOD=trust, or
-# POSTGRES_PASSWORD), then postgres listening on every address.
+# PostgreSQL 15 from Debian's server and client packages, laid out and
+# started like the official postgres image as far as a drill needs it:
+# PGDATA in a volume, initdb on first start (with POSTGRES_PASSWORD, or
+# POSTGRES_HOST_AUTH_METHOD=trust; with neither it refuses to start, as the
+# official image does; POSTGRES_INITDB_ARGS are passed on), then postgres
+# listening on every address; psql, pg_restore and pg_isready on PATH.
 PG_BIN=/usr/lib/postgresql/15/bin
+PG_CLIENTS=(psql pg_restore pg_isready)
 PG_ENTRYPOINT='#!/bin/sh
 # A stand-in for the official image'"'"'s docker-entrypoint.sh.
 set -e
 if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
+  if [ -z "$POSTGRES_PASSWORD" ] && [ "$POSTGRES_HOST_AUTH_METHOD" != trust ]; then
+    echo "Error: Database is uninitialized and superuser password is not specified." >&2
+    echo "       You must specify POSTGRES_PASSWORD to a non-empty value for the superuser." >&2
+    exit 1
+  fi
   if [ -n "$POSTGRES_PASSWORD" ]; then
     printf "%s\n" "$POSTGRES_PASSWORD" >/tmp/pwfile
-    initdb -D "$PGDATA" -U "${POSTGRES_USER:-postgres}" -E UTF8 --locale=C --pwfile=/tmp/pwfile >/dev/null
+    initdb -D "$PGDATA" -U "${POSTGRES_USER:-postgres}" -E UTF8 --locale=C --pwfile=/tmp/pwfile $POSTGRES_INITDB_ARGS >/dev/null
     rm -f /tmp/pwfile
     method=scram-sha-256
   else
-    initdb -D "$PGDATA" -U "${POSTGRES_USER:-postgres}" -E UTF8 --locale=C >/dev/null
+    initdb -D "$PGDATA" -U "${POSTGRES_USER:-postgres}" -E UTF8 --locale=C $POSTGRES_INITDB_ARGS >/dev/null
   fi
   printf "host all all all %s\n" "${POSTGRES_HOST_AUTH_METHOD:-$method}" >>"$PGDATA/pg_hba.conf"
 fi
@@ -394,20 +409,24 @@ recipe_postgres() {
 pg_libs() { find /usr/lib/postgresql/15/lib -maxdepth 1 -name '*.so' ! -name 'llvmjit*' | sort; }
 inputs_postgres() {
   # shellcheck disable=SC2046
-  binary_inputs "$PG_BIN/postgres" "$PG_BIN/initdb" $(pg_libs)
+  binary_inputs "$PG_BIN/postgres" "$PG_BIN/initdb" "${PG_CLIENTS[@]/#/$PG_BIN/}" $(pg_libs)
   find /usr/share/postgresql/15 -type f -exec stat -c '%n %s %Y' {} + | sort
   printf '%s\n' "$PG_ENTRYPOINT"
 }
 stage_postgres() {
-  local root=$1 lib
+  local root=$1 lib tool
   add_binary "$root" "$PG_BIN/postgres" "$PG_BIN/postgres"
   add_binary "$root" "$PG_BIN/initdb" "$PG_BIN/initdb"
+  for tool in "${PG_CLIENTS[@]}"; do
+    add_binary "$root" "$PG_BIN/$tool" "$PG_BIN/$tool"
+  done
   for lib in $(pg_libs); do add_binary "$root" "$lib" "$lib"; done
   mkdir -p "$root/usr/share/postgresql" "$root/usr/share/zoneinfo" "$root/usr/local/bin" "$root/var/run/postgresql"
   cp -r /usr/share/postgresql/15 "$root/usr/share/postgresql/"
   cp -L /usr/share/zoneinfo/UTC "$root/usr/share/zoneinfo/UTC"
   ln -s "$PG_BIN/postgres" "$root/usr/local/bin/postgres"
   ln -s "$PG_BIN/initdb" "$root/usr/local/bin/initdb"
+  for tool in "${PG_CLIENTS[@]}"; do ln -s "$PG_BIN/$tool" "$root/usr/local/bin/$tool"; done
   printf '%s\n' "$PG_ENTRYPOINT" >"$root/usr/local/bin/docker-entrypoint.sh"
   chmod 755 "$root/usr/local/bin/docker-entrypoint.sh"
   echo 'postgres:x:999:999:postgres:/var/lib/postgresql:/bin/sh' >>"$root/etc/passwd"
@@ -417,16 +436,26 @@ stage_postgres() {
   chown -R 999:999 "$root/var/lib/postgresql" "$root/var/run/postgresql"
 }
 
-# Redis from Debian's package, started like the official redis image:
-# WORKDIR /data, so `redis-server --dir /data …` finds a dump.rdb put there.
+# Redis from Debian's packages, started like the official redis image:
+# WORKDIR /data, so `redis-server --dir /data …` finds a dump.rdb put there;
+# redis-cli on PATH, as in the official image.
 recipe_redis() {
   CHANGES=('CMD ["redis-server"]' 'WORKDIR /data' 'VOLUME ["/data"]' 'EXPOSE 6379')
 }
-inputs_redis() { binary_inputs /usr/bin/redis-server; }
+inputs_redis() { binary_inputs /usr/bin/redis-server /usr/bin/redis-cli; }
 stage_redis() {
   add_binary "$1" /usr/bin/redis-server /usr/local/bin/redis-server
+  add_binary "$1" /usr/bin/redis-cli /usr/local/bin/redis-cli
   mkdir -p "$1/data"
 }
+
+# An image that dies as soon as it starts, saying why on stderr: what a
+# drill meets with an image that needs settings it lacks.
+recipe_exits() {
+  CHANGES=('ENTRYPOINT ["/bin/sh","-c","echo \"ops-gen-test/exits: this image always fails to start\" >&2; exit 3"]')
+}
+inputs_exits() { :; }
+stage_exits() { :; }
 
 OPS_GEN_BINARY=
 recipe_ops_gen() {
@@ -493,6 +522,7 @@ images() {
   build_image ops-gen-test/node-exporter:1 node_exporter
   build_image ops-gen-test/postgres:15 postgres
   build_image ops-gen-test/redis:7 redis
+  build_image ops-gen-test/exits:1 exits
 }
 
 ops_gen_image() {

@@ -5,7 +5,9 @@
 //! health, restarts, image), which volumes carry the profile's label, and
 //! removing those volumes, and how much disk each volume uses. Compose
 //! itself still starts and stops services; this module only reads, except
-//! [`Docker::remove_volume`].
+//! [`Docker::remove_volume`], [`Docker::restart_service`] and the throwaway
+//! containers of restore drills (created without a network, given files,
+//! run commands in with Docker exec, removed).
 //!
 //! The engine is found as the Docker CLI finds it: `DOCKER_HOST`, else the
 //! local socket. The API version is negotiated, so Debian's 20.10 engine
@@ -46,6 +48,8 @@ pub enum DockerError {
     Unreachable { host: String, message: String },
     #[error("the Docker engine did not answer {what} within {}s", CALL_TIMEOUT.as_secs())]
     Timeout { what: &'static str },
+    #[error("{what} did not finish within {seconds}s")]
+    TooLong { what: &'static str, seconds: u64 },
     #[error("Docker API {what}: {message}")]
     Http { what: &'static str, message: String },
     #[error("Docker API {what}: {source}")]
@@ -398,30 +402,51 @@ const PULL_TIMEOUT: Duration = Duration::from_secs(600);
 /// A container a restore drill starts, restores into and removes.
 #[derive(Debug, Clone)]
 pub struct ThrowawaySpec<'a> {
-    /// The container's and its network's name.
+    /// The container's name.
     pub name: &'a str,
     pub image: &'a str,
     /// The command; empty for the image's own.
     pub cmd: Vec<String>,
+    /// `KEY=value` entries. They may hold secrets: the engine keeps them in
+    /// the container's config (readable by whoever can use its API, who
+    /// could read the restored data anyway) and never on a command line.
     pub env: Vec<String>,
-    /// The container port published on a free port of the engine's 127.0.0.1.
-    pub port: u16,
-    /// A file put into the container before it starts: the host file, and
-    /// its path inside (in a folder that exists in the image).
-    pub file: Option<(&'a std::path::Path, &'a str)>,
+    /// Put into the container before it starts, each at its path inside
+    /// (in a folder that exists in the image).
+    pub files: Vec<(Upload<'a>, &'a str)>,
 }
 
-/// A running throwaway container.
+/// What to put into a container: a host file, streamed, or a few bytes
+/// made in memory (a config file with a password, which so never touches
+/// this host's disk).
+#[derive(Debug, Clone, Copy)]
+pub enum Upload<'a> {
+    File(&'a std::path::Path),
+    Bytes(&'a [u8]),
+}
+
+/// A started throwaway container.
 #[derive(Debug, Clone)]
 pub struct Throwaway {
     pub id: String,
-    /// Where the published port answers: 127.0.0.1 of the engine's host.
-    pub host_port: u16,
-    network: String,
 }
 
-/// The label on every throwaway container and network.
+/// The label on every throwaway container.
 pub const LABEL_DRILL: &str = "dev.ops-gen.drill";
+
+/// What a command run inside a container with [`Docker::exec`] printed, and
+/// its exit code. Each stream keeps its first [`EXEC_OUTPUT_LIMIT`] bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecOutput {
+    /// The exit code; -1 when the engine could not tell.
+    pub exit_code: i64,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// How much of each output stream of an exec is kept: enough for any
+/// error message and a first row, bounded if a query prints a whole table.
+pub const EXEC_OUTPUT_LIMIT: usize = 1 << 20;
 
 impl Docker {
     /// Pulls `image` unless the engine has it.
@@ -440,34 +465,21 @@ impl Docker {
         }
     }
 
-    /// Creates a network and a container on it (with the file, if any),
-    /// starts it, and reads the host port it was published on. Whatever was
-    /// made is removed again when a step fails.
+    /// Creates a container without any network (`network_mode: none`: it
+    /// publishes nothing and nothing can connect to it; only Docker exec
+    /// reaches it), puts the files into it and starts it. Whatever was made
+    /// is removed again when a step fails.
     pub async fn start_throwaway(&self, spec: &ThrowawaySpec<'_>) -> Result<Throwaway, DockerError> {
-        use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest, PortBinding};
+        use bollard::models::{ContainerCreateBody, HostConfig};
 
         let labels = HashMap::from([(LABEL_DRILL.to_owned(), spec.name.to_owned())]);
-        // A network of its own: an engine without a default bridge publishes
-        // ports only from user-defined networks.
-        let network =
-            NetworkCreateRequest { name: spec.name.to_owned(), labels: Some(labels.clone()), ..Default::default() };
-        self.bounded("create network", self.client.create_network(network)).await?;
-        let mut made = Throwaway { id: String::new(), host_port: 0, network: spec.name.to_owned() };
-        let port = format!("{}/tcp", spec.port);
+        let mut made = Throwaway { id: String::new() };
         let body = ContainerCreateBody {
             image: Some(spec.image.to_owned()),
             cmd: (!spec.cmd.is_empty()).then(|| spec.cmd.clone()),
             env: Some(spec.env.clone()),
             labels: Some(labels),
-            exposed_ports: Some(vec![port.clone()]),
-            host_config: Some(HostConfig {
-                network_mode: Some(spec.name.to_owned()),
-                port_bindings: Some(HashMap::from([(
-                    port.clone(),
-                    Some(vec![PortBinding { host_ip: Some("127.0.0.1".to_owned()), host_port: Some(String::new()) }]),
-                )])),
-                ..Default::default()
-            }),
+            host_config: Some(HostConfig { network_mode: Some("none".to_owned()), ..Default::default() }),
             ..Default::default()
         };
         let options = bollard::query_parameters::CreateContainerOptions {
@@ -476,20 +488,10 @@ impl Docker {
         };
         let started = async {
             made.id = self.bounded("create container", self.client.create_container(Some(options), body)).await?.id;
-            if let Some((file, inside)) = spec.file {
-                self.upload(&made.id, file, inside).await?;
+            for (content, inside) in &spec.files {
+                self.upload(&made.id, *content, inside).await?;
             }
-            self.bounded("start container", self.client.start_container(&made.id, None)).await?;
-            let inspect = self
-                .bounded("inspect container", self.client.inspect_container(&made.id, None::<InspectContainerOptions>))
-                .await?;
-            made.host_port = inspect
-                .network_settings
-                .and_then(|n| n.ports)
-                .and_then(|ports| ports.get(&port).cloned().flatten())
-                .and_then(|bindings| bindings.into_iter().find_map(|b| b.host_port?.parse().ok()))
-                .unwrap_or(0);
-            Ok(())
+            self.bounded("start container", self.client.start_container(&made.id, None)).await
         }
         .await;
         match started {
@@ -501,24 +503,110 @@ impl Docker {
         }
     }
 
-    /// Removes the container (with its anonymous volumes) and its network.
+    /// Removes the container, running or not, with its anonymous volumes.
     pub async fn remove_throwaway(&self, made: &Throwaway) -> Result<(), DockerError> {
-        if !made.id.is_empty() {
-            let options = bollard::query_parameters::RemoveContainerOptions { force: true, v: true, link: false };
-            self.bounded("remove container", self.client.remove_container(&made.id, Some(options))).await?;
+        if made.id.is_empty() {
+            return Ok(());
         }
-        self.bounded("remove network", self.client.remove_network(&made.network)).await
+        let options = bollard::query_parameters::RemoveContainerOptions { force: true, v: true, link: false };
+        self.bounded("remove container", self.client.remove_container(&made.id, Some(options))).await
     }
 
-    /// Streams one host file into a container as a one-entry tar archive.
-    async fn upload(&self, id: &str, file: &std::path::Path, inside: &str) -> Result<(), DockerError> {
+    /// `None` while the container runs; once it stopped, its exit code.
+    pub async fn exit_code(&self, id: &str) -> Result<Option<i64>, DockerError> {
+        let inspect = self
+            .bounded("inspect container", self.client.inspect_container(id, None::<InspectContainerOptions>))
+            .await?;
+        let state = inspect.state.unwrap_or_default();
+        Ok((!state.running.unwrap_or(false)).then(|| state.exit_code.unwrap_or(-1)))
+    }
+
+    /// Runs `cmd` inside the running container `id` (as the image's user)
+    /// with `env` added to the container's environment, and waits for it,
+    /// up to `limit`. `env` is the place for secrets: unlike `cmd`, the
+    /// engine shows it neither in `ps` nor in the exec's inspect.
+    pub async fn exec(
+        &self,
+        id: &str,
+        cmd: &[&str],
+        env: &[String],
+        limit: Duration,
+    ) -> Result<ExecOutput, DockerError> {
+        use bollard::container::LogOutput;
+        use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+
+        let options = CreateExecOptions {
+            attach_stdin: Some(false),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            tty: Some(false),
+            cmd: Some(cmd.iter().map(|&a| a.to_owned()).collect()),
+            env: Some(env.to_vec()),
+            ..Default::default()
+        };
+        let created = self.bounded("create exec", self.client.create_exec(id, options)).await?;
+        let mut output = ExecOutput { exit_code: -1, stdout: Vec::new(), stderr: Vec::new() };
+        let run = async {
+            let start = StartExecOptions { detach: false, tty: false, output_capacity: None };
+            if let StartExecResults::Attached { output: mut stream, .. } =
+                self.client.start_exec(&created.id, Some(start)).await?
+            {
+                while let Some(chunk) = stream.try_next().await? {
+                    let (into, bytes) = match chunk {
+                        LogOutput::StdErr { message } => (&mut output.stderr, message),
+                        LogOutput::StdOut { message }
+                        | LogOutput::Console { message }
+                        | LogOutput::StdIn { message } => (&mut output.stdout, message),
+                    };
+                    let room = EXEC_OUTPUT_LIMIT.saturating_sub(into.len());
+                    into.extend_from_slice(&bytes[..bytes.len().min(room)]);
+                }
+            }
+            Ok::<_, bollard::errors::Error>(())
+        };
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        match tokio::time::timeout(limit, run).await {
+            Ok(result) => result.map_err(|source| DockerError::Api { what: "run in container", source })?,
+            Err(_) => return Err(DockerError::TooLong { what: "a command in a container", seconds: limit.as_secs() }),
+        }
+        // The stream ends when the process does; the engine may take a
+        // moment more to record its exit code.
+        for _ in 0..50 {
+            let inspect = self.bounded("inspect exec", self.client.inspect_exec(&created.id)).await?;
+            if inspect.running != Some(true) {
+                output.exit_code = inspect.exit_code.unwrap_or(-1);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(output)
+    }
+
+    /// Streams one file into a container (running or not) as a one-entry
+    /// tar archive; `inside` is its path there, in a folder that exists.
+    pub async fn upload(&self, id: &str, content: Upload<'_>, inside: &str) -> Result<(), DockerError> {
         use futures::StreamExt as _;
         use tokio::io::AsyncReadExt as _;
 
         let io = |what: &'static str, e: std::io::Error| DockerError::Api { what, source: e.into() };
         let (folder, name) = inside.rsplit_once('/').unwrap_or(("/", inside));
-        let opened = tokio::fs::File::open(file).await.map_err(|e| io("read the file to upload", e))?;
-        let size = opened.metadata().await.map_err(|e| io("read the file to upload", e))?.len();
+        let (size, body) = match content {
+            Upload::File(file) => {
+                let opened = tokio::fs::File::open(file).await.map_err(|e| io("read the file to upload", e))?;
+                let size = opened.metadata().await.map_err(|e| io("read the file to upload", e))?.len();
+                let body = futures::stream::try_unfold(opened, |mut f| async move {
+                    let mut chunk = vec![0u8; 1 << 16];
+                    let n = f.read(&mut chunk).await?;
+                    chunk.truncate(n);
+                    Ok::<_, std::io::Error>((n > 0).then(|| (bytes::Bytes::from(chunk), f)))
+                });
+                (size, body.boxed())
+            }
+            Upload::Bytes(bytes) => {
+                let chunk = bytes::Bytes::copy_from_slice(bytes);
+                (chunk.len() as u64, futures::stream::once(async move { Ok::<_, std::io::Error>(chunk) }).boxed())
+            }
+        };
         let mut header = tar::Header::new_gnu();
         header.set_path(name).map_err(|e| io("name the file to upload", e))?;
         header.set_size(size);
@@ -530,12 +618,6 @@ impl Docker {
             futures::stream::once(
                 async move { Ok::<_, std::io::Error>(bytes::Bytes::copy_from_slice(header.as_bytes())) },
             );
-        let body = futures::stream::try_unfold(opened, |mut f| async move {
-            let mut chunk = vec![0u8; 1 << 16];
-            let n = f.read(&mut chunk).await?;
-            chunk.truncate(n);
-            Ok::<_, std::io::Error>((n > 0).then(|| (bytes::Bytes::from(chunk), f)))
-        });
         let tail =
             futures::stream::once(async move { Ok::<_, std::io::Error>(bytes::Bytes::from(vec![0u8; padding])) });
         let options = bollard::query_parameters::UploadToContainerOptions {

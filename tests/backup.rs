@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::util::{self, Run, TestExporter, ops_gen, run, servers};
+use ops_gen::backup::container::{PgContainer, RedisContainer};
+use ops_gen::backup::drill::{Engine, EngineKind, FirstValue};
+
+use crate::util::{self, PLANTED, Run, TestExporter, ops_gen, run, servers};
 
 /// A stack with a fresh database holding a table of ours, a Redis key of
 /// ours, and a temporary backup folder.
@@ -538,46 +541,316 @@ async fn a_run_where_every_target_failed_writes_no_set_and_freshness_stays_red()
 }
 
 /// `backup.drill.engine: docker` with the local stand-ins of the official
-/// images (scripts/docker.sh builds them from Debian's packages).
-fn docker_drill_config(stack: &Stack, postgres_image: &str) -> String {
-    let engine = format!(
+/// images (scripts/docker.sh builds them from Debian's packages), and
+/// `backup.drill.env` entries (`NAME: value`).
+fn docker_drill_config(stack: &Stack, postgres_image: &str, env: &[(&str, &str)]) -> String {
+    use std::fmt::Write as _;
+    let mut config = drill_config(stack, 5000);
+    let _ = write!(
+        config,
         "  drill:\n    engine: docker\n    postgres_image: {postgres_image}\n    redis_image: ops-gen-test/redis:{{major}}\n"
     );
-    let mut config = drill_config(stack, 5000);
-    config.push_str(&engine);
+    if !env.is_empty() {
+        config.push_str("    env:\n");
+        for (name, value) in env {
+            let _ = writeln!(config, "      {name}: {value:?}");
+        }
+    }
     config
 }
 
-fn drill_leftovers(host: &str) -> String {
-    let label = "label=dev.ops-gen.drill";
-    util::docker(host, &["ps", "-aq", "--filter", label])
-        + &util::docker(host, &["network", "ls", "-q", "--filter", label])
+/// Drill containers (running or not) whose environment holds `marker`,
+/// and any drill network: what a drill left behind. Other tests' drills
+/// run in parallel on the same engine, so containers are told apart by
+/// the marker each test passes in `backup.drill.env`.
+fn drill_leftovers(host: &str, marker: &str) -> String {
+    let mut left = String::new();
+    for id in util::docker(host, &["ps", "-aq", "--filter", "label=dev.ops-gen.drill"]).split_whitespace() {
+        // Gone between the list and the inspect: not left behind.
+        let env = std::process::Command::new("docker")
+            .env("DOCKER_HOST", host)
+            .args(["inspect", "--format", "{{json .Config.Env}}", id])
+            .output()
+            .unwrap();
+        if env.status.success() && String::from_utf8_lossy(&env.stdout).contains(marker) {
+            left.push_str(id);
+        }
+    }
+    left + &util::docker(host, &["network", "ls", "-q", "--filter", "label=dev.ops-gen.drill"])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drill_with_engine_docker_restores_into_containers() {
     let host = util::docker_host();
     let stack = Stack::new().await;
-    stack.write_config(&docker_drill_config(&stack, "ops-gen-test/postgres:{major}"));
+    let marker = util::unique("drill_run");
+    let env = [("OPS_GEN_TEST_RUN", marker.as_str())];
+    stack.write_config(&docker_drill_config(&stack, "ops-gen-test/postgres:{major}", &env));
     stack.ops_gen(&["backup", "run"]).expect_code(0);
     let out = run(ops_gen(stack.dir.path()).env("DOCKER_HOST", &host).args(["backup", "drill"]));
     out.expect_code(0);
+    assert!(out.stdout.contains(&format!("ok   table {}: exists", stack.table)), "{}", out.stdout);
     assert!(
         out.stdout.contains(&format!("ok   query SELECT count(*) FROM {}: returned \"5000\"", stack.table)),
         "{}",
         out.stdout
     );
+    assert!(
+        out.stdout.contains(&format!("ok   query SELECT note FROM {} WHERE id = 1: returned \"c4ca", stack.table)),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("ok   at least 1 keys"), "{}", out.stdout);
-    assert_eq!(drill_leftovers(&host), "", "the drill's containers and networks are gone");
+    assert_eq!(drill_leftovers(&host, &marker), "", "the drill's containers are gone");
 
     // An image the engine lacks and cannot pull (no registry here): the
     // drill fails, naming the image, and leaves nothing behind.
-    stack.write_config(&docker_drill_config(&stack, "ops-gen-test/no-such-postgres:{major}"));
+    stack.write_config(&docker_drill_config(&stack, "ops-gen-test/no-such-postgres:{major}", &env));
     let out = run(ops_gen(stack.dir.path()).env("DOCKER_HOST", &host).args(["backup", "drill"]));
     out.expect_code(1);
     assert!(out.stdout.contains("image ops-gen-test/no-such-postgres:15"), "{}", out.stdout);
     assert!(out.stdout.contains("ok    cache"), "the Redis drill still ran:\n{}", out.stdout);
-    assert_eq!(drill_leftovers(&host), "");
+    assert_eq!(drill_leftovers(&host, &marker), "");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_container_that_exits_is_reported_at_once_with_its_log() {
+    let host = util::docker_host();
+    let stack = Stack::new().await;
+    let marker = util::unique("drill_exit");
+    let env = [("OPS_GEN_TEST_RUN", marker.as_str())];
+    stack.write_config(&docker_drill_config(&stack, "ops-gen-test/exits:1", &env));
+    stack.ops_gen(&["backup", "run"]).expect_code(0);
+    // An image whose entrypoint prints why and exits with code 3.
+    let begun = std::time::Instant::now();
+    let out = run(ops_gen(stack.dir.path()).env("DOCKER_HOST", &host).args(["backup", "drill"]));
+    out.expect_code(1);
+    assert!(begun.elapsed() < Duration::from_secs(30), "took {:?}:\n{}", begun.elapsed(), out.stdout);
+    assert!(
+        out.stdout.contains(
+            "FAIL  db: the drill container of ops-gen-test/exits:1 exited with code 3: ops-gen-test/exits: this image always fails to start"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("ok    cache"), "the Redis drill still ran:\n{}", out.stdout);
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(stack.sets().pop().unwrap().join("restore-drill-summary.json")).unwrap())
+            .unwrap();
+    let db = summary["targets"].as_array().unwrap().iter().find(|t| t["target"] == "db").unwrap();
+    assert!(db["error"].as_str().unwrap().contains("exited with code 3"), "{summary:#}");
+    assert_eq!(drill_leftovers(&host, &marker), "");
+
+    // `backup.drill.env` reaches the container: the official image (and its
+    // stand-in) hands POSTGRES_INITDB_ARGS to initdb, which rejects this one.
+    let env = [("OPS_GEN_TEST_RUN", marker.as_str()), ("POSTGRES_INITDB_ARGS", "--no-such-initdb-option")];
+    stack.write_config(&docker_drill_config(&stack, "ops-gen-test/postgres:{major}", &env));
+    let begun = std::time::Instant::now();
+    let out = run(ops_gen(stack.dir.path()).env("DOCKER_HOST", &host).args(["backup", "drill"]));
+    out.expect_code(1);
+    assert!(begun.elapsed() < Duration::from_secs(30), "took {:?}:\n{}", begun.elapsed(), out.stdout);
+    assert!(
+        out.stdout.contains("FAIL  db: the drill container of ops-gen-test/postgres:15 exited with code 1: ")
+            && out.stdout.contains("unrecognized option '--no-such-initdb-option'"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(drill_leftovers(&host, &marker), "");
+}
+
+#[test]
+fn drill_env_is_checked_at_load_and_config_check_masks_its_secrets() {
+    let config =
+        |env: &str| format!("backup:\n  dir: /tmp/ops-gen-unused\n  drill:\n    engine: docker\n    env:\n{env}");
+    let dir = util::config_dir(&config(&format!(
+        "      POSTGRES_INITDB_ARGS: --data-checksums\n      DRILL_API_TOKEN: {PLANTED}\n      LICENCE: ${{DRILL_LICENCE_SECRET}}\n      DSN: postgres://app:{PLANTED}@db/app\n"
+    )));
+    let out = run(ops_gen(dir.path()).env("DRILL_LICENCE_SECRET", "licence-from-env-42").args(["config", "check"]));
+    out.expect_code(0);
+    assert!(out.stdout.contains("POSTGRES_INITDB_ARGS: --data-checksums"), "{}", out.stdout);
+    assert!(out.stdout.contains("DRILL_API_TOKEN: '***'"), "{}", out.stdout);
+    assert!(out.stdout.contains("LICENCE: '***'"), "{}", out.stdout);
+    assert!(out.stdout.contains("DSN: postgres://app:***@db/app"), "{}", out.stdout);
+    assert!(!out.all().contains(PLANTED) && !out.all().contains("licence-from-env-42"), "{}", out.all());
+
+    let dir = util::config_dir(&config("      9LIVES: x\n"));
+    let out = run(ops_gen(dir.path()).args(["config", "check"]));
+    out.expect_code(2);
+    assert!(
+        out.stderr.contains("at `backup.drill.env.9LIVES`: `9LIVES` is not an environment variable name; fix: use letters, digits and `_`"),
+        "{}",
+        out.stderr
+    );
+    let dir = util::config_dir(&config("      POSTGRES_PASSWORD: mine\n"));
+    let out = run(ops_gen(dir.path()).args(["config", "check"]));
+    out.expect_code(2);
+    assert!(
+        out.stderr.contains("at `backup.drill.env.POSTGRES_PASSWORD`: ops-gen sets `POSTGRES_PASSWORD` itself"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// The library finds the engine as the Docker CLI does, through
+/// `DOCKER_HOST` of this process: it must name the test engine.
+fn library_docker_host() -> String {
+    let host = util::docker_host();
+    assert_eq!(
+        std::env::var("DOCKER_HOST").ok().as_deref(),
+        Some(host.as_str()),
+        "these tests start drill containers from the library, which reads DOCKER_HOST: run them after `eval \"$(scripts/services.sh env)\"`"
+    );
+    host
+}
+
+fn docker_engine() -> Engine {
+    Engine {
+        engine: EngineKind::Docker,
+        postgres_image: "ops-gen-test/postgres:{major}".to_owned(),
+        redis_image: "ops-gen-test/redis:{major}".to_owned(),
+        ..Engine::default()
+    }
+}
+
+/// `docker inspect` of one container.
+fn inspect(host: &str, name: &str) -> serde_json::Value {
+    let all: serde_json::Value = serde_json::from_str(&util::docker(host, &["inspect", name])).unwrap();
+    all[0].clone()
+}
+
+/// No network but `none`, no port published or bound.
+#[track_caller]
+fn assert_exposes_nothing(container: &serde_json::Value) {
+    assert_eq!(container["HostConfig"]["NetworkMode"], "none", "{container:#}");
+    let bindings = &container["HostConfig"]["PortBindings"];
+    assert!(bindings.as_object().is_none_or(serde_json::Map::is_empty), "published: {bindings}");
+    let ports = &container["NetworkSettings"]["Ports"];
+    assert!(ports.as_object().is_none_or(|p| p.values().all(serde_json::Value::is_null)), "bound: {ports}");
+}
+
+/// Command lines of this host's processes (container processes of the
+/// local engine among them) that contain `needle`: what `ps` would show.
+fn command_lines_with(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        // A process that ended meanwhile has nothing to show.
+        if let Ok(raw) = std::fs::read(entry.path().join("cmdline")) {
+            let line = String::from_utf8_lossy(&raw).replace('\0', " ");
+            if line.contains(needle) {
+                found.push(line);
+            }
+        }
+    }
+    found
+}
+
+/// The value of `NAME=` in a container's `Config.Env`.
+fn env_of(container: &serde_json::Value, name: &str) -> Option<String> {
+    container["Config"]["Env"]
+        .as_array()?
+        .iter()
+        .find_map(|e| e.as_str()?.strip_prefix(&format!("{name}=")).map(str::to_owned))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drill_containers_expose_nothing_and_keep_the_password_off_command_lines() {
+    let host = library_docker_host();
+    let stack = Stack::new().await;
+    stack.write_config(&stack.config(&util::redis_url(), ""));
+    stack.ops_gen(&["backup", "run"]).expect_code(0);
+    let set = stack.sets().pop().unwrap();
+    let db = stack.db_url.rsplit('/').next().unwrap().to_owned();
+    let engine = docker_engine();
+
+    let pg = PgContainer::start(&engine, "15").await.unwrap();
+    let container = inspect(&host, pg.name());
+    assert_exposes_nothing(&container);
+    assert_eq!(env_of(&container, "POSTGRES_HOST_AUTH_METHOD"), None, "no trust: {container:#}");
+    let password = env_of(&container, "POSTGRES_PASSWORD").expect("a password");
+    assert!(password.len() == 32 && password.chars().all(|c| c.is_ascii_hexdigit()), "{password}");
+    pg.restore(&db, &set.join(format!("postgres/db/{db}.dump"))).await.unwrap();
+    let count = format!("SELECT count(*) FROM {}", stack.table);
+    assert_eq!(pg.first_value(&db, &count).await.unwrap(), FirstValue::Text("5000".to_owned()));
+    // No row, NULL, an empty string and a value over two lines are told apart.
+    assert_eq!(pg.first_value(&db, "SELECT 1 WHERE false").await.unwrap(), FirstValue::NoRow);
+    assert_eq!(pg.first_value(&db, "SELECT NULL").await.unwrap(), FirstValue::Null);
+    assert_eq!(pg.first_value(&db, "SELECT ''").await.unwrap(), FirstValue::Text(String::new()));
+    assert_eq!(pg.first_value(&db, "SELECT E'a\\nb', 2").await.unwrap(), FirstValue::Text("a\nb".to_owned()));
+    let error = pg.first_value(&db, "SELECT no_such_column").await.unwrap_err();
+    assert!(error.contains("column \"no_such_column\" does not exist"), "{error}");
+    let error = pg.restore("other", &set.join("manifest.json")).await.unwrap_err();
+    assert!(error.starts_with("pg_restore of other failed: "), "{error}");
+    assert!(!error.contains(&password), "{error}");
+    assert_eq!(command_lines_with(&password), Vec::<String>::new(), "the password is on a command line");
+    let name = pg.name().to_owned();
+    pg.remove().await;
+    assert_eq!(util::docker(&host, &["ps", "-aq", "--filter", &format!("name=^/{name}$")]), "");
+
+    let redis = RedisContainer::start(&engine, "7", &set.join("redis/cache.rdb")).await.unwrap();
+    let container = inspect(&host, redis.name());
+    assert_exposes_nothing(&container);
+    let keys = redis.cli(&["DBSIZE"]).await.unwrap();
+    assert!(keys.trim().parse::<u64>().unwrap() >= 1, "the RDB was loaded: {keys}");
+    // Without the password, the server refuses.
+    let anonymous = util::docker(&host, &["exec", redis.name(), "redis-cli", "PING"]);
+    assert!(anonymous.starts_with("NOAUTH"), "{anonymous}");
+    let password = util::docker(&host, &["exec", redis.name(), "cat", "/data/ops-gen-drill.conf"]);
+    let password = password.trim().strip_prefix("requirepass ").unwrap().to_owned();
+    assert_eq!(password.len(), 32);
+    assert!(!container.to_string().contains(&password), "the password is in the container's config: {container:#}");
+    assert_eq!(command_lines_with(&password), Vec::<String>::new(), "the password is on a command line");
+    let error = redis.cli(&["NO-SUCH-COMMAND"]).await.unwrap_err();
+    assert!(error.contains("unknown command"), "{error}");
+    let name = redis.name().to_owned();
+    redis.remove().await;
+    assert_eq!(util::docker(&host, &["ps", "-aq", "--filter", &format!("name=^/{name}$")]), "");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applied_globals_give_restored_objects_their_owners() {
+    library_docker_host();
+    // A table owned by a role of its own, dumped by the real pg_dump.
+    let (url, admin) = util::postgres_database().await;
+    let role = util::unique("app_owner");
+    admin.batch_execute(&format!("CREATE ROLE {role} NOLOGIN")).await.unwrap();
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!("CREATE TABLE owned (id int); INSERT INTO owned VALUES (1); ALTER TABLE owned OWNER TO {role}; GRANT SELECT ON owned TO PUBLIC"))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("app.dump");
+    let pg_dump = std::process::Command::new(util::require_tool("pg_dump", "postgresql-client-15"))
+        .args(["-Fc", "-f"])
+        .arg(&dump)
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(pg_dump.status.success(), "{}", String::from_utf8_lossy(&pg_dump.stderr));
+    drop(client);
+    let db = url.rsplit('/').next().unwrap().to_owned();
+    admin.batch_execute(&format!("DROP DATABASE {db}")).await.unwrap();
+    admin.batch_execute(&format!("DROP ROLE {role}")).await.unwrap();
+
+    let pg = PgContainer::start(&docker_engine(), "15").await.unwrap();
+    // Owners are restored, not dropped: without the role the restore fails.
+    let error = pg.restore("without_globals", &dump).await.unwrap_err();
+    assert!(error.contains(&format!("role \"{role}\" does not exist")), "{error}");
+    // `postgres` exists already, as in every pg_dumpall --globals-only.
+    let globals = dir.path().join("globals.sql");
+    std::fs::write(&globals, format!("CREATE ROLE postgres;\nALTER ROLE postgres WITH SUPERUSER;\nCREATE ROLE {role};\nALTER ROLE {role} WITH NOLOGIN;\n")).unwrap();
+    pg.apply_globals(&globals).await.unwrap();
+    pg.restore("with_globals", &dump).await.unwrap();
+    let owner = pg.first_value("with_globals", "SELECT tableowner FROM pg_tables WHERE tablename = 'owned'").await;
+    assert_eq!(owner.unwrap(), FirstValue::Text(role.clone()));
+    let grant = pg.first_value("with_globals", "SELECT has_table_privilege('public', 'owned', 'SELECT')::text").await;
+    assert_eq!(grant.unwrap(), FirstValue::Text("true".to_owned()), "privileges are restored too");
+    // Any other error fails, naming its line.
+    std::fs::write(&globals, "CREATE ROLE postgres;\nCREATE ROLE x_ok;\nCREAT ROLE broken;\n").unwrap();
+    let error = pg.apply_globals(&globals).await.unwrap_err();
+    assert!(error.contains(":3: ERROR:  syntax error at or near \"CREAT\""), "{error}");
+    pg.remove().await;
 }
 
 fn latest(stack: &Stack) -> serde_json::Value {
@@ -710,9 +983,9 @@ async fn sets_are_owner_only_whatever_the_umask() {
     let out = stack.ops_gen(&["backup", "verify"]);
     out.expect_code(0);
     assert!(out.stdout.contains("warn  manifest.sha256: readable by other users (mode 644)"), "{}", out.stdout);
-    std::fs::set_permissions(stack.backups(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&set, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let out = stack.ops_gen(&["doctor"]);
-    assert!(out.stdout.contains("readable by other users (mode 755)"), "{}", out.stdout);
+    assert!(out.stdout.contains("is readable by other users (mode 755)"), "{}", out.stdout);
 }
 
 /// Runs `args` as the unprivileged user `nobody`: the other local user.
@@ -918,7 +1191,8 @@ async fn kill_9_at_random_points_never_loses_the_last_good_set() {
     };
     let run_ms = timed(&["backup", "run"]);
     let restore_ms = timed(&["backup", "restore", "--from", "latest", "--yes"]);
-    let seed = u64::from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()) | 1;
+    let seed =
+        u64::from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()) | 1;
     println!("kill test seed {seed}: run {run_ms} ms, restore {restore_ms} ms");
     let mut rng = Rng(seed);
     let mut kills = 0;

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use super::container::{DrillEnv, PgContainer, RedisContainer};
 use super::manifest::{Manifest, TargetOutcome, write_synced};
 use super::objects;
 use crate::config::Config;
@@ -65,6 +66,9 @@ pub struct Engine {
     /// The Redis image; `{major}` becomes the backed-up server's major version.
     #[serde(default = "Engine::default_redis_image")]
     pub redis_image: String,
+    /// Environment variables for every drill container (`docker` only).
+    #[serde(default, skip_serializing_if = "DrillEnv::is_empty")]
+    pub env: DrillEnv,
 }
 
 /// Where a drill's throwaway instances run.
@@ -91,6 +95,7 @@ impl Default for Engine {
             engine: EngineKind::Local,
             postgres_image: Self::default_postgres_image(),
             redis_image: Self::default_redis_image(),
+            env: DrillEnv::default(),
         }
     }
 }
@@ -324,7 +329,7 @@ async fn drill_postgres(
         let first = databases.first().cloned().unwrap_or_else(|| "postgres".to_owned());
         let mut checks = Vec::new();
         for table in &sanity.tables {
-            let sql = format!("SELECT to_regclass({})::text", quote_literal(table));
+            let sql = format!("SELECT to_regclass({})::text", super::container::literal(table));
             let found =
                 instance.first_value(&first, &sql).await.map_err(|e| format!("looking up table {table}: {e}"))?;
             let exists = matches!(found, FirstValue::Text(_));
@@ -343,11 +348,6 @@ async fn drill_postgres(
     .await;
     instance.stop().await;
     result
-}
-
-/// `text` as an SQL string literal.
-fn quote_literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// The name of the throwaway clusters' superuser: not `postgres`, so the
@@ -522,7 +522,11 @@ impl LocalPg {
 /// naming an error (`pg_restore` ends with the statement that failed, after
 /// the reason), else the last.
 pub(crate) fn last_line(stderr: &[u8]) -> String {
-    let text = String::from_utf8_lossy(stderr);
+    error_line(&String::from_utf8_lossy(stderr))
+}
+
+/// [`last_line`] of text.
+pub(crate) fn error_line(text: &str) -> String {
     let line = text.lines().find(|l| l.to_ascii_lowercase().contains("error:"));
     let line = line.or_else(|| text.lines().rev().find(|l| !l.trim().is_empty()));
     line.unwrap_or("no message").trim().to_owned()
@@ -542,130 +546,8 @@ pub(crate) fn globals_errors(out: &std::process::Output) -> Result<(), String> {
     }
 }
 
-/// A throwaway container of a drill (`backup.drill.engine: docker`).
-struct Container {
-    docker: crate::docker::Docker,
-    made: crate::docker::Throwaway,
-    port: u16,
-}
-
-impl Container {
-    /// Pulls the image if the engine lacks it, and starts the container.
-    async fn start(spec: &crate::docker::ThrowawaySpec<'_>) -> Result<Self, String> {
-        let docker = crate::docker::Docker::connect().await.map_err(|e| e.to_string())?;
-        docker.ensure_image(spec.image).await.map_err(|e| format!("image {}: {e}", spec.image))?;
-        let made = docker.start_throwaway(spec).await.map_err(|e| e.to_string())?;
-        let port = made.host_port;
-        if port == 0 {
-            let _ = docker.remove_throwaway(&made).await;
-            return Err(format!("the engine published no port for {}", spec.image));
-        }
-        Ok(Self { docker, made, port })
-    }
-
-    async fn remove(self) {
-        if let Err(e) = self.docker.remove_throwaway(&self.made).await {
-            tracing::warn!(container = %self.made.id, "cannot remove a drill container: {e}");
-        }
-    }
-}
-
-/// A PostgreSQL container of a drill, reached on its published port.
-struct PgContainer {
-    container: Container,
-}
-
-impl PgContainer {
-    async fn start(engine: &Engine, major: &str) -> Result<Self, String> {
-        let container = Container::start(&crate::docker::ThrowawaySpec {
-            name: &throwaway_name("pg"),
-            image: &engine.postgres_image.replace("{major}", major),
-            cmd: Vec::new(),
-            env: vec!["POSTGRES_HOST_AUTH_METHOD=trust".to_owned()],
-            port: 5432,
-            file: None,
-        })
-        .await?;
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let this = Self { container };
-        loop {
-            match this.connect("postgres").await {
-                Ok(_) => return Ok(this),
-                Err(e) if Instant::now() >= deadline => {
-                    this.remove().await;
-                    return Err(format!("the drill server never answered: {e}"));
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        }
-    }
-
-    fn client(&self, program: &str, db: &str) -> tokio::process::Command {
-        let mut command = tokio::process::Command::new(program);
-        command
-            .args(["--host", "127.0.0.1", "--port", &self.container.port.to_string(), "--username", "postgres"])
-            .args(["--dbname", db])
-            .env_remove("PGPASSWORD")
-            .stdin(Stdio::null());
-        command
-    }
-
-    async fn connect(&self, db: &str) -> Result<tokio_postgres::Client, String> {
-        let (client, conn) = tokio_postgres::Config::new()
-            .host("127.0.0.1")
-            .port(self.container.port)
-            .user("postgres")
-            .dbname(db)
-            .connect_timeout(Duration::from_secs(10))
-            .connect(tokio_postgres::NoTls)
-            .await
-            .map_err(|e| format!("cannot connect to the drill server: {}", crate::probe::chain(&e)))?;
-        tokio::spawn(conn);
-        Ok(client)
-    }
-
-    async fn apply_globals(&self, globals: &Path) -> Result<(), String> {
-        let mut psql = self.client("psql", "postgres");
-        psql.args(["--no-psqlrc", "--quiet", "--file"]).arg(globals);
-        let out = psql.output().await.map_err(|e| format!("cannot run psql ({e}); install postgresql-client"))?;
-        globals_errors(&out)
-    }
-
-    async fn restore(&self, db: &str, dump: &Path) -> Result<(), String> {
-        let admin = self.connect("postgres").await?;
-        let exists = admin
-            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&db])
-            .await
-            .map_err(|e| format!("looking up database {db}: {}", crate::probe::chain(&e)))?
-            .is_some();
-        if !exists {
-            admin
-                .batch_execute(&format!("CREATE DATABASE \"{}\"", db.replace('"', "\"\"")))
-                .await
-                .map_err(|e| format!("CREATE DATABASE {db}: {}", crate::probe::chain(&e)))?;
-        }
-        let mut command = self.client("pg_restore", db);
-        command.arg("--exit-on-error").arg(dump);
-        let out = command.output().await.map_err(|e| format!("cannot run pg_restore: {e}"))?;
-        if !out.status.success() {
-            return Err(format!("pg_restore of {db} failed: {}", last_line(&out.stderr)));
-        }
-        Ok(())
-    }
-
-    async fn first_value(&self, db: &str, sql: &str) -> Result<FirstValue, String> {
-        let client = self.connect(db).await?;
-        let messages = client.simple_query(sql).await.map_err(|e| format!("failed: {}", crate::probe::chain(&e)))?;
-        Ok(FirstValue::of(messages))
-    }
-
-    async fn remove(self) {
-        self.container.remove().await;
-    }
-}
-
 /// A name for a drill's container and network, unique on the engine.
-fn throwaway_name(kind: &str) -> String {
+pub(super) fn throwaway_name(kind: &str) -> String {
     format!("ops-gen-drill-{kind}-{}", unique_suffix())
 }
 
@@ -678,7 +560,7 @@ fn unique_suffix() -> String {
 
 /// What a query returned in the first column of its first row.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum FirstValue {
+pub enum FirstValue {
     NoRow,
     Null,
     Text(String),
@@ -734,92 +616,86 @@ async fn dump_major(dump: &Path) -> Option<String> {
 
 async fn drill_redis(files: &[PathBuf], sanity: &Sanity, engine: &Engine) -> Result<(f64, Vec<CheckResult>), String> {
     let rdb = files.iter().find(|f| f.extension().is_some_and(|e| e == "rdb")).ok_or("the set holds no RDB file")?;
+    if engine.engine == EngineKind::Docker {
+        let major = files
+            .iter()
+            .find(|f| f.extension().is_some_and(|e| e == "json"))
+            .and_then(|f| redis_major(f))
+            .ok_or("cannot tell which Redis version the snapshot came from (its metadata file is unreadable)")?;
+        return drill_redis_container(rdb, sanity, engine, &major).await;
+    }
     let started = Instant::now();
-    let (mut conn, instance) = match engine.engine {
-        EngineKind::Local => {
-            let scratch = super::scratch::ScratchRedis::load(rdb, "ops-gen-drill-redis-").await?;
-            (scratch.conn.clone(), RedisInstance::Local(scratch))
-        }
-        EngineKind::Docker => {
-            let major =
-                files.iter().find(|f| f.extension().is_some_and(|e| e == "json")).and_then(|f| redis_major(f)).ok_or(
-                    "cannot tell which Redis version the snapshot came from (its metadata file is unreadable)",
-                )?;
-            let container = Container::start(&crate::docker::ThrowawaySpec {
-                name: &throwaway_name("redis"),
-                image: &engine.redis_image.replace("{major}", &major),
-                cmd: ["redis-server", "--dir", "/data", "--dbfilename", "dump.rdb", "--save", ""]
-                    .into_iter()
-                    .chain(["--appendonly", "no", "--protected-mode", "no"])
-                    .map(str::to_owned)
-                    .collect(),
-                env: Vec::new(),
-                port: 6379,
-                file: Some((rdb, "/data/dump.rdb")),
-            })
-            .await?;
-            match wait_for_redis_tcp(container.port).await {
-                Ok(conn) => (conn, RedisInstance::Container(container)),
-                Err(e) => {
-                    container.remove().await;
-                    return Err(e);
-                }
-            }
-        }
-    };
-    let conn = &mut conn;
+    let scratch = super::scratch::ScratchRedis::load(rdb, "ops-gen-drill-redis-").await?;
+    let mut conn = scratch.conn.clone();
     let restore_seconds = started.elapsed().as_secs_f64();
-    let mut checks = Vec::new();
-    if let Some(min) = sanity.min_keys {
-        let keyspace: String = redis::cmd("INFO").arg("keyspace").query_async(conn).await.map_err(|e| e.to_string())?;
-        let total: u64 =
-            keyspace.lines().filter_map(|l| l.split_once("keys=")?.1.split(',').next()?.parse::<u64>().ok()).sum();
-        checks.push(CheckResult {
-            check: format!("at least {min} keys"),
-            ok: total >= min,
-            detail: format!("{total} keys"),
-        });
+    let result = async {
+        let conn = &mut conn;
+        let mut checks = Vec::new();
+        if let Some(min) = sanity.min_keys {
+            let keyspace: String =
+                redis::cmd("INFO").arg("keyspace").query_async(conn).await.map_err(|e| e.to_string())?;
+            let total = keyspace_keys(&keyspace);
+            checks.push(CheckResult {
+                check: format!("at least {min} keys"),
+                ok: total >= min,
+                detail: format!("{total} keys"),
+            });
+        }
+        for key in &sanity.keys {
+            let exists: bool = redis::cmd("EXISTS").arg(key).query_async(conn).await.map_err(|e| e.to_string())?;
+            checks.push(CheckResult {
+                check: format!("key {key}"),
+                ok: exists,
+                detail: if exists { "exists".to_owned() } else { "missing".to_owned() },
+            });
+        }
+        Ok((restore_seconds, checks))
     }
-    for key in &sanity.keys {
-        let exists: bool = redis::cmd("EXISTS").arg(key).query_async(conn).await.map_err(|e| e.to_string())?;
-        checks.push(CheckResult {
-            check: format!("key {key}"),
-            ok: exists,
-            detail: if exists { "exists".to_owned() } else { "missing".to_owned() },
-        });
-    }
-    instance.stop().await;
-    Ok((restore_seconds, checks))
+    .await;
+    // Stopped whatever the checks found.
+    scratch.stop().await;
+    result
 }
 
-/// A connection to a drill container's Redis once it has loaded its RDB.
-async fn wait_for_redis_tcp(port: u16) -> Result<redis::aio::MultiplexedConnection, String> {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{port}/0")).map_err(|e| e.to_string())?;
+/// [`drill_redis`] in a container of the snapshot's major version that
+/// loads the RDB, checked with `redis-cli` through Docker exec.
+async fn drill_redis_container(
+    rdb: &Path,
+    sanity: &Sanity,
+    engine: &Engine,
+    major: &str,
+) -> Result<(f64, Vec<CheckResult>), String> {
     let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(60) {
-        if let Ok(mut conn) = client.get_multiplexed_async_connection().await
-            && redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok()
-        {
-            return Ok(conn);
+    let container = RedisContainer::start(engine, major, rdb).await?;
+    let restore_seconds = started.elapsed().as_secs_f64();
+    let result = async {
+        let mut checks = Vec::new();
+        if let Some(min) = sanity.min_keys {
+            let total = keyspace_keys(&container.cli(&["INFO", "keyspace"]).await?);
+            checks.push(CheckResult {
+                check: format!("at least {min} keys"),
+                ok: total >= min,
+                detail: format!("{total} keys"),
+            });
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        for key in &sanity.keys {
+            let exists = container.cli(&["EXISTS", key]).await?.trim() == "1";
+            checks.push(CheckResult {
+                check: format!("key {key}"),
+                ok: exists,
+                detail: if exists { "exists".to_owned() } else { "missing".to_owned() },
+            });
+        }
+        Ok((restore_seconds, checks))
     }
-    Err("the drill's redis-server did not load the RDB within 60 s".to_owned())
+    .await;
+    container.remove().await;
+    result
 }
 
-/// A throwaway Redis: a local `redis-server`, or a container.
-enum RedisInstance {
-    Local(super::scratch::ScratchRedis),
-    Container(Container),
-}
-
-impl RedisInstance {
-    async fn stop(self) {
-        match self {
-            Self::Local(scratch) => scratch.stop().await,
-            Self::Container(container) => container.remove().await,
-        }
-    }
+/// The keys of all databases together, from `INFO keyspace`.
+fn keyspace_keys(info: &str) -> u64 {
+    info.lines().filter_map(|l| l.split_once("keys=")?.1.split(',').next()?.parse::<u64>().ok()).sum()
 }
 
 /// The major version in a snapshot's metadata (`INFO server` at backup time).

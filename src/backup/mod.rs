@@ -24,9 +24,11 @@
 //!   `redis-cli --rdb`, S3 listings and mirrors).
 //! - [`retention`]: which sets may go, per target and tag.
 //! - [`verify`]: re-hashing and readability checks.
-//! - [`drill`]: restoring a set into throwaway instances and checking it.
+//! - [`drill`]: restoring a set into throwaway instances and checking it;
+//!   [`container`]: those instances as Docker containers that expose nothing.
 //! - [`restore`]: putting a set back into the real targets, safely.
 
+pub mod container;
 pub mod drill;
 pub mod lock;
 pub mod manifest;
@@ -169,6 +171,7 @@ impl Settings {
                 Some("rename the tag (for example `pre-migration`)".to_owned()),
             ));
         }
+        self.drill.env.validate(file)?;
         for (name, settings) in &self.targets {
             let key = format!("backup.targets.{name}");
             let kind = config.targets.get(name).map(Spec::kind);

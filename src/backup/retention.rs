@@ -101,9 +101,21 @@ pub fn blocked(catalog: &[SetEntry], now: SystemTime) -> Option<String> {
     Some(format!(
         "retention deleted nothing: set {} finished at {}, {} ahead of this host's clock (the clock was ahead when it was taken, or is behind now); see `ops-gen runbook backup-retention-blocked`",
         entry.name,
-        humantime::format_rfc3339_seconds(at),
+        rfc3339(at),
         crate::config::HumanDuration(Duration::from_secs(ahead.as_secs())),
     ))
+}
+
+/// `at` as RFC 3339, or as Unix seconds past the year 9999 (which RFC 3339
+/// cannot write, and a damaged manifest can hold).
+fn rfc3339(at: SystemTime) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    if write!(text, "{}", humantime::format_rfc3339_seconds(at)).is_err() {
+        let seconds = at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs();
+        return format!("Unix time {seconds}");
+    }
+    text
 }
 
 /// Deletes `sets` (which must come from a [`plan`] made under `lock`): each

@@ -184,13 +184,25 @@ fn backup_folder(dir: &Path) -> Finding {
     match written {
         Ok(()) if existing == dir => {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(dir).map_or(0o700, |m| m.permissions().mode() & 0o777);
-            if mode & 0o077 != 0 {
+            let mode_of = |p: &Path| std::fs::metadata(p).map_or(0o700, |m| m.permissions().mode() & 0o777);
+            let mode = mode_of(dir);
+            // A set others can enter exposes the stack's data: a failure. An
+            // open folder alone exposes only set names (sets are 0700), and
+            // the next `backup run` closes it: worth knowing.
+            let open_set = crate::backup::sets(dir).unwrap_or_default().into_iter().find(|s| mode_of(s) & 0o077 != 0);
+            let fix = Some(format!("chmod -R go-rwx {} (`backup run` also tightens the folder)", dir.display()));
+            if let Some(set) = open_set {
                 Finding::fail(
                     check,
-                    format!("readable by other users (mode {mode:o}): backups hold the stack's data and secrets"),
-                    Some(format!("chmod -R go-rwx {} (`backup run` also tightens it)", dir.display())),
+                    format!(
+                        "set {} is readable by other users (mode {:o}): backups hold the stack's data and secrets",
+                        set.file_name().unwrap_or_default().to_string_lossy(),
+                        mode_of(&set)
+                    ),
+                    fix,
                 )
+            } else if mode & 0o077 != 0 {
+                Finding::warn(check, format!("writable, but readable by other users (mode {mode:o})"), fix)
             } else {
                 Finding::ok(check, "writable, owner-only (0700)")
             }
@@ -334,9 +346,16 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing left behind");
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let f = backup_folder(dir.path());
-        assert_eq!(f.status, Status::Fail);
+        assert_eq!(f.status, Status::Warn);
         assert!(f.detail.contains("readable by other users (mode 755)"), "{f}");
         assert!(f.fix.as_deref().is_some_and(|fix| fix.contains("chmod -R go-rwx")), "{f}");
+        let set = dir.path().join("20261205T000000Z");
+        std::fs::create_dir(&set).unwrap();
+        std::fs::set_permissions(&set, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let f = backup_folder(dir.path());
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.detail.contains("set 20261205T000000Z is readable by other users (mode 755)"), "{f}");
+        std::fs::remove_dir(&set).unwrap();
 
         let missing = dir.path().join("not/yet");
         let f = backup_folder(&missing);

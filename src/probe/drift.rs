@@ -180,7 +180,7 @@ impl fmt::Debug for DriftProbe {
 fn docker_failure(e: &DockerError) -> Failure {
     let message = e.to_string();
     let reason = match e {
-        DockerError::Timeout { .. } => Reason::Timeout,
+        DockerError::Timeout { .. } | DockerError::TooLong { .. } => Reason::Timeout,
         _ if message.to_lowercase().contains("permission denied") => Reason::Auth,
         DockerError::Unreachable { .. } => Reason::Connect,
         DockerError::Api { .. } | DockerError::Http { .. } => Reason::Protocol,

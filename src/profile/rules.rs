@@ -201,6 +201,7 @@ enum Alert {
     BackupNeverSucceeded,
     BackupStale,
     BackupVerificationFailed,
+    BackupRetentionBlocked,
     RestoreDrillFailed,
     RestoreDrillStale,
     RestoreDrillNeverRun,
@@ -237,10 +238,11 @@ struct Definition {
 }
 
 impl Alert {
-    const ALL: [Self; 20] = [
+    const ALL: [Self; 21] = [
         Self::BackupNeverSucceeded,
         Self::BackupStale,
         Self::BackupVerificationFailed,
+        Self::BackupRetentionBlocked,
         Self::RestoreDrillFailed,
         Self::RestoreDrillStale,
         Self::RestoreDrillNeverRun,
@@ -307,6 +309,19 @@ impl Alert {
                 summary: "Newest backup set of {{ $labels.target }} is not verified".to_owned(),
                 description: "The newest backup set holding {{ $labels.target }} failed `ops-gen backup verify`, or \
                               was never verified: it may not match its manifest."
+                    .to_owned(),
+            },
+            // Nothing is lost while it holds, but the folder only grows.
+            Self::BackupRetentionBlocked => Definition {
+                name: "OpsGenBackupRetentionBlocked",
+                group: Group::Backups,
+                severity: Warning,
+                hold: hours(1),
+                topic: "backup-retention-blocked",
+                expr: "opsgen_backup_retention_blocked == 1".to_owned(),
+                summary: "Backup retention of {{ $labels.target }} is blocked by the clock".to_owned(),
+                description: "The newest backup set's recorded time lies in the future (the clock was ahead when it \
+                              was taken, or is behind now): retention deletes nothing until the clock passes it."
                     .to_owned(),
             },
             // Success is 0 also before the first drill; a drill that ran,
@@ -828,6 +843,20 @@ fn verification(ctx: &Context<'_>, exporter: &Labels) -> TestGroup {
                 "Newest backup set of postgres is not verified",
                 "The newest backup set holding postgres failed `ops-gen backup verify`, or was never verified: it \
                  may not match its manifest.",
+            )],
+        )
+        // A set from the future blocks retention from 31 minutes on.
+        .series("opsgen_backup_retention_blocked", &postgres, "0+0x30 1+0x120")
+        .series("opsgen_backup_retention_blocked", &redis, "0+0x150")
+        .quiet(hours(1), Alert::BackupRetentionBlocked)
+        .fires(
+            hours(2),
+            Alert::BackupRetentionBlocked,
+            &[(
+                &postgres,
+                "Backup retention of postgres is blocked by the clock",
+                "The newest backup set's recorded time lies in the future (the clock was ahead when it was taken, \
+                 or is behind now): retention deletes nothing until the clock passes it.",
             )],
         )
         .group
