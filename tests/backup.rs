@@ -1215,7 +1215,7 @@ async fn kill_9_at_random_points_never_loses_the_last_good_set() {
         tokio::time::sleep(Duration::from_millis(delay)).await;
         if child.try_wait().unwrap().is_none() {
             // The whole group: ops-gen and the dump tools it started.
-            std::process::Command::new("kill").args(["-9", &format!("-{}", child.id())]).status().unwrap();
+            std::process::Command::new("kill").args(["-KILL", "--", &format!("-{}", child.id())]).status().unwrap();
             kills += 1;
         }
         child.wait().unwrap();
