@@ -174,7 +174,7 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
     let addr = listener.local_addr().expect("an address");
     tokio::spawn(ops_gen::exporter::serve(listener, Arc::clone(&exporter), std::future::pending()));
-    ops_gen::probe::tls::init();
+    ops_gen::tls::init();
     let http = reqwest::Client::new();
 
     let (ring_rate, ring_growth) = ring();

@@ -68,7 +68,7 @@ impl Client {
             .ok()
             .filter(|t| !t.is_empty())
             .ok_or_else(|| CtlError::Setup("no token: set OPS_GEN_TOKEN to an API token of the server".to_owned()))?;
-        crate::probe::tls::init();
+        crate::tls::init();
         let http = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .build()
@@ -84,7 +84,7 @@ impl Client {
         }
         let shown = format!("/api/ops/{route}");
         let response = self.http.get(url).bearer_auth(self.token.expose()).send().await.map_err(|e| {
-            CtlError::Unreachable { url: self.base.to_string(), message: crate::probe::chain(&e.without_url()) }
+            CtlError::Unreachable { url: self.base.to_string(), message: crate::errors::chain(&e.without_url()) }
         })?;
         let status = response.status();
         let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
@@ -93,7 +93,7 @@ impl Client {
         let bundle = header("x-ops-gen-bundle");
         let body = response.bytes().await.map_err(|e| CtlError::Unreachable {
             url: self.base.to_string(),
-            message: crate::probe::chain(&e.without_url()),
+            message: crate::errors::chain(&e.without_url()),
         })?;
         if !status.is_success() {
             let message = serde_json::from_slice::<serde_json::Value>(&body)

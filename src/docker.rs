@@ -160,10 +160,10 @@ impl Docker {
     pub async fn connect() -> Result<Self, DockerError> {
         let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned());
         let unreachable = |message: String| DockerError::Unreachable { host: host.clone(), message };
-        let client = bollard::Docker::connect_with_defaults().map_err(|e| unreachable(crate::probe::chain(&e)))?;
+        let client = bollard::Docker::connect_with_defaults().map_err(|e| unreachable(crate::errors::chain(&e)))?;
         let client = match tokio::time::timeout(CALL_TIMEOUT, client.negotiate_version()).await {
             Ok(Ok(client)) => client,
-            Ok(Err(e)) => return Err(unreachable(crate::probe::chain(&e))),
+            Ok(Err(e)) => return Err(unreachable(crate::errors::chain(&e))),
             Err(_) => return Err(unreachable(format!("no answer within {}s", CALL_TIMEOUT.as_secs()))),
         };
         Ok(Self { client, host, calls: Arc::new(AtomicU64::new(1)) })
@@ -334,7 +334,7 @@ impl Docker {
         let http = |message: String| DockerError::Http { what: WHAT, message };
         let version = self.client.client_version();
         let path = format!("/v{}.{}/system/df?type=volume", version.major_version, version.minor_version);
-        crate::probe::tls::init();
+        crate::tls::init();
         let builder = reqwest::Client::builder().timeout(DF_TIMEOUT);
         let (builder, url) = if let Some(socket) = self.host.strip_prefix("unix://") {
             (builder.unix_socket(socket), format!("http://docker{path}"))
@@ -348,16 +348,16 @@ impl Docker {
                 self.host
             )));
         };
-        let client = builder.build().map_err(|e| http(crate::probe::chain(&e)))?;
+        let client = builder.build().map_err(|e| http(crate::errors::chain(&e)))?;
         self.calls.fetch_add(1, Ordering::Relaxed);
         let response = client.get(&url).send().await.map_err(|e| {
-            if e.is_timeout() { DockerError::Timeout { what: WHAT } } else { http(crate::probe::chain(&e)) }
+            if e.is_timeout() { DockerError::Timeout { what: WHAT } } else { http(crate::errors::chain(&e)) }
         })?;
         let status = response.status();
         if !status.is_success() {
             return Err(http(format!("the engine answered {status}")));
         }
-        let body: serde_json::Value = response.json().await.map_err(|e| http(crate::probe::chain(&e)))?;
+        let body: serde_json::Value = response.json().await.map_err(|e| http(crate::errors::chain(&e)))?;
         Ok(volume_usage(&body))
     }
 

@@ -33,11 +33,13 @@
 
 pub mod api;
 pub mod backup;
+pub mod build_info;
 pub mod cli;
 pub mod compose;
 pub mod config;
 pub mod ctl;
 pub mod docker;
+pub mod errors;
 pub mod exporter;
 pub mod notify;
 pub mod ops;
@@ -46,3 +48,4 @@ pub mod probe;
 pub mod profile;
 pub mod redact;
 pub mod report;
+pub mod tls;

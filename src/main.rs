@@ -918,7 +918,7 @@ fn print_report(cli: &Cli, report: &impl serde::Serialize, render: impl FnOnce(b
 }
 
 async fn cmd_healthcheck(args: &HealthcheckArgs) -> Result<Outcome> {
-    ops_gen::probe::tls::init();
+    ops_gen::tls::init();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(args.timeout))
         .build()
@@ -930,7 +930,7 @@ async fn cmd_healthcheck(args: &HealthcheckArgs) -> Result<Outcome> {
             Ok(Outcome::ProblemsFound)
         }
         Err(e) => {
-            eprintln!("{}: {}", args.url, ops_gen::probe::chain(&e));
+            eprintln!("{}: {}", args.url, ops_gen::errors::chain(&e));
             Ok(Outcome::ProblemsFound)
         }
     }
@@ -1027,7 +1027,7 @@ async fn cmd_serve(cli: &Cli, args: &ServeArgs) -> Result<Outcome> {
     let address = listener.local_addr()?;
     #[cfg(unix)]
     exporter::reload_on_sighup(&exporter).context("cannot watch for SIGHUP")?;
-    tracing::info!(config = %source, "ops-gen {} serving on {scheme}://{address}/ (metrics at /metrics)", exporter::VERSION);
+    tracing::info!(config = %source, "ops-gen {} serving on {scheme}://{address}/ (metrics at /metrics)", ops_gen::build_info::VERSION);
     exporter::serve(listener, exporter, shutdown_signal()).await.context("the HTTP server failed")?;
     tracing::info!("stopped");
     Ok(Outcome::Ok)

@@ -169,7 +169,7 @@ struct PerCheck {
 
 async fn run(mut received: mpsc::Receiver<StateChange>, settings: watch::Receiver<Settings>) {
     let source = format!("ops-gen@{}", hostname());
-    crate::probe::tls::init();
+    crate::tls::init();
     let http = reqwest::Client::new();
     let mut checks: HashMap<String, PerCheck> = HashMap::new();
     loop {
@@ -224,7 +224,7 @@ fn flush(entry: &mut PerCheck, settings: &Settings, http: &reqwest::Client, sour
                 Ok(_) => tracing::debug!(%check, "webhook notified"),
                 // Never the URL: it may carry a token.
                 Err(e) => {
-                    tracing::warn!(%check, "webhook notification failed: {}", crate::probe::chain(&e.without_url()));
+                    tracing::warn!(%check, "webhook notification failed: {}", crate::errors::chain(&e.without_url()));
                 }
             }
         });

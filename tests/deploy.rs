@@ -108,7 +108,7 @@ async fn the_nginx_snippet_passes_events_through_tls_unbuffered() {
     ))
     .await;
     let nginx = Nginx::start(&exporter.addr.to_string()).await;
-    ops_gen::probe::tls::init();
+    ops_gen::tls::init();
     // The test certificate is self-signed.
     let https = reqwest::Client::builder().tls_danger_accept_invalid_certs(true).build().unwrap();
     let base = format!("https://127.0.0.1:{}", nginx.https);

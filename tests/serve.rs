@@ -599,7 +599,7 @@ async fn a_web_config_gives_tls_and_basic_auth_that_prometheus_uses() {
     assert!(checked.status.success(), "{}", String::from_utf8_lossy(&checked.stderr));
 
     let server = util::ServeProcess::start_in(dir, "127.0.0.1:0");
-    ops_gen::probe::tls::init();
+    ops_gen::tls::init();
     // The test certificate is self-signed (a CA as its own leaf), which
     // rustls refuses as a server certificate; Prometheus below verifies it
     // against its CA file for real.

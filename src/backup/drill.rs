@@ -473,7 +473,7 @@ impl LocalPg {
             .connect_timeout(Duration::from_secs(10))
             .connect(tokio_postgres::NoTls)
             .await
-            .map_err(|e| format!("cannot connect to the drill server: {}", crate::probe::chain(&e)))?;
+            .map_err(|e| format!("cannot connect to the drill server: {}", crate::errors::chain(&e)))?;
         tokio::spawn(conn);
         Ok(client)
     }
@@ -490,13 +490,13 @@ impl LocalPg {
         let exists = admin
             .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&db])
             .await
-            .map_err(|e| format!("looking up database {db}: {}", crate::probe::chain(&e)))?
+            .map_err(|e| format!("looking up database {db}: {}", crate::errors::chain(&e)))?
             .is_some();
         if !exists {
             admin
                 .batch_execute(&format!("CREATE DATABASE \"{}\"", db.replace('"', "\"\"")))
                 .await
-                .map_err(|e| format!("CREATE DATABASE {db}: {}", crate::probe::chain(&e)))?;
+                .map_err(|e| format!("CREATE DATABASE {db}: {}", crate::errors::chain(&e)))?;
         }
         let mut command = self.client(pg_program("pg_restore", major), db);
         command.arg("--exit-on-error").arg(dump);
@@ -509,7 +509,7 @@ impl LocalPg {
 
     async fn first_value(&self, db: &str, sql: &str) -> Result<FirstValue, String> {
         let client = self.connect(db).await?;
-        let messages = client.simple_query(sql).await.map_err(|e| format!("failed: {}", crate::probe::chain(&e)))?;
+        let messages = client.simple_query(sql).await.map_err(|e| format!("failed: {}", crate::errors::chain(&e)))?;
         Ok(FirstValue::of(messages))
     }
 

@@ -21,7 +21,7 @@ use sha2::{Digest as _, Sha256};
 use tokio::io::AsyncWriteExt as _;
 
 use super::manifest::TargetOutcome;
-use crate::probe::chain;
+use crate::errors::chain;
 use crate::probe::s3::{S3Probe, Spec};
 
 /// Objects moved at once.
@@ -193,7 +193,7 @@ enum BucketAction {
 async fn bucket_request(spec: &Spec, action: BucketAction) -> Result<(), String> {
     use rusty_s3::S3Action as _;
 
-    crate::probe::tls::init();
+    crate::tls::init();
     let endpoint = spec.endpoint.get().as_url().ok_or("the endpoint cannot hold {{placeholders}}")?;
     let style = if spec.path_style { rusty_s3::UrlStyle::Path } else { rusty_s3::UrlStyle::VirtualHost };
     let bucket = rusty_s3::Bucket::new(endpoint, style, spec.bucket.clone(), spec.region.clone())

@@ -242,7 +242,7 @@ async fn restore_redis(spec: &crate::probe::redis::Spec, files: &[PathBuf]) -> R
     let mut dst = target
         .get_multiplexed_async_connection()
         .await
-        .map_err(|e| format!("cannot connect: {}", crate::probe::chain(&e)))?;
+        .map_err(|e| format!("cannot connect: {}", crate::errors::chain(&e)))?;
     let _: () = redis::cmd("FLUSHALL").query_async(&mut dst).await.map_err(|e| format!("FLUSHALL: {e}"))?;
 
     let keyspace: String = redis::cmd("INFO").arg("keyspace").query_async(src).await.map_err(|e| e.to_string())?;

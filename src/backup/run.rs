@@ -178,7 +178,7 @@ pub(crate) async fn take(
     let manifest = Manifest {
         format: 1,
         set: name.clone(),
-        ops_gen_version: env!("CARGO_PKG_VERSION").to_owned(),
+        ops_gen_version: crate::build_info::VERSION.to_owned(),
         started_at: humantime::format_rfc3339_seconds(started_at).to_string(),
         finished_at: humantime::format_rfc3339_seconds(finished_at).to_string(),
         finished_unix: finished_at.duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
@@ -494,11 +494,11 @@ pub async fn pg_dump_fits(spec: &crate::probe::postgres::Spec) -> Result<PgDumpF
 
 /// The server's major version, which `pg_dump` must not be older than.
 async fn server_major(spec: &crate::probe::postgres::Spec) -> Result<u32, String> {
-    let tls = tokio_postgres_rustls::MakeRustlsConnect::new(crate::probe::tls::client_config(spec.tls_verify)?);
+    let tls = tokio_postgres_rustls::MakeRustlsConnect::new(crate::tls::client_config(spec.tls_verify)?);
     let mut config = spec.url.get().clone();
     config.connect_timeout(std::time::Duration::from_secs(10));
     let (client, connection) =
-        config.connect(tls).await.map_err(|e| format!("cannot connect: {}", crate::probe::chain(&e)))?;
+        config.connect(tls).await.map_err(|e| format!("cannot connect: {}", crate::errors::chain(&e)))?;
     let driver = tokio::spawn(connection);
     let row = client
         .query_one("SHOW server_version_num", &[])
@@ -561,7 +561,7 @@ async fn dump_redis(job: &Job, spec: &crate::probe::redis::Spec, set: &Path) -> 
             size: meta_size,
             sha256: meta_sha,
             tool: "ops-gen".to_owned(),
-            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            tool_version: crate::build_info::VERSION.to_owned(),
             source: "metadata".to_owned(),
             duration_seconds: 0.0,
         },
@@ -576,14 +576,14 @@ async fn redis_metadata(client: &redis::Client) -> Result<serde_json::Value, Str
     let mut conn = client
         .get_multiplexed_async_connection_with_config(&config)
         .await
-        .map_err(|e| format!("cannot connect: {}", crate::probe::chain(&e)))?;
+        .map_err(|e| format!("cannot connect: {}", crate::errors::chain(&e)))?;
     let mut sections = serde_json::Map::new();
     for section in ["server", "persistence", "keyspace"] {
         let text: String = redis::cmd("INFO")
             .arg(section)
             .query_async(&mut conn)
             .await
-            .map_err(|e| format!("INFO {section}: {}", crate::probe::chain(&e)))?;
+            .map_err(|e| format!("INFO {section}: {}", crate::errors::chain(&e)))?;
         let fields: serde_json::Map<String, serde_json::Value> = text
             .lines()
             .filter_map(|l| l.split_once(':'))
@@ -610,7 +610,7 @@ async fn dump_s3(job: &Job, spec: &crate::probe::s3::Spec, set: &Path) -> Result
             size,
             sha256,
             tool: tool.to_owned(),
-            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            tool_version: crate::build_info::VERSION.to_owned(),
             source: source.to_owned(),
             duration_seconds: seconds,
         })
@@ -640,7 +640,7 @@ async fn dump_s3(job: &Job, spec: &crate::probe::s3::Spec, set: &Path) -> Result
     let mut keys = Vec::new();
     let mut stream = probe.store().list(None);
     while let Some(meta) = stream.next().await {
-        let meta = meta.map_err(|e| format!("listing the bucket: {}", crate::probe::chain(&e)))?;
+        let meta = meta.map_err(|e| format!("listing the bucket: {}", crate::errors::chain(&e)))?;
         let line = serde_json::json!({
             "key": meta.location.as_ref(),
             "size": meta.size,
@@ -670,7 +670,7 @@ async fn dump_s3(job: &Job, spec: &crate::probe::s3::Spec, set: &Path) -> Result
             }
             // Streamed to disk while hashed: objects can be larger than memory.
             let mirrored =
-                |e: &dyn std::error::Error| format!("mirroring {}: {}", key.as_ref(), crate::probe::chain(e));
+                |e: &dyn std::error::Error| format!("mirroring {}: {}", key.as_ref(), crate::errors::chain(e));
             let mut body = probe.store().get(&key).await.map_err(|e| mirrored(&e))?.into_stream();
             let mut file = tokio::fs::File::from_std(
                 crate::output::create_private(&path).map_err(|e| format!("cannot write a mirrored object: {e}"))?,
@@ -689,7 +689,7 @@ async fn dump_s3(job: &Job, spec: &crate::probe::s3::Spec, set: &Path) -> Result
                 size,
                 sha256: hex(&hasher.finalize()),
                 tool: "ops-gen".to_owned(),
-                tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+                tool_version: crate::build_info::VERSION.to_owned(),
                 source: key.as_ref().to_owned(),
                 duration_seconds: begun.elapsed().as_secs_f64(),
             });

@@ -37,8 +37,6 @@ const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
 const MAX_SCRAPE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The version and git revision baked into this binary.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-pub const REVISION: &str = env!("OPS_GEN_REVISION");
 
 /// A config and the checks built from it.
 #[derive(Debug)]
@@ -328,8 +326,8 @@ impl Exporter {
     fn self_state(&self, smoke: crate::ops::smoke::Series) -> metrics::SelfState {
         let status = *self.reload_status.lock().unwrap_or_else(PoisonError::into_inner);
         metrics::SelfState {
-            version: VERSION,
-            revision: REVISION,
+            version: crate::build_info::VERSION,
+            revision: crate::build_info::REVISION,
             config_last_reload_success: status.success,
             config_last_reload_timestamp_seconds: status
                 .last_success

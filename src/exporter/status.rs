@@ -237,8 +237,8 @@ impl Status {
             .map(|r| Link { name: r.title().to_owned(), url: format!("/runbooks/{}", r.topic) })
             .collect();
         Self {
-            version: super::VERSION,
-            revision: super::REVISION,
+            version: crate::build_info::VERSION,
+            revision: crate::build_info::REVISION,
             config: inputs.source.clone(),
             generated_at: rfc3339(now),
             overall,

@@ -265,15 +265,15 @@ fn json(value: &serde_json::Value) -> Collected {
 }
 
 async fn fetch(url: &str, limit: Duration) -> Result<String, String> {
-    crate::probe::tls::init();
+    crate::tls::init();
     let client = reqwest::Client::builder().timeout(limit).build().map_err(|e| e.to_string())?;
     let response = client.get(url).send().await.map_err(|e| {
-        format!("the exporter at {url} did not answer (is `ops-gen serve` running?): {}", crate::probe::chain(&e))
+        format!("the exporter at {url} did not answer (is `ops-gen serve` running?): {}", crate::errors::chain(&e))
     })?;
     if !response.status().is_success() {
         return Err(format!("the exporter at {url} answered {}", response.status()));
     }
-    response.text().await.map_err(|e| crate::probe::chain(&e))
+    response.text().await.map_err(|e| crate::errors::chain(&e))
 }
 
 /// The exposition (text format) as JSON: per family its type, help and

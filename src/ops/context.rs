@@ -168,7 +168,7 @@ pub async fn collect(
         .filter_map(|s| s.file_name().map(|n| n.to_string_lossy().into_owned()))
         .collect();
     Context {
-        ops_gen: Versions { version: crate::exporter::VERSION, revision: crate::exporter::REVISION },
+        ops_gen: Versions { version: crate::build_info::VERSION, revision: crate::build_info::REVISION },
         project: project.name.clone(),
         folder: std::path::absolute(&project.dir).unwrap_or_else(|_| project.dir.clone()).display().to_string(),
         git_sha,

@@ -174,7 +174,7 @@ type StepFuture<'a> = Pin<Box<dyn Future<Output = Step> + Send + 'a>>;
 
 /// Runs every step that applies to the profile of `ctx`.
 pub async fn run(ctx: &Context<'_>, options: &Options) -> Report {
-    crate::probe::tls::init();
+    crate::tls::init();
     let started = SystemTime::now();
     let clock = Instant::now();
     let limit = options.step_timeout;
@@ -350,12 +350,12 @@ fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
 
 /// `GET url` as JSON, failing with the status or the error chain.
 async fn get_json(request: reqwest::RequestBuilder, fix: &str) -> Result<serde_json::Value, Failed> {
-    let response = request.send().await.map_err(|e| Failed::new(crate::probe::chain(&e), fix))?;
+    let response = request.send().await.map_err(|e| Failed::new(crate::errors::chain(&e), fix))?;
     let status = response.status();
     if !status.is_success() {
         return Err(Failed::new(format!("answered {status}"), fix));
     }
-    response.json().await.map_err(|e| Failed::new(format!("not JSON: {}", crate::probe::chain(&e)), fix))
+    response.json().await.map_err(|e| Failed::new(format!("not JSON: {}", crate::errors::chain(&e)), fix))
 }
 
 async fn prometheus_targets(http: reqwest::Client, base: String, deadline: Instant) -> Result<String, Failed> {
@@ -451,12 +451,12 @@ async fn grafana_get(http: &reqwest::Client, url: String, password: &Secret) -> 
         .basic_auth(GRAFANA_USER, Some(password.expose()))
         .send()
         .await
-        .map_err(|e| Failed::new(crate::probe::chain(&e), grafana_fix(false)))?;
+        .map_err(|e| Failed::new(crate::errors::chain(&e), grafana_fix(false)))?;
     let status = response.status();
     if !status.is_success() {
         return Err(Failed::new(format!("answered {status}"), grafana_fix(status.as_u16() == 401)));
     }
-    response.json().await.map_err(|e| Failed::new(format!("not JSON: {}", crate::probe::chain(&e)), grafana_fix(false)))
+    response.json().await.map_err(|e| Failed::new(format!("not JSON: {}", crate::errors::chain(&e)), grafana_fix(false)))
 }
 
 async fn grafana_datasources(
@@ -510,7 +510,7 @@ async fn loki_roundtrip(
         .json(&push)
         .send()
         .await
-        .map_err(|e| Failed::new(format!("push: {}", crate::probe::chain(&e)), fix))?;
+        .map_err(|e| Failed::new(format!("push: {}", crate::errors::chain(&e)), fix))?;
     if !response.status().is_success() {
         return Err(Failed::new(format!("push answered {}", response.status()), fix));
     }

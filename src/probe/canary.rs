@@ -179,7 +179,7 @@ impl CanaryProbe {
     /// Reads the canary and the server's identity, then writes the canary.
     async fn postgres(&self, spec: &super::postgres::Spec, now: f64) -> Result<(Found, String), Outcome> {
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(
-            super::tls::client_config(spec.tls_verify).map_err(|e| Outcome::failed(Reason::Tls, e))?,
+            crate::tls::client_config(spec.tls_verify).map_err(|e| Outcome::failed(Reason::Tls, e))?,
         );
         let mut config = spec.url.get().clone();
         config.application_name("ops-gen-canary");

@@ -17,7 +17,8 @@ use std::fmt;
 use reqwest::cookie::CookieStore as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{Details, Failure, Outcome, Reason, chain, chain_has};
+use super::{Details, Failure, Outcome, Reason};
+use crate::errors::{chain, chain_has};
 use crate::config::{HumanDuration, MASK, Redact, Redacted, Secret, mask_query};
 
 pub const REASONS: &[Reason] =
@@ -358,7 +359,7 @@ impl fmt::Debug for HttpProbe {
 
 impl HttpProbe {
     pub fn new(spec: &Spec) -> Result<Self, String> {
-        super::tls::init();
+        crate::tls::init();
         let steps = spec
             .requests()
             .into_iter()

@@ -12,7 +12,9 @@ use tokio::sync::Mutex;
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::error::SqlState;
 
-use super::{Details, Outcome, Reason, chain, chain_has, tls};
+use super::{Details, Outcome, Reason};
+use crate::errors::{chain, chain_has};
+use crate::tls;
 use crate::config::{HumanDuration, MASK, Redact, Redacted};
 
 pub const REASONS: &[Reason] =

@@ -11,7 +11,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-use super::{Details, Outcome, Reason, chain};
+use super::{Details, Outcome, Reason};
+use crate::errors::chain;
 use crate::config::{HumanDuration, MASK, Redact, Redacted, mask_query};
 
 pub const REASONS: &[Reason] = &[Reason::Timeout, Reason::Connect, Reason::Auth, Reason::Protocol, Reason::Internal];

@@ -107,7 +107,7 @@ impl fmt::Debug for S3Probe {
 
 impl S3Probe {
     pub fn new(spec: &Spec) -> Result<Self, String> {
-        super::tls::init();
+        crate::tls::init();
         let endpoint = spec.endpoint.get().as_url().ok_or("the endpoint cannot hold {{placeholders}}")?;
         let retry = object_store::RetryConfig { max_retries: 0, ..object_store::RetryConfig::default() };
         let store = AmazonS3Builder::new()
@@ -205,7 +205,7 @@ impl S3Probe {
 /// Maps an S3 error to a reason. S3 servers say what went wrong in error
 /// codes inside the message (`NoSuchBucket`, `InvalidAccessKeyId`…).
 pub(super) fn failure(op: &str, e: &object_store::Error) -> Failure {
-    let text = super::chain(e);
+    let text = crate::errors::chain(e);
     let has = |needles: &[&str]| needles.iter().any(|n| text.contains(n));
     let reason = if has(&["NoSuchBucket"]) {
         Reason::Missing

@@ -205,7 +205,7 @@ pub fn require_tool(name: &str, package: &str) -> PathBuf {
 
 /// An HTTP client for tests (after installing the TLS provider ops-gen uses).
 pub fn http_client() -> reqwest::Client {
-    ops_gen::probe::tls::init();
+    ops_gen::tls::init();
     reqwest::Client::new()
 }
 

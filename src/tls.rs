@@ -1,5 +1,6 @@
-//! TLS for probes: one crypto provider for the process, and the client
-//! configs PostgreSQL needs.
+//! TLS for every client of ops-gen (probes, notifications, `ctl`, Docker
+//! over HTTPS): one crypto provider for the process, and the client configs
+//! PostgreSQL needs.
 //!
 //! We build rustls with the `ring` provider (no C toolchain beyond `cc`, fast
 //! builds) and install it once as the process default, which reqwest picks up.
