@@ -20,9 +20,7 @@ pub fn chain(err: &dyn std::error::Error) -> String {
 /// The first error of type `T` in the chain. Also looks inside
 /// `std::io::Error`s, whose `source()` skips the error they wrap (TLS
 /// libraries report handshake failures that way).
-pub fn chain_has<'a, T: std::error::Error + 'static>(
-    err: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a T> {
+pub fn chain_has<'a, T: std::error::Error + 'static>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a T> {
     let mut cur = Some(err);
     while let Some(e) = cur {
         if let Some(found) = e.downcast_ref::<T>() {

@@ -48,4 +48,5 @@ pub mod probe;
 pub mod profile;
 pub mod redact;
 pub mod report;
+pub mod stack;
 pub mod tls;

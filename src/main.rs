@@ -193,7 +193,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 fn load(cli: &Cli) -> Result<Loaded> {
     let loaded = Loaded::load(cli.config.as_deref())?;
     if loaded.source == ops_gen::config::Source::Defaults
-        && let Some(compose) = ops_gen::ops::init::compose_file(std::path::Path::new("."))
+        && let Some(compose) = ops_gen::stack::compose_file(std::path::Path::new("."))
     {
         eprintln!(
             "note: no ops-gen.yml here, using the built-in defaults; `ops-gen init` writes one from {}",
@@ -544,7 +544,7 @@ fn paint(cli: &Cli, colour: compose::Colour) -> String {
 }
 
 /// A missing engine or Compose CLI is a finding (exit 1), not a crash.
-fn unavailable(e: &compose::ComposeError) -> Outcome {
+fn unavailable(e: &dyn std::fmt::Display) -> Outcome {
     eprintln!("error: {e}");
     Outcome::ProblemsFound
 }
@@ -561,11 +561,11 @@ async fn cmd_compose(cli: &Cli, command: &ComposeCommand) -> Result<Outcome> {
     }
     let docker = match Docker::connect().await {
         Ok(d) => d,
-        Err(e) => return Ok(unavailable(&e.into())),
+        Err(e) => return Ok(unavailable(&e)),
     };
     let needs_cli = !matches!(command, ComposeCommand::Status);
     let compose_cli = if needs_cli {
-        match compose::ComposeCli::detect().await {
+        match ops_gen::docker::compose_cli::ComposeCli::detect().await {
             Ok(c) => Some(c),
             Err(e) => return Ok(unavailable(&e)),
         }
@@ -703,7 +703,7 @@ async fn compose_destroy(
     loaded: &Loaded,
     project: &compose::Project,
     docker: &ops_gen::docker::Docker,
-    compose_cli: &compose::ComposeCli,
+    compose_cli: &ops_gen::docker::compose_cli::ComposeCli,
 ) -> Result<Outcome> {
     let mut out = std::io::stdout().lock();
     let doomed = compose::doomed(docker, project).await?;
@@ -976,7 +976,7 @@ fn cmd_init(cli: &Cli, args: &InitArgs) -> Result<Outcome> {
     }
     let compose = match &args.file {
         Some(file) => file.clone(),
-        None => init::compose_file(std::path::Path::new("."))
+        None => ops_gen::stack::compose_file(std::path::Path::new("."))
             .ok_or_else(|| UsageError(init::InitError::NoComposeFile.to_string()))?,
     };
     let found = init::detect(&compose).map_err(|e| UsageError(e.to_string()))?;

@@ -17,8 +17,9 @@ use std::path::Path;
 
 use bytesize::ByteSize;
 
-use super::{ComposeCli, Project};
+use super::Project;
 use crate::docker::Docker;
+use crate::docker::compose_cli::ComposeCli;
 use crate::profile::Context;
 
 /// How one finding came out: `ok` and `warn` let `compose up` go on,

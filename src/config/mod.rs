@@ -17,6 +17,7 @@
 mod duration;
 mod env;
 mod error;
+mod stack;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 pub use duration::HumanDuration;
 pub use env::{MASK, Redact, Redacted, Secret, expand, mask_query, references as env_references, string as env_string};
 pub use error::{ConfigError, Location};
+pub use stack::{Stack, project_name_from};
 
 use crate::probe::{Kind, Spec};
 
@@ -76,7 +78,7 @@ pub struct Config {
     /// Persistence canaries.
     pub canary: crate::probe::canary::Settings,
     /// The app's compose project and files.
-    pub stack: crate::profile::Stack,
+    pub stack: Stack,
     /// The ops profile `ops-gen compose` generates and runs.
     pub profile: crate::profile::Settings,
     /// The checks the `canary` section makes, by name (`canary-<target>`).
@@ -146,7 +148,7 @@ impl Default for Config {
             auth: crate::api::auth::Settings::default(),
             backup: crate::backup::Settings::default(),
             canary: crate::probe::canary::Settings::default(),
-            stack: crate::profile::Stack::default(),
+            stack: Stack::default(),
             profile: crate::profile::Settings::default(),
             canaries: BTreeMap::new(),
         }
@@ -174,7 +176,7 @@ struct RawConfig {
     #[serde(default)]
     canary: crate::probe::canary::Settings,
     #[serde(default)]
-    stack: crate::profile::Stack,
+    stack: Stack,
     #[serde(default)]
     profile: crate::profile::Settings,
 }
@@ -360,11 +362,7 @@ impl Config {
 /// Gives the `docker` check its Compose project and files from `stack`:
 /// the files resolve against the config's folder, which is also the
 /// project folder (as for `ops-gen compose`).
-fn attach_stack(
-    file: &str,
-    stack: &crate::profile::Stack,
-    checks: &mut BTreeMap<String, Spec>,
-) -> Result<(), ConfigError> {
+fn attach_stack(file: &str, stack: &Stack, checks: &mut BTreeMap<String, Spec>) -> Result<(), ConfigError> {
     let base = Path::new(file).parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let base = std::path::absolute(base).unwrap_or_else(|_| base.to_owned());
     let mut seen: Option<&str> = None;
@@ -387,7 +385,7 @@ fn attach_stack(
                 Some("list the app's compose files under `stack.files`, e.g. `files: [docker-compose.yml]`".to_owned()),
             ));
         }
-        docker.project = stack.project.clone().unwrap_or_else(|| crate::profile::project_name_from(&base));
+        docker.project = stack.project.clone().unwrap_or_else(|| project_name_from(&base));
         docker.files = stack.files.iter().map(|f| base.join(f)).collect();
         docker.dir.clone_from(&base);
     }

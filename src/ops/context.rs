@@ -16,9 +16,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::compose::{self, ComposeCli, Project};
+use crate::compose::{self, Project};
 use crate::config::Loaded;
 use crate::docker::Docker;
+use crate::docker::compose_cli::ComposeCli;
 use crate::redact::Redactor;
 
 /// How long `git` and the Compose CLI may take to say their version.

@@ -11,17 +11,16 @@
 //! text; the tests load every output back through the real config parser.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use docker_compose_types::{Compose, Environment, Ports, PublishedPort, SingleValue};
 
 /// The compose files Compose itself looks for, in its order.
-pub const COMPOSE_FILES: [&str; 4] = ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"];
 
 /// Why no config could be written.
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
-    #[error("no compose file here (looked for {}); run `ops-gen init` in the stack's folder", COMPOSE_FILES.join(", "))]
+    #[error("no compose file here (looked for {}); run `ops-gen init` in the stack's folder", crate::stack::COMPOSE_FILES.join(", "))]
     NoComposeFile,
     #[error("cannot read {path}: {source}")]
     Read { path: String, source: std::io::Error },
@@ -70,12 +69,6 @@ pub struct Found {
     pub port: Option<u16>,
 }
 
-/// The compose file of `dir`, if any.
-#[must_use]
-pub fn compose_file(dir: &Path) -> Option<PathBuf> {
-    COMPOSE_FILES.iter().map(|f| dir.join(f)).find(|p| p.is_file())
-}
-
 /// Reads the stack's services from `file`.
 pub fn detect(file: &Path) -> Result<Vec<Found>, InitError> {
     let text =
@@ -114,7 +107,7 @@ pub fn detect(file: &Path) -> Result<Vec<Found>, InitError> {
             None => (Role::App, 0),
         };
         let published = published(&definition.ports, port);
-        let port = if role == Role::App { first_target(&definition.ports) } else { Some(port) };
+        let port = if role == Role::App { crate::stack::first_target(&definition.ports) } else { Some(port) };
         found.push(Found { service: service.clone(), name: ops_name(service), image, role, published, port });
     }
     Ok(found)
@@ -204,13 +197,6 @@ fn host_address(address: &str) -> String {
     match address.trim_matches(['[', ']']) {
         "" | "0.0.0.0" | "::" => "127.0.0.1".to_owned(),
         other => other.to_owned(),
-    }
-}
-
-pub(crate) fn first_target(ports: &Ports) -> Option<u16> {
-    match ports {
-        Ports::Short(items) => items.first().and_then(|i| i.split('/').next()?.rsplit(':').next()?.parse().ok()),
-        Ports::Long(items) => items.first().map(|p| p.target),
     }
 }
 

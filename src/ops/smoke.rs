@@ -456,7 +456,10 @@ async fn grafana_get(http: &reqwest::Client, url: String, password: &Secret) -> 
     if !status.is_success() {
         return Err(Failed::new(format!("answered {status}"), grafana_fix(status.as_u16() == 401)));
     }
-    response.json().await.map_err(|e| Failed::new(format!("not JSON: {}", crate::errors::chain(&e)), grafana_fix(false)))
+    response
+        .json()
+        .await
+        .map_err(|e| Failed::new(format!("not JSON: {}", crate::errors::chain(&e)), grafana_fix(false)))
 }
 
 async fn grafana_datasources(

@@ -1,7 +1,7 @@
 //! `docker`: does the running stack match its compose files?
 //!
 //! The declared state is what Compose resolves from the files in
-//! `stack.files` ([`crate::compose::declared`]); the running state is what
+//! `stack.files` ([`crate::stack::declared`]); the running state is what
 //! the engine lists under the project's `com.docker.compose.project` label
 //! (one-off `compose run` containers and the ops profile's own services
 //! left out). Each service can drift in five ways:
@@ -30,11 +30,11 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{Details, Failure, Outcome, Reason};
-use crate::compose::declared::{self, AppProject, Declared};
-use crate::compose::{ComposeCli, ComposeError};
 use crate::config::HumanDuration;
+use crate::docker::compose_cli::{CliError, ComposeCli};
 use crate::docker::{Docker, DockerError, Inspected, LABEL_COMPOSE_VERSION, LABEL_CONFIG_HASH, LABEL_ONEOFF, Listed};
 use crate::profile::compose::LABEL_PROFILE;
+use crate::stack::declared::{self, AppProject, Declared};
 
 pub const REASONS: &[Reason] =
     &[Reason::Timeout, Reason::Connect, Reason::Auth, Reason::Missing, Reason::Invalid, Reason::Io, Reason::Drift];
@@ -193,11 +193,10 @@ fn docker_failure(e: &DockerError) -> Failure {
     Failure::new(reason, message)
 }
 
-fn compose_failure(e: &ComposeError) -> Failure {
+fn compose_failure(e: &CliError) -> Failure {
     match e {
-        ComposeError::NoCli | ComposeError::Spawn { .. } => Failure::new(Reason::Missing, e.to_string()),
-        ComposeError::Docker(d) => docker_failure(d),
-        _ => Failure::new(Reason::Invalid, format!("the compose files do not resolve: {e}")),
+        CliError::NoCli | CliError::Spawn { .. } => Failure::new(Reason::Missing, e.to_string()),
+        CliError::Failed { .. } => Failure::new(Reason::Invalid, format!("the compose files do not resolve: {e}")),
     }
 }
 
@@ -419,7 +418,7 @@ impl Observed<'_> {
         }
         if let Some(hash) = &spec.hash {
             let comparable = |c: &Listed| {
-                let made_by = c.labels.get(LABEL_COMPOSE_VERSION).and_then(|v| crate::compose::major(v));
+                let made_by = c.labels.get(LABEL_COMPOSE_VERSION).and_then(|v| crate::docker::compose_cli::major(v));
                 made_by.is_none() || made_by == self.cli.major()
             };
             if running.iter().filter(|c| comparable(c)).any(|c| c.labels.get(LABEL_CONFIG_HASH) != Some(hash)) {

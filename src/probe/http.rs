@@ -18,8 +18,8 @@ use reqwest::cookie::CookieStore as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{Details, Failure, Outcome, Reason};
-use crate::errors::{chain, chain_has};
 use crate::config::{HumanDuration, MASK, Redact, Redacted, Secret, mask_query};
+use crate::errors::{chain, chain_has};
 
 pub const REASONS: &[Reason] =
     &[Reason::Timeout, Reason::Connect, Reason::Tls, Reason::Status, Reason::Body, Reason::Protocol, Reason::Internal];

@@ -13,9 +13,9 @@ use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::error::SqlState;
 
 use super::{Details, Outcome, Reason};
+use crate::config::{HumanDuration, MASK, Redact, Redacted};
 use crate::errors::{chain, chain_has};
 use crate::tls;
-use crate::config::{HumanDuration, MASK, Redact, Redacted};
 
 pub const REASONS: &[Reason] =
     &[Reason::Timeout, Reason::Connect, Reason::Tls, Reason::Auth, Reason::Query, Reason::Protocol, Reason::Internal];

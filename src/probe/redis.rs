@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use super::{Details, Outcome, Reason};
-use crate::errors::chain;
 use crate::config::{HumanDuration, MASK, Redact, Redacted, mask_query};
+use crate::errors::chain;
 
 pub const REASONS: &[Reason] = &[Reason::Timeout, Reason::Connect, Reason::Auth, Reason::Protocol, Reason::Internal];
 

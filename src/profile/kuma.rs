@@ -142,7 +142,8 @@ fn backup(ctx: &Context<'_>) -> Backup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::{App, AppService, Settings};
+    use crate::profile::Settings;
+    use crate::stack::app::{App, AppService};
 
     #[test]
     fn monitors_cover_components_app_services_and_smoke_checks_without_secrets() {

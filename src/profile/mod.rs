@@ -16,7 +16,6 @@
 //! renders the same rules and dashboards as Kubernetes manifests
 //! (`ops-gen k8s generate`).
 
-pub mod app;
 pub mod compose;
 pub mod grafana;
 pub mod k8s;
@@ -37,7 +36,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Config, ConfigError, HumanDuration};
 use crate::probe::Spec;
 
-pub use app::{App, AppError, AppService};
+use crate::stack::app::{App, AppError};
 
 /// The header of every generated YAML file.
 pub const YAML_HEADER: &str =
@@ -242,20 +241,6 @@ pub enum LogShipper {
     #[default]
     Alloy,
     Promtail,
-}
-
-/// The `stack` section: the app the profile sits next to.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Stack {
-    /// The compose project name [default: the name of the folder holding
-    /// the config, as Docker Compose derives it].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub project: Option<String>,
-    /// The app's compose files, relative to the config's folder, in the
-    /// order they are passed to `docker compose -f`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub files: Vec<PathBuf>,
 }
 
 /// The `profile` section: what the ops profile runs and how much it keeps.
@@ -653,7 +638,7 @@ impl Inputs {
         let project = match &loaded.config.stack.project {
             Some(p) => p.clone(),
             None if loaded.config.stack.files.is_empty() => DEFAULT_PROJECT.to_owned(),
-            None => project_name_from(&std::path::absolute(&base).unwrap_or_else(|_| base.clone())),
+            None => crate::config::project_name_from(&std::path::absolute(&base).unwrap_or_else(|_| base.clone())),
         };
         Ok(Self { base, app, project, config_file, env_vars })
     }
@@ -749,20 +734,6 @@ pub fn generate(ctx: &Context<'_>) -> Vec<Artifact> {
     files
 }
 
-/// The compose project name Docker Compose would derive from a folder:
-/// lowercase letters, digits, `-` and `_`, starting with a letter or digit.
-#[must_use]
-pub fn project_name_from(dir: &Path) -> String {
-    let base = dir.file_name().and_then(|n| n.to_str()).unwrap_or("ops");
-    let name: String = base
-        .to_lowercase()
-        .chars()
-        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_')
-        .skip_while(|c| !c.is_ascii_alphanumeric())
-        .collect();
-    if name.is_empty() { "ops".to_owned() } else { name }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -782,12 +753,5 @@ mod tests {
         for bad in ["", "Prom/Prometheus", "prom/prometheus:", "prom//x", "x@sha256:12", "a b", "x:tag with space"] {
             assert!(!valid_image(bad), "{bad}");
         }
-    }
-
-    #[test]
-    fn project_names_follow_compose() {
-        assert_eq!(project_name_from(Path::new("/srv/My App")), "myapp");
-        assert_eq!(project_name_from(Path::new("/srv/_x.y-1")), "xy-1");
-        assert_eq!(project_name_from(Path::new("/")), "ops");
     }
 }

@@ -88,7 +88,7 @@ impl App {
                     entry.image = service.image;
                 }
                 entry.healthcheck |= service.healthcheck.is_some_and(|h| !h.disable);
-                entry.ports.extend(crate::ops::init::first_target(&service.ports));
+                entry.ports.extend(super::first_target(&service.ports));
                 match service.networks {
                     Networks::Simple(names) => entry.networks.extend(names),
                     Networks::Advanced(adv) => entry.networks.extend(adv.0.into_keys()),

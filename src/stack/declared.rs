@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::{ComposeCli, ComposeError};
+use crate::docker::compose_cli::{CliError, ComposeCli, project_args};
 
 /// The app's Compose project, as the drift check names it to the CLI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +32,7 @@ pub struct AppProject {
 impl AppProject {
     fn args(&self) -> Vec<String> {
         let profiles: Vec<&str> = self.profiles.iter().map(String::as_str).collect();
-        super::project_args(&self.name, &self.dir, &self.files, &profiles)
+        project_args(&self.name, &self.dir, &self.files, &profiles)
     }
 }
 
@@ -77,11 +77,11 @@ struct Deploy {
 
 /// Resolves the project's declared services with the Compose CLI: one
 /// `config` and one `config --hash '*'`.
-pub async fn resolve(cli: &ComposeCli, project: &AppProject) -> Result<Declared, ComposeError> {
+pub async fn resolve(cli: &ComposeCli, project: &AppProject) -> Result<Declared, CliError> {
     let args = project.args();
     let text = cli.output(&project.dir, &args, &["config"]).await?;
     let hashes = cli.output(&project.dir, &args, &["config", "--hash", "*"]).await?;
-    parse(&text, &hashes, &project.profiles).map_err(|message| ComposeError::Failed {
+    parse(&text, &hashes, &project.profiles).map_err(|message| CliError::Failed {
         command: format!("{} config", cli.name()),
         status: "unreadable output".to_owned(),
         stderr: message,

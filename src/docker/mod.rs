@@ -14,6 +14,8 @@
 //! and current ones both answer. Every call is bounded by a timeout: a hung
 //! engine is an error, never a hung command.
 
+pub mod compose_cli;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
