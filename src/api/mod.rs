@@ -42,8 +42,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use governor::{Quota, RateLimiter};
 
+use crate::config::auth::Role;
 use crate::exporter::Exporter;
-use auth::{Caller, Denied, Role};
+use auth::{Caller, Denied};
 
 /// The browser beacon's script.
 const BEACON_JS: &str = include_str!("beacon.js");
@@ -626,7 +627,7 @@ mod tests {
                 let mut headers = HeaderMap::new();
                 headers.insert(header::AUTHORIZATION, value);
                 let token = auth::bearer(&headers);
-                let settings = auth::Settings::default();
+                let settings = crate::config::auth::Settings::default();
                 proptest::prop_assert!(auth::identify(&settings, token).is_none());
             }
         }

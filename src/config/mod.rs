@@ -14,10 +14,12 @@
 //! Without a config file the built-in defaults apply ([`Config::default`]):
 //! the exporter serves its own metrics and watches the default backup folder.
 
+pub mod auth;
 mod duration;
 mod env;
 mod error;
 mod stack;
+pub mod web;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -72,7 +74,7 @@ pub struct Config {
     /// Who hears about checks going red and green again.
     pub notify: crate::notify::Settings,
     /// Who may call the ops API.
-    pub auth: crate::api::auth::Settings,
+    pub auth: auth::Settings,
     /// Where and what `ops-gen backup` writes.
     pub backup: crate::backup::Settings,
     /// Persistence canaries.
@@ -145,7 +147,7 @@ impl Default for Config {
             targets: BTreeMap::new(),
             checks: BTreeMap::from([(defaults::BACKUP_CHECK.to_owned(), Spec::FileFreshness(backups))]),
             notify: crate::notify::Settings::default(),
-            auth: crate::api::auth::Settings::default(),
+            auth: auth::Settings::default(),
             backup: crate::backup::Settings::default(),
             canary: crate::probe::canary::Settings::default(),
             stack: Stack::default(),
@@ -170,7 +172,7 @@ struct RawConfig {
     #[serde(default)]
     notify: crate::notify::Settings,
     #[serde(default)]
-    auth: crate::api::auth::Settings,
+    auth: auth::Settings,
     #[serde(default)]
     backup: crate::backup::Settings,
     #[serde(default)]
@@ -276,7 +278,7 @@ impl Config {
         config.validate(file)?;
         let mut config = config;
         if let Some(path) = &config.auth.web_config {
-            config.auth.web = Some(crate::exporter::web::WebConfig::load(path, file, "auth.web_config")?);
+            config.auth.web = Some(web::WebConfig::load(path, file, "auth.web_config")?);
         }
         Ok(config)
     }

@@ -8,7 +8,6 @@
 
 pub mod metrics;
 pub mod status;
-pub mod web;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
