@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures::StreamExt as _;
-use ops_gen::api::events::Event;
-use ops_gen::api::frontend;
+use ops_gen::exporter::api::events::Event;
+use ops_gen::exporter::api::frontend;
 
 const BEACON: &str = "beacon-token-0123456789abcdef";
 const READER: &str = "read-token-0123456789abcdef";
@@ -85,7 +85,7 @@ async fn flood(http: &reqwest::Client, url: &str) -> (f64, usize, usize, u64) {
 async fn fan_out(
     http: &reqwest::Client,
     url: &str,
-    hub: &ops_gen::api::events::Hub,
+    hub: &ops_gen::exporter::api::events::Hub,
     subscribers: usize,
     events: usize,
 ) -> (f64, usize) {

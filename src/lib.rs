@@ -11,7 +11,7 @@
 //! - [`backup`] takes, verifies and lists backup sets (`ops-gen backup`),
 //!   written so that an interrupted run never replaces the last good set.
 //! - [`exporter`] is `ops-gen serve`: `/metrics` (OpenMetrics or text),
-//!   health and readiness, the status page, and config reload; [`api`] is
+//!   health and readiness, the status page, and config reload; [`exporter::api`] is
 //!   its token-gated ops API under `/api/ops/`.
 //! - [`notify`] tells people when a check goes red or green again (webhook,
 //!   command), debounced, off the checks' path.
@@ -31,7 +31,6 @@
 //! - [`cli`] holds the command-line types, turned into library calls by the
 //!   binary.
 
-pub mod api;
 pub mod backup;
 pub mod build_info;
 pub mod cli;

@@ -10,6 +10,10 @@
 use std::io::Write as _;
 use std::path::Path;
 
+/// The file in a backup set where every target succeeded (written by
+/// `backup run`, watched by the default `file_freshness` check).
+pub const SET_COMPLETE: &str = "complete.json";
+
 /// Writes `path` through a temporary file (mode 0600) in the same folder,
 /// a flush and a rename, then flushes the folder.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {

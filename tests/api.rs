@@ -148,13 +148,14 @@ async fn the_beacon_stores_bounded_validated_events_that_survive_a_restart() {
     }
     assert!(limited > 0, "a flood meets 429");
     let kept = api.exporter.exporter.ops().frontend.len();
-    assert!(kept <= ops_gen::api::frontend::CAPACITY, "{kept}");
+    assert!(kept <= ops_gen::exporter::api::frontend::CAPACITY, "{kept}");
 
     // A new server on the same file has the recent events.
     let again = TestExporter::start(&config(api.files.path(), "")).await;
     assert_eq!(again.exporter.ops().frontend.len(), kept);
-    let message =
-        |e: Option<std::sync::Arc<ops_gen::api::frontend::Event>>| e.map(|e| (e.at.clone(), e.message.clone()));
+    let message = |e: Option<std::sync::Arc<ops_gen::exporter::api::frontend::Event>>| {
+        e.map(|e| (e.at.clone(), e.message.clone()))
+    };
     assert_eq!(message(again.exporter.ops().frontend.latest()), message(api.exporter.exporter.ops().frontend.latest()));
 }
 

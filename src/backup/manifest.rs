@@ -11,9 +11,6 @@ use sha2::{Digest as _, Sha256};
 pub const MANIFEST: &str = "manifest.json";
 /// The `sha256sum -c` companion of the manifest.
 pub const CHECKSUMS: &str = "manifest.sha256";
-/// Present in a set where every target succeeded: what the default
-/// `file_freshness` check watches.
-pub const COMPLETE: &str = "complete.json";
 
 /// Everything a set holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -201,7 +201,7 @@ pub(crate) async fn take(
     manifest.write(&tmp).map_err(write_err)?;
     if failed == 0 {
         let complete = serde_json::json!({"set": name, "finished_at": manifest.finished_at});
-        write_synced(&tmp.join(super::manifest::COMPLETE), complete.to_string().as_bytes()).map_err(write_err)?;
+        write_synced(&tmp.join(crate::output::SET_COMPLETE), complete.to_string().as_bytes()).map_err(write_err)?;
     }
     let set = dir.join(&name);
     // The set exists under its real name only once complete, and the name

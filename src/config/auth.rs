@@ -1,7 +1,7 @@
 //! The `auth` section: who may call the ops API (named tokens with a role,
 //! by `${ENV}` reference), which origins may post browser errors, where the
 //! audit and browser-error logs go, and the web config file for TLS and
-//! basic auth. Checking a presented token is [`crate::api::auth`]'s job.
+//! basic auth. Checking a presented token is [`crate::exporter::api::auth`]'s job.
 
 use std::path::PathBuf;
 

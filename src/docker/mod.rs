@@ -433,6 +433,10 @@ pub struct Throwaway {
     pub id: String,
 }
 
+/// Set to `ops` on every service and volume of the ops profile (the
+/// generator writes it; `compose`, drift and storage select by it).
+pub const LABEL_PROFILE: &str = "dev.ops-gen.profile";
+
 /// The label on every throwaway container.
 pub const LABEL_DRILL: &str = "dev.ops-gen.drill";
 

@@ -6,6 +6,7 @@
 //! [`serve`] takes an already-bound listener and a shutdown future, so tests
 //! bind `127.0.0.1:0` and run many servers side by side.
 
+pub mod api;
 pub mod metrics;
 pub mod status;
 
@@ -104,7 +105,7 @@ pub struct Exporter {
     /// Where checks send their state changes: on to the notifier and the
     /// events stream.
     changes: crate::probe::runner::StateChanges,
-    ops: crate::api::Ops,
+    ops: crate::exporter::api::Ops,
 }
 
 impl Exporter {
@@ -114,10 +115,10 @@ impl Exporter {
     pub fn start(loaded: Loaded) -> Result<Arc<Self>, BuildError> {
         let ledger = Arc::new(FailureLedger::default());
         let notifier = Notifier::start(loaded.config.notify.clone());
-        let ops = crate::api::Ops::new(Some(&loaded.config.auth.frontend_path()));
+        let ops = crate::exporter::api::Ops::new(Some(&loaded.config.auth.frontend_path()));
         let changes = fan_out(notifier.changes().clone(), Arc::downgrade(&ops.hub));
         if let Ok(project) = crate::compose::Project::load(&loaded) {
-            crate::api::events::watch_containers(&ops.hub, project.name);
+            crate::exporter::api::events::watch_containers(&ops.hub, project.name);
         }
         let active = Arc::new(Self::activate(loaded, &ledger, &changes)?);
         Ok(Arc::new(Self {
@@ -156,7 +157,7 @@ impl Exporter {
 
     /// The ops API's state.
     #[must_use]
-    pub fn ops(&self) -> &crate::api::Ops {
+    pub fn ops(&self) -> &crate::exporter::api::Ops {
         &self.ops
     }
 
@@ -359,7 +360,7 @@ pub fn router(exporter: Arc<Exporter>) -> Router {
         )
         .route("/runbooks/", get(runbook_index))
         .route("/runbooks/{topic}", get(runbook_page))
-        .nest("/api/ops", crate::api::router(Arc::clone(&exporter)))
+        .nest("/api/ops", crate::exporter::api::router(Arc::clone(&exporter)))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .with_state(exporter)
@@ -389,13 +390,13 @@ async fn require_basic_auth(
 /// to the events stream, from one task.
 fn fan_out(
     notifier: crate::probe::runner::StateChanges,
-    hub: std::sync::Weak<crate::api::events::Hub>,
+    hub: std::sync::Weak<crate::exporter::api::events::Hub>,
 ) -> crate::probe::runner::StateChanges {
     let (changes, mut received) = tokio::sync::mpsc::channel(256);
     tokio::spawn(async move {
         while let Some(change) = received.recv().await {
             if let Some(hub) = hub.upgrade() {
-                hub.publish(crate::api::events::Event::from_change(&change));
+                hub.publish(crate::exporter::api::events::Event::from_change(&change));
             }
             if notifier.try_send(change).is_err() {
                 tracing::warn!("state change not notified: the notifier is behind or stopped");

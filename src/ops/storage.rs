@@ -27,8 +27,9 @@ use serde::Serialize;
 
 use crate::backup;
 use crate::config::Config;
+use crate::docker::LABEL_PROFILE;
 use crate::docker::{Docker, LABEL_PROJECT};
-use crate::profile::compose::{LABEL_PROFILE, PROFILE};
+use crate::profile::compose::PROFILE;
 
 /// How many bundles and smoke results `clean` keeps by default.
 pub const DEFAULT_KEEP: u64 = 5;

@@ -31,9 +31,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Details, Failure, Outcome, Reason};
 use crate::config::HumanDuration;
+use crate::docker::LABEL_PROFILE;
 use crate::docker::compose_cli::{CliError, ComposeCli};
 use crate::docker::{Docker, DockerError, Inspected, LABEL_COMPOSE_VERSION, LABEL_CONFIG_HASH, LABEL_ONEOFF, Listed};
-use crate::profile::compose::LABEL_PROFILE;
 use crate::stack::declared::{self, AppProject, Declared};
 
 pub const REASONS: &[Reason] =

@@ -44,7 +44,7 @@ impl Spec {
     #[must_use]
     pub fn backup_folder(dir: &Path) -> Self {
         Self {
-            path: dir.join("*").join(crate::backup::manifest::COMPLETE).display().to_string(),
+            path: dir.join("*").join(crate::output::SET_COMPLETE).display().to_string(),
             max_age: defaults::BACKUP_MAX_AGE,
             min_size: None,
             timeout: None,

@@ -32,6 +32,7 @@ use docker_compose_types::{
 
 use super::{Artifact, Component, Context};
 use crate::config::defaults;
+use crate::docker::LABEL_PROFILE;
 
 /// The generated compose file, relative to the output folder.
 pub const FILE: &str = "compose/docker-compose.ops.yml";
@@ -39,8 +40,6 @@ pub const FILE: &str = "compose/docker-compose.ops.yml";
 pub const PROFILE: &str = "ops";
 /// The profile's own network.
 pub const NETWORK: &str = "ops";
-/// Set to `ops` on every service and volume of the profile.
-pub const LABEL_PROFILE: &str = "dev.ops-gen.profile";
 /// The component a service or volume belongs to.
 pub const LABEL_COMPONENT: &str = "dev.ops-gen.component";
 /// Where the exporter service finds the config file.
