@@ -1,4 +1,4 @@
-//! The layers of `src/`, kept by a test (in the spirit of ArchUnit and
+//! The layers of `src/`, kept by a test (in the spirit of `ArchUnit` and
 //! cargo-deny's bans): every `crate::…` path a file names must point to its
 //! own top-level module or to one in a lower layer. ARCHITECTURE.md explains
 //! the layers; [`LAYERS`] is the same table, and [`ALLOWED`] lists the
@@ -163,9 +163,10 @@ fn imports_only_flow_down_the_layers() {
             if debts.contains(&(module.as_str(), target.as_str())) {
                 continue;
             }
-            if reaches(&graph, target, module, &debts) {
-                panic!("import circle between `{module}` and `{target}`: one of them must move down a layer");
-            }
+            assert!(
+                !reaches(&graph, target, module, &debts),
+                "import circle between `{module}` and `{target}`: one of them must move down a layer"
+            );
         }
     }
 }

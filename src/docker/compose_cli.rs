@@ -96,6 +96,7 @@ pub fn major(version: &str) -> Option<u32> {
 
 /// How every Compose call names its project: `-p NAME --project-directory
 /// DIR -f FILE… --profile PROFILE…`, files relative to `dir` (or absolute).
+#[must_use]
 pub fn project_args(name: &str, dir: &Path, files: &[PathBuf], profiles: &[&str]) -> Vec<String> {
     let mut args = vec!["-p".to_owned(), name.to_owned(), "--project-directory".to_owned()];
     args.push(dir.display().to_string());

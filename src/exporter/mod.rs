@@ -36,8 +36,6 @@ const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
 /// Scrape timeouts above this are taken as this (Prometheus allows minutes).
 const MAX_SCRAPE_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// The version and git revision baked into this binary.
-
 /// A config and the checks built from it.
 #[derive(Debug)]
 struct Active {

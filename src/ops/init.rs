@@ -15,8 +15,6 @@ use std::path::Path;
 
 use docker_compose_types::{Compose, Environment, Ports, PublishedPort, SingleValue};
 
-/// The compose files Compose itself looks for, in its order.
-
 /// Why no config could be written.
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {

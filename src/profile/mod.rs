@@ -12,7 +12,7 @@
 //! services for `docker stack deploy`), [`prometheus`], [`rules`],
 //! [`grafana`], [`loki`], [`shipper`], [`kuma`]. They all read the same
 //! [`Context`]: the enabled components with their ports and images, the
-//! config's targets and checks, and the app's services ([`app`]). [`k8s`]
+//! config's targets and checks, and the app's services ([`crate::stack::app`]). [`k8s`]
 //! renders the same rules and dashboards as Kubernetes manifests
 //! (`ops-gen k8s generate`).
 
