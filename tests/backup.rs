@@ -174,6 +174,21 @@ async fn an_unreachable_target_is_recorded_and_the_others_still_back_up() {
     assert!(out.stdout.contains("cache: failed in this set"), "{}", out.stdout);
 }
 
+/// A `backup run` whose Redis at `hung` accepts and never answers, once it
+/// is writing its temporary set.
+async fn hung_run(stack: &Stack, hung: &str) -> std::process::Child {
+    stack.write_config(&stack.config(&format!("redis://{hung}"), ""));
+    let child =
+        ops_gen(stack.dir.path()).args(["backup", "run"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    util::eventually("the run's temporary folder", Duration::from_secs(10), async || {
+        std::fs::read_dir(stack.backups())
+            .unwrap()
+            .any(|e| e.unwrap().file_name().to_string_lossy().starts_with(".tmp-"))
+    })
+    .await;
+    child
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_run_never_replaces_the_last_good_set() {
     let stack = Stack::new().await;
@@ -183,15 +198,7 @@ async fn a_killed_run_never_replaces_the_last_good_set() {
 
     // Redis that accepts and never answers keeps the second run busy.
     let hung = servers::hung().await;
-    stack.write_config(&stack.config(&format!("redis://{}", hung.addr), ""));
-    let mut child =
-        ops_gen(stack.dir.path()).args(["backup", "run"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    util::eventually("the run's temporary folder", Duration::from_secs(10), async || {
-        std::fs::read_dir(stack.backups())
-            .unwrap()
-            .any(|e| e.unwrap().file_name().to_string_lossy().starts_with(".tmp-"))
-    })
-    .await;
+    let mut child = hung_run(&stack, &hung.addr.to_string()).await;
     child.kill().unwrap(); // SIGKILL: no cleanup of its own
     child.wait().unwrap();
 
@@ -1126,15 +1133,7 @@ async fn concurrent_commands_wait_for_the_lock_or_refuse_naming_the_holder() {
 
     // A run held up by a Redis that never answers holds the folder.
     let hung = servers::hung().await;
-    stack.write_config(&stack.config(&format!("redis://{}", hung.addr), ""));
-    let mut first =
-        ops_gen(stack.dir.path()).args(["backup", "run"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    util::eventually("the first run's temporary folder", Duration::from_secs(10), async || {
-        std::fs::read_dir(stack.backups())
-            .unwrap()
-            .any(|e| e.unwrap().file_name().to_string_lossy().starts_with(".tmp-"))
-    })
-    .await;
+    let mut first = hung_run(&stack, &hung.addr.to_string()).await;
     for args in [&["backup", "run"][..], &["backup", "drill"], &["backup", "restore", "--from", "latest", "--yes"]] {
         let out = stack.ops_gen(args);
         assert_ne!(out.code, 0, "{args:?}: {}", out.all());

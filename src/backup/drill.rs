@@ -482,7 +482,7 @@ impl LocalPg {
         let mut psql = self.client(pg_program("psql", None), "postgres");
         psql.args(["--no-psqlrc", "--quiet", "--file"]).arg(globals);
         let out = psql.output().await.map_err(|e| format!("cannot run psql ({e}); install postgresql-client"))?;
-        globals_errors(&out)
+        globals_outcome(out.status.success(), &String::from_utf8_lossy(&out.stderr))
     }
 
     async fn restore(&self, db: &str, dump: &Path, major: Option<&str>) -> Result<(), String> {
@@ -535,15 +535,19 @@ pub(crate) fn error_line(text: &str) -> String {
 /// What `psql` said while applying a `globals.sql`: roles that exist
 /// already (the server's own superuser) are expected; any other error
 /// fails, naming the first.
-pub(crate) fn globals_errors(out: &std::process::Output) -> Result<(), String> {
-    if !out.status.success() {
-        return Err(format!("the roles (globals.sql) did not apply: {}", last_line(&out.stderr)));
+pub(crate) fn globals_outcome(success: bool, stderr: &str) -> Result<(), String> {
+    if let Some(line) = stderr.lines().find(|l| l.contains("ERROR:") && !role_exists(l)) {
+        return Err(format!("the roles (globals.sql) did not apply: {}", line.trim()));
     }
-    let text = String::from_utf8_lossy(&out.stderr);
-    match text.lines().find(|l| l.contains("ERROR:") && !l.contains("already exists")) {
-        Some(line) => Err(format!("the roles (globals.sql) did not apply: {}", line.trim())),
-        None => Ok(()),
+    if !success {
+        return Err(format!("the roles (globals.sql) did not apply: psql failed: {}", error_line(stderr)));
     }
+    Ok(())
+}
+
+/// `psql: …: ERROR:  role "x" already exists`: expected when applying globals.
+fn role_exists(line: &str) -> bool {
+    line.contains("ERROR:  role ") && line.trim_end().ends_with("already exists")
 }
 
 /// A name for a drill's container and network, unique on the engine.
@@ -616,25 +620,24 @@ async fn dump_major(dump: &Path) -> Option<String> {
 
 async fn drill_redis(files: &[PathBuf], sanity: &Sanity, engine: &Engine) -> Result<(f64, Vec<CheckResult>), String> {
     let rdb = files.iter().find(|f| f.extension().is_some_and(|e| e == "rdb")).ok_or("the set holds no RDB file")?;
-    if engine.engine == EngineKind::Docker {
-        let major = files
-            .iter()
-            .find(|f| f.extension().is_some_and(|e| e == "json"))
-            .and_then(|f| redis_major(f))
-            .ok_or("cannot tell which Redis version the snapshot came from (its metadata file is unreadable)")?;
-        return drill_redis_container(rdb, sanity, engine, &major).await;
-    }
     let started = Instant::now();
-    let scratch = super::scratch::ScratchRedis::load(rdb, "ops-gen-drill-redis-").await?;
-    let mut conn = scratch.conn.clone();
+    let instance = match engine.engine {
+        EngineKind::Local => {
+            RedisInstance::Local(super::scratch::ScratchRedis::load(rdb, "ops-gen-drill-redis-").await?)
+        }
+        EngineKind::Docker => {
+            let major =
+                files.iter().find(|f| f.extension().is_some_and(|e| e == "json")).and_then(|f| redis_major(f)).ok_or(
+                    "cannot tell which Redis version the snapshot came from (its metadata file is unreadable)",
+                )?;
+            RedisInstance::Container(RedisContainer::start(engine, &major, rdb).await?)
+        }
+    };
     let restore_seconds = started.elapsed().as_secs_f64();
     let result = async {
-        let conn = &mut conn;
         let mut checks = Vec::new();
         if let Some(min) = sanity.min_keys {
-            let keyspace: String =
-                redis::cmd("INFO").arg("keyspace").query_async(conn).await.map_err(|e| e.to_string())?;
-            let total = keyspace_keys(&keyspace);
+            let total = keyspace_keys(&instance.keyspace().await?);
             checks.push(CheckResult {
                 check: format!("at least {min} keys"),
                 ok: total >= min,
@@ -642,7 +645,7 @@ async fn drill_redis(files: &[PathBuf], sanity: &Sanity, engine: &Engine) -> Res
             });
         }
         for key in &sanity.keys {
-            let exists: bool = redis::cmd("EXISTS").arg(key).query_async(conn).await.map_err(|e| e.to_string())?;
+            let exists = instance.exists(key).await?;
             checks.push(CheckResult {
                 check: format!("key {key}"),
                 ok: exists,
@@ -653,44 +656,46 @@ async fn drill_redis(files: &[PathBuf], sanity: &Sanity, engine: &Engine) -> Res
     }
     .await;
     // Stopped whatever the checks found.
-    scratch.stop().await;
+    instance.stop().await;
     result
 }
 
-/// [`drill_redis`] in a container of the snapshot's major version that
-/// loads the RDB, checked with `redis-cli` through Docker exec.
-async fn drill_redis_container(
-    rdb: &Path,
-    sanity: &Sanity,
-    engine: &Engine,
-    major: &str,
-) -> Result<(f64, Vec<CheckResult>), String> {
-    let started = Instant::now();
-    let container = RedisContainer::start(engine, major, rdb).await?;
-    let restore_seconds = started.elapsed().as_secs_f64();
-    let result = async {
-        let mut checks = Vec::new();
-        if let Some(min) = sanity.min_keys {
-            let total = keyspace_keys(&container.cli(&["INFO", "keyspace"]).await?);
-            checks.push(CheckResult {
-                check: format!("at least {min} keys"),
-                ok: total >= min,
-                detail: format!("{total} keys"),
-            });
+/// A throwaway Redis of a drill: a local `redis-server` on a private
+/// socket, or a container reached through Docker exec.
+enum RedisInstance {
+    Local(super::scratch::ScratchRedis),
+    Container(RedisContainer),
+}
+
+impl RedisInstance {
+    /// `INFO keyspace`.
+    async fn keyspace(&self) -> Result<String, String> {
+        match self {
+            Self::Local(scratch) => {
+                let mut conn = scratch.conn.clone();
+                redis::cmd("INFO").arg("keyspace").query_async(&mut conn).await.map_err(|e| e.to_string())
+            }
+            Self::Container(container) => container.cli(&["INFO", "keyspace"]).await,
         }
-        for key in &sanity.keys {
-            let exists = container.cli(&["EXISTS", key]).await?.trim() == "1";
-            checks.push(CheckResult {
-                check: format!("key {key}"),
-                ok: exists,
-                detail: if exists { "exists".to_owned() } else { "missing".to_owned() },
-            });
-        }
-        Ok((restore_seconds, checks))
     }
-    .await;
-    container.remove().await;
-    result
+
+    /// Whether `key` exists in database 0.
+    async fn exists(&self, key: &str) -> Result<bool, String> {
+        match self {
+            Self::Local(scratch) => {
+                let mut conn = scratch.conn.clone();
+                redis::cmd("EXISTS").arg(key).query_async(&mut conn).await.map_err(|e| e.to_string())
+            }
+            Self::Container(container) => Ok(container.cli(&["EXISTS", key]).await?.trim() == "1"),
+        }
+    }
+
+    async fn stop(self) {
+        match self {
+            Self::Local(scratch) => scratch.stop().await,
+            Self::Container(container) => container.remove().await,
+        }
+    }
 }
 
 /// The keys of all databases together, from `INFO keyspace`.
@@ -796,4 +801,16 @@ fn scratch_tag(set: &Path) -> String {
         .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
         .collect();
     format!("{name}-{}", unique_suffix())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_existing_roles_are_expected_errors() {
+        assert!(role_exists("psql:/tmp/g.sql:3: ERROR:  role \"postgres\" already exists"));
+        assert!(!role_exists("psql:/tmp/g.sql:4: ERROR:  syntax error at or near \"CREAT\""));
+        assert!(!role_exists("psql:/tmp/g.sql:5: ERROR:  tablespace \"x\" already exists"));
+    }
 }

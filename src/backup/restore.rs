@@ -202,7 +202,7 @@ async fn restore_postgres(
         let mut psql = client.command("psql", first, "ops-gen-restore");
         psql.args(["--no-psqlrc", "--quiet", "--file"]).arg(globals);
         let out = psql.output().await.map_err(|e| format!("cannot run psql ({e}); install postgresql-client"))?;
-        super::drill::globals_errors(&out)?;
+        super::drill::globals_outcome(out.status.success(), &String::from_utf8_lossy(&out.stderr))?;
     }
     for dump in dumps {
         let db = dump.file_stem().and_then(|s| s.to_str()).ok_or("a dump without a name")?.to_owned();
