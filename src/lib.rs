@@ -22,7 +22,9 @@
 //!   compose up|status|down|destroy|restart|logs`); [`docker`] is the one
 //!   wrapper around the Docker API.
 //! - [`ops`] holds the operator's chores (`ops-gen init`, `doctor`, `health`,
-//!   `runbook`).
+//!   `smoke`, `bundle`, `storage`).
+//! - [`runbook`] holds the recovery procedures (`ops-gen runbook`), the pages
+//!   alerts, dashboards and the exporter link to.
 //! - [`redact`] takes secrets out of everything a bundle, a log tail or a
 //!   context snapshot shows.
 //! - [`report`] shows check results to people (`ops-gen probe`).
@@ -46,3 +48,4 @@ pub mod probe;
 pub mod profile;
 pub mod redact;
 pub mod report;
+pub mod runbook;

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{Artifact, Component, Context};
-use crate::ops::runbook;
+use crate::runbook;
 
 /// Where the compose file mounts `grafana/provisioning` (read-only).
 pub const PROVISIONING_MOUNT: &str = "/etc/grafana/provisioning";

@@ -230,7 +230,7 @@ struct Definition {
     severity: Severity,
     /// How long the condition must hold (the rule's `for`).
     hold: Duration,
-    /// The runbook page, a topic of [`crate::ops::runbook::ALL`].
+    /// The runbook page, a topic of [`crate::runbook::ALL`].
     topic: &'static str,
     expr: String,
     summary: String,
@@ -1253,7 +1253,7 @@ mod tests {
             }
             let url = annotations["runbook_url"].as_str().unwrap();
             let topic = url.strip_prefix(base.as_str()).unwrap_or_else(|| panic!("{name}: {url} is not under {base}"));
-            assert!(crate::ops::runbook::find(topic).is_ok(), "{name}: no runbook `{topic}`");
+            assert!(crate::runbook::find(topic).is_ok(), "{name}: no runbook `{topic}`");
         }
     }
 
