@@ -9,12 +9,12 @@
 //! `--check` can compare byte for byte.
 //!
 //! One file per artifact family: [`compose`] (and [`swarm`], the same
-//! services for `docker stack deploy`), [`prometheus`], [`rules`],
-//! [`grafana`], [`loki`], [`shipper`], [`kuma`]. They all read the same
-//! [`Context`]: the enabled components with their ports and images, the
-//! config's targets and checks, and the app's services ([`app`]). [`k8s`]
-//! renders the same rules and dashboards as Kubernetes manifests
-//! (`ops-gen k8s generate`).
+//! services for `docker stack deploy`), [`prometheus`], [`rules`] (and
+//! [`rule_tests`], their promtool unit tests), [`grafana`], [`loki`],
+//! [`shipper`], [`kuma`]. They all read the same [`Context`]: the enabled
+//! components with their ports and images, the config's targets and checks,
+//! and the app's services ([`app`]). [`k8s`] renders the same rules and
+//! dashboards as Kubernetes manifests (`ops-gen k8s generate`).
 
 pub mod app;
 pub mod compose;
@@ -23,6 +23,7 @@ pub mod k8s;
 pub mod kuma;
 pub mod loki;
 pub mod prometheus;
+pub mod rule_tests;
 pub mod rules;
 pub mod shipper;
 pub mod swarm;
@@ -741,6 +742,7 @@ pub fn generate(ctx: &Context<'_>) -> Vec<Artifact> {
     files.extend(swarm::artifacts(ctx));
     files.extend(prometheus::artifacts(ctx));
     files.extend(rules::artifacts(ctx));
+    files.extend(rule_tests::artifacts(ctx));
     files.extend(grafana::artifacts(ctx));
     files.extend(loki::artifacts(ctx));
     files.extend(shipper::artifacts(ctx));
