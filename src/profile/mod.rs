@@ -10,11 +10,12 @@
 //!
 //! One file per artifact family: [`compose`] (and [`swarm`], the same
 //! services for `docker stack deploy`), [`prometheus`], [`rules`] (and
-//! [`rule_tests`], their promtool unit tests), [`grafana`], [`loki`],
-//! [`shipper`], [`kuma`]. They all read the same [`Context`]: the enabled
-//! components with their ports and images, the config's targets and checks,
-//! and the app's services ([`app`]). [`k8s`] renders the same rules and
-//! dashboards as Kubernetes manifests (`ops-gen k8s generate`).
+//! [`rule_tests`], their promtool unit tests), [`grafana`] (one file per
+//! dashboard), [`loki`], [`shipper`], [`kuma`]. They all read the same
+//! [`Context`]: the enabled components with their ports and images, the
+//! config's targets and checks, and the app's services ([`app`]). [`k8s`]
+//! renders the same rules and dashboards as Kubernetes manifests
+//! (`ops-gen k8s generate`).
 
 pub mod app;
 pub mod compose;
