@@ -48,6 +48,12 @@ pub const YAML_HEADER: &str =
 /// The Compose project of a profile that joins no app.
 pub const DEFAULT_PROJECT: &str = "ops-gen";
 
+/// The filesystems worth watching, as a label matcher on `node_exporter`'s
+/// `node_filesystem_*` series: tmpfs is memory, overlay is each container's
+/// view of a disk already counted. The disk alerts and the host dashboard
+/// select with it, so they agree on what a disk is.
+pub const REAL_FILESYSTEMS: &str = r#"fstype!~"tmpfs|overlay""#;
+
 /// One service of the ops profile. The set is closed: each has a pinned
 /// image, a port, a memory limit and a healthcheck in [`compose`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
-use super::{Artifact, Context};
+use super::{Artifact, Context, REAL_FILESYSTEMS};
 
 /// The Prometheus scrape job of the exporter: rules find it by this name.
 pub const EXPORTER_JOB: &str = "ops-gen";
@@ -33,9 +33,6 @@ pub const RULES_FILE: &str = "prometheus/rules/ops-gen.yml";
 
 /// How far back a restart counts as "restarting".
 const RESTART_WINDOW: Duration = Duration::from_secs(15 * MINUTE);
-
-/// Filesystems worth watching: not memory-backed, not container layers.
-const REAL_FS: &str = r#"{fstype!~"tmpfs|overlay"}"#;
 
 pub(super) const MINUTE: u64 = 60;
 pub(super) const HOUR: u64 = 60 * MINUTE;
@@ -504,9 +501,10 @@ impl Alert {
                 hold: hours(1),
                 topic: "disk-full",
                 expr: format!(
-                    "predict_linear(node_filesystem_avail_bytes{REAL_FS}[6h], 24 * 3600) < 0 \
-                     and node_filesystem_avail_bytes{REAL_FS} / node_filesystem_size_bytes{REAL_FS} < 0.4 \
-                     and node_filesystem_readonly{REAL_FS} == 0"
+                    "predict_linear(node_filesystem_avail_bytes{{{REAL_FILESYSTEMS}}}[6h], 24 * 3600) < 0 \
+                     and node_filesystem_avail_bytes{{{REAL_FILESYSTEMS}}} \
+                     / node_filesystem_size_bytes{{{REAL_FILESYSTEMS}}} < 0.4 \
+                     and node_filesystem_readonly{{{REAL_FILESYSTEMS}}} == 0"
                 ),
                 summary: "{{ $labels.mountpoint }} on {{ $labels.instance }} fills up within a day".to_owned(),
                 description: "At the rate of the last 6 hours, {{ $labels.mountpoint }} ({{ $labels.device }}) runs \
@@ -520,8 +518,9 @@ impl Alert {
                 hold: minutes(5),
                 topic: "disk-full",
                 expr: format!(
-                    "node_filesystem_avail_bytes{REAL_FS} / node_filesystem_size_bytes{REAL_FS} < 0.05 \
-                     and node_filesystem_readonly{REAL_FS} == 0"
+                    "node_filesystem_avail_bytes{{{REAL_FILESYSTEMS}}} \
+                     / node_filesystem_size_bytes{{{REAL_FILESYSTEMS}}} < 0.05 \
+                     and node_filesystem_readonly{{{REAL_FILESYSTEMS}}} == 0"
                 ),
                 summary: "{{ $labels.mountpoint }} on {{ $labels.instance }} is almost full".to_owned(),
                 description: "Only {{ $value | humanizePercentage }} of {{ $labels.mountpoint }} ({{ $labels.device \

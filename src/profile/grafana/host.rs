@@ -2,17 +2,13 @@
 //! memory, filesystems (and when they fill up), disk and network.
 
 use super::{Dashboard, GREEN, HOST, Panel, RED, Unit, YELLOW, bars, promql, stat, timeseries};
-use crate::profile::Context;
-
-/// Real filesystems: tmpfs is memory, overlay is each container's view of
-/// a disk already counted.
-const FILESYSTEMS: &str = "fstype!~\"tmpfs|overlay\"";
+use crate::profile::{Context, REAL_FILESYSTEMS};
 
 /// Share of CPU time not idle, per machine.
 const CPU_BUSY: &str = "1 - avg by (instance) (rate(node_cpu_seconds_total{mode=\"idle\"}[$__rate_interval]))";
 
 pub(super) fn dashboard(ctx: &Context<'_>) -> Dashboard {
-    let fs = FILESYSTEMS;
+    let fs = REAL_FILESYSTEMS;
     let mut panels = host_verdicts(ctx);
     panels.extend([
         timeseries(
@@ -96,7 +92,7 @@ pub(super) fn dashboard(ctx: &Context<'_>) -> Dashboard {
 
 /// The host dashboard's top row: is the machine busy, full or filling?
 fn host_verdicts(ctx: &Context<'_>) -> Vec<Panel> {
-    let fs = FILESYSTEMS;
+    let fs = REAL_FILESYSTEMS;
     vec![
         stat("CPU busy", "Share of CPU time not idle, over all cores.", Unit::Ratio, promql(CPU_BUSY, "{{instance}}"))
             .thresholds(GREEN, &[(0.8, YELLOW), (0.95, RED)]),
