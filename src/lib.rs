@@ -18,6 +18,9 @@
 //! - [`profile`] generates the optional ops profile (`ops-gen compose
 //!   generate`): compose file, Prometheus config and rules, Grafana
 //!   dashboards, Loki and log shipper configs, Uptime Kuma monitors.
+//! - [`series`] holds the names of every series ops-gen exports, one
+//!   constant each, so the exporter, the alert rules and the dashboards
+//!   cannot disagree on a name.
 //! - [`compose`] runs the profile through the Docker Compose CLI (`ops-gen
 //!   compose up|status|down|destroy|restart|logs`); [`docker`] is the one
 //!   wrapper around the Docker API.
@@ -49,3 +52,4 @@ pub mod profile;
 pub mod redact;
 pub mod report;
 pub mod runbook;
+pub mod series;

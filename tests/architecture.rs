@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// Top-level modules of the library by layer, bottom first. A module may
 /// use its own files and anything in a lower layer.
 const LAYERS: &[(u8, &[&str])] = &[
-    (1, &["config", "errors", "tls", "build_info", "output", "runbook"]),
+    (1, &["config", "errors", "tls", "build_info", "output", "runbook", "series"]),
     (2, &["docker", "stack"]),
     (3, &["probe", "backup", "profile", "notify", "redact", "report"]),
     (4, &["compose", "ops", "ctl"]),

@@ -18,6 +18,12 @@ use super::rules::{
     Alert, Annotations, DAY, EXPORTER_JOB, MINUTE, PromDuration, RESTORE_DRILL_MAX_AGE, hours, minutes,
 };
 use super::{Artifact, Component, Context};
+use crate::series::{
+    BACKUP_LAST_SUCCESS_TIMESTAMP_SECONDS, BACKUP_MAX_AGE_SECONDS, BACKUP_RETENTION_BLOCKED, BACKUP_VERIFIED,
+    CANARY_SURVIVED, CHECK_SUCCESS, CONFIG_LAST_RELOAD_SUCCESS, DRIFT, REDIS_LAST_BGSAVE_SUCCESS,
+    RESTORE_DRILL_DURATION_SECONDS, RESTORE_DRILL_LAST_SUCCESS_TIMESTAMP_SECONDS, RESTORE_DRILL_SUCCESS,
+    S3_ROUNDTRIP_SUCCESS, SERVICE_RESTARTS, SERVICE_UP, SMOKE_LAST_RUN_TIMESTAMP_SECONDS, SMOKE_SUCCESS,
+};
 
 /// The tests file, relative to the output folder.
 pub const TESTS_FILE: &str = "prometheus/tests/ops-gen.test.yml";
@@ -182,29 +188,29 @@ fn healthy(ctx: &Context<'_>, exporter: &Labels, project: &Labels, node: &Labels
     let service = with(project, &[("service", "app")]);
     let root = with(node, &[("device", "/dev/sda1"), ("fstype", "ext4"), ("mountpoint", "/")]);
     let scenario = Scenario::new(ctx, "a healthy stack fires nothing")
-        .series("opsgen_backup_last_success_timestamp_seconds", &postgres, "1+0x30 1800+0x30 3600+0x30 5400+0x40")
-        .series("opsgen_backup_max_age_seconds", &postgres, "3600+0x130")
-        .series("opsgen_backup_verified", &postgres, "1+0x130")
-        .series("opsgen_restore_drill_success", &postgres, "1+0x130")
-        .series("opsgen_restore_drill_duration_seconds", &postgres, "42+0x130")
-        .series("opsgen_restore_drill_last_success_timestamp_seconds", &postgres, "1+0x130")
-        .series("opsgen_check_success", &check("home", "http"), "1+0x130")
-        .series("opsgen_check_success", &check("postgres", "postgres"), "1+0x130")
-        .series("opsgen_check_success", &check("redis", "redis"), "1+0x130")
-        .series("opsgen_check_success", &check("backups", "file_freshness"), "1+0x130")
-        .series("opsgen_smoke_success", exporter, "1+0x130")
-        .series("opsgen_smoke_last_run_timestamp_seconds", exporter, "60+0x130")
-        .series("opsgen_s3_roundtrip_success", &with(exporter, &[("bucket", "app"), ("target", "minio")]), "1+0x130")
-        .series("opsgen_canary_survived", &postgres, "1+0x130")
-        .series("opsgen_redis_last_bgsave_success", &with(exporter, &[("target", "redis")]), "1+0x130")
-        .series("opsgen_service_up", &service, "1+0x130")
-        .series("opsgen_service_restarts", &service, "3+0x130")
-        .series("opsgen_drift", &with(&service, &[("kind", "image")]), "0+0x130")
+        .series(BACKUP_LAST_SUCCESS_TIMESTAMP_SECONDS, &postgres, "1+0x30 1800+0x30 3600+0x30 5400+0x40")
+        .series(BACKUP_MAX_AGE_SECONDS, &postgres, "3600+0x130")
+        .series(BACKUP_VERIFIED, &postgres, "1+0x130")
+        .series(RESTORE_DRILL_SUCCESS, &postgres, "1+0x130")
+        .series(RESTORE_DRILL_DURATION_SECONDS, &postgres, "42+0x130")
+        .series(RESTORE_DRILL_LAST_SUCCESS_TIMESTAMP_SECONDS, &postgres, "1+0x130")
+        .series(CHECK_SUCCESS, &check("home", "http"), "1+0x130")
+        .series(CHECK_SUCCESS, &check("postgres", "postgres"), "1+0x130")
+        .series(CHECK_SUCCESS, &check("redis", "redis"), "1+0x130")
+        .series(CHECK_SUCCESS, &check("backups", "file_freshness"), "1+0x130")
+        .series(SMOKE_SUCCESS, exporter, "1+0x130")
+        .series(SMOKE_LAST_RUN_TIMESTAMP_SECONDS, exporter, "60+0x130")
+        .series(S3_ROUNDTRIP_SUCCESS, &with(exporter, &[("bucket", "app"), ("target", "minio")]), "1+0x130")
+        .series(CANARY_SURVIVED, &postgres, "1+0x130")
+        .series(REDIS_LAST_BGSAVE_SUCCESS, &with(exporter, &[("target", "redis")]), "1+0x130")
+        .series(SERVICE_UP, &service, "1+0x130")
+        .series(SERVICE_RESTARTS, &service, "3+0x130")
+        .series(DRIFT, &with(&service, &[("kind", "image")]), "0+0x130")
         .series("node_filesystem_avail_bytes", &root, "50000000000+0x130")
         .series("node_filesystem_size_bytes", &root, "100000000000+0x130")
         .series("node_filesystem_readonly", &root, "0+0x130")
         .series("up", exporter, "1+0x130")
-        .series("opsgen_config_last_reload_success", exporter, "1+0x130");
+        .series(CONFIG_LAST_RELOAD_SUCCESS, exporter, "1+0x130");
     Alert::ALL.into_iter().fold(scenario, |s, alert| s.quiet(hours(2), alert)).group
 }
 
@@ -217,13 +223,13 @@ fn backups(ctx: &Context<'_>, exporter: &Labels) -> TestGroup {
     );
     Scenario::new(ctx, "backups: stale, never taken and fresh")
         // Last taken at 1 minute.
-        .series("opsgen_backup_last_success_timestamp_seconds", &postgres, "60+0x150")
-        .series("opsgen_backup_max_age_seconds", &postgres, "3600+0x150")
-        .series("opsgen_backup_last_success_timestamp_seconds", &redis, "0+0x150")
-        .series("opsgen_backup_max_age_seconds", &redis, "3600+0x150")
+        .series(BACKUP_LAST_SUCCESS_TIMESTAMP_SECONDS, &postgres, "60+0x150")
+        .series(BACKUP_MAX_AGE_SECONDS, &postgres, "3600+0x150")
+        .series(BACKUP_LAST_SUCCESS_TIMESTAMP_SECONDS, &redis, "0+0x150")
+        .series(BACKUP_MAX_AGE_SECONDS, &redis, "3600+0x150")
         // Taken every half hour.
-        .series("opsgen_backup_last_success_timestamp_seconds", &uploads, "1+0x30 1800+0x30 3600+0x30 5400+0x60")
-        .series("opsgen_backup_max_age_seconds", &uploads, "3600+0x150")
+        .series(BACKUP_LAST_SUCCESS_TIMESTAMP_SECONDS, &uploads, "1+0x30 1800+0x30 3600+0x30 5400+0x60")
+        .series(BACKUP_MAX_AGE_SECONDS, &uploads, "3600+0x150")
         .quiet(minutes(30), Alert::BackupStale)
         .fires(
             hours(2),
@@ -252,10 +258,10 @@ fn backups(ctx: &Context<'_>, exporter: &Labels) -> TestGroup {
 fn verification(ctx: &Context<'_>, exporter: &Labels) -> TestGroup {
     let (postgres, redis) = (with(exporter, &[("target", "postgres")]), with(exporter, &[("target", "redis")]));
     Scenario::new(ctx, "backups: verification")
-        .series("opsgen_backup_last_success_timestamp_seconds", &postgres, "1000+0x150")
-        .series("opsgen_backup_verified", &postgres, "1+0x30 0+0x120")
-        .series("opsgen_backup_last_success_timestamp_seconds", &redis, "0+0x150")
-        .series("opsgen_backup_verified", &redis, "0+0x150")
+        .series(BACKUP_LAST_SUCCESS_TIMESTAMP_SECONDS, &postgres, "1000+0x150")
+        .series(BACKUP_VERIFIED, &postgres, "1+0x30 0+0x120")
+        .series(BACKUP_LAST_SUCCESS_TIMESTAMP_SECONDS, &redis, "0+0x150")
+        .series(BACKUP_VERIFIED, &redis, "0+0x150")
         .quiet(hours(1), Alert::BackupVerificationFailed)
         .fires(
             hours(2),
@@ -268,8 +274,8 @@ fn verification(ctx: &Context<'_>, exporter: &Labels) -> TestGroup {
             )],
         )
         // A set from the future blocks retention from 31 minutes on.
-        .series("opsgen_backup_retention_blocked", &postgres, "0+0x30 1+0x120")
-        .series("opsgen_backup_retention_blocked", &redis, "0+0x150")
+        .series(BACKUP_RETENTION_BLOCKED, &postgres, "0+0x30 1+0x120")
+        .series(BACKUP_RETENTION_BLOCKED, &redis, "0+0x150")
         .quiet(hours(1), Alert::BackupRetentionBlocked)
         .fires(
             hours(2),
@@ -299,10 +305,10 @@ fn drills(ctx: &Context<'_>, exporter: &Labels) -> TestGroup {
     targets
         .into_iter()
         .fold(Scenario::new(ctx, "restore drills: failed and never run"), |s, (labels, backup, success, took, last)| {
-            s.series("opsgen_backup_last_success_timestamp_seconds", labels, backup)
-                .series("opsgen_restore_drill_success", labels, success)
-                .series("opsgen_restore_drill_duration_seconds", labels, took)
-                .series("opsgen_restore_drill_last_success_timestamp_seconds", labels, last)
+            s.series(BACKUP_LAST_SUCCESS_TIMESTAMP_SECONDS, labels, backup)
+                .series(RESTORE_DRILL_SUCCESS, labels, success)
+                .series(RESTORE_DRILL_DURATION_SECONDS, labels, took)
+                .series(RESTORE_DRILL_LAST_SUCCESS_TIMESTAMP_SECONDS, labels, last)
         })
         .quiet(minutes(3), Alert::RestoreDrillFailed)
         .fires(
@@ -338,8 +344,8 @@ fn stale_drills(ctx: &Context<'_>, exporter: &Labels) -> TestGroup {
     let samples = late.as_secs() / MINUTE + 10;
     let days = RESTORE_DRILL_MAX_AGE.as_secs() / DAY;
     Scenario::new(ctx, "restore drills: stale")
-        .series("opsgen_restore_drill_last_success_timestamp_seconds", &redis, &format!("1+0x{samples}"))
-        .series("opsgen_restore_drill_last_success_timestamp_seconds", &postgres, &format!("0+0x{samples}"))
+        .series(RESTORE_DRILL_LAST_SUCCESS_TIMESTAMP_SECONDS, &redis, &format!("1+0x{samples}"))
+        .series(RESTORE_DRILL_LAST_SUCCESS_TIMESTAMP_SECONDS, &postgres, &format!("0+0x{samples}"))
         .quiet(RESTORE_DRILL_MAX_AGE.saturating_sub(hours(24)), Alert::RestoreDrillStale)
         .fires(
             late,
@@ -364,16 +370,16 @@ fn checks(ctx: &Context<'_>, exporter: &Labels) -> TestGroup {
     let (home, postgres, backups) =
         (check("home", "http"), check("postgres", "postgres"), check("backups", "file_freshness"));
     Scenario::new(ctx, "checks and smoke runs")
-        .series("opsgen_check_success", &home, "1+0x10 0+0x30")
-        .series("opsgen_check_success", &postgres, "1+0x10 0+0x30")
-        .series("opsgen_check_success", &check("redis", "redis"), "1+0x40")
-        .series("opsgen_check_success", &backups, "1+0x10 0+0x30")
+        .series(CHECK_SUCCESS, &home, "1+0x10 0+0x30")
+        .series(CHECK_SUCCESS, &postgres, "1+0x10 0+0x30")
+        .series(CHECK_SUCCESS, &check("redis", "redis"), "1+0x40")
+        .series(CHECK_SUCCESS, &backups, "1+0x10 0+0x30")
         // These have alerts of their own.
-        .series("opsgen_check_success", &check("minio", "s3"), "0+0x40")
-        .series("opsgen_check_success", &check("canary-postgres", "canary"), "0+0x40")
+        .series(CHECK_SUCCESS, &check("minio", "s3"), "0+0x40")
+        .series(CHECK_SUCCESS, &check("canary-postgres", "canary"), "0+0x40")
         // Smoke never ran for 10 minutes (which says 0 too), then a run failed.
-        .series("opsgen_smoke_success", exporter, "0+0x40")
-        .series("opsgen_smoke_last_run_timestamp_seconds", exporter, "0+0x10 660+0x30")
+        .series(SMOKE_SUCCESS, exporter, "0+0x40")
+        .series(SMOKE_LAST_RUN_TIMESTAMP_SECONDS, exporter, "0+0x10 660+0x30")
         .quiet(minutes(10), Alert::SmokeCheckFailing)
         .fires(
             minutes(20),
@@ -419,8 +425,8 @@ fn checks(ctx: &Context<'_>, exporter: &Labels) -> TestGroup {
 fn s3(ctx: &Context<'_>, exporter: &Labels) -> TestGroup {
     let app = with(exporter, &[("bucket", "app"), ("target", "minio")]);
     Scenario::new(ctx, "S3 round trips")
-        .series("opsgen_s3_roundtrip_success", &app, "1+0x10 0+0x40")
-        .series("opsgen_s3_roundtrip_success", &with(exporter, &[("bucket", "media"), ("target", "minio")]), "1+0x50")
+        .series(S3_ROUNDTRIP_SUCCESS, &app, "1+0x10 0+0x40")
+        .series(S3_ROUNDTRIP_SUCCESS, &with(exporter, &[("bucket", "media"), ("target", "minio")]), "1+0x50")
         .quiet(minutes(20), Alert::S3RoundTripFailing)
         .fires(
             minutes(30),
@@ -439,10 +445,10 @@ fn s3(ctx: &Context<'_>, exporter: &Labels) -> TestGroup {
 fn persistence(ctx: &Context<'_>, exporter: &Labels) -> TestGroup {
     let (postgres, redis) = (with(exporter, &[("target", "postgres")]), with(exporter, &[("target", "redis")]));
     Scenario::new(ctx, "canaries and Redis saves")
-        .series("opsgen_canary_survived", &postgres, "1+0x10 0+0x20")
-        .series("opsgen_canary_survived", &redis, "1+0x30")
-        .series("opsgen_redis_last_bgsave_success", &redis, "1+0x10 0+0x20")
-        .series("opsgen_redis_last_bgsave_success", &with(exporter, &[("target", "sessions")]), "1+0x30")
+        .series(CANARY_SURVIVED, &postgres, "1+0x10 0+0x20")
+        .series(CANARY_SURVIVED, &redis, "1+0x30")
+        .series(REDIS_LAST_BGSAVE_SUCCESS, &redis, "1+0x10 0+0x20")
+        .series(REDIS_LAST_BGSAVE_SUCCESS, &with(exporter, &[("target", "sessions")]), "1+0x30")
         .quiet(minutes(10), Alert::CanaryLost)
         .fires(
             minutes(20),
@@ -477,14 +483,14 @@ fn compose(ctx: &Context<'_>, project: &Labels) -> TestGroup {
     let worker_image = with(&worker, &[("kind", "image")]);
     let p = &ctx.project;
     Scenario::new(ctx, "compose services: down, restarting, drifting")
-        .series("opsgen_service_up", &app, "1+0x10 0+0x20")
-        .series("opsgen_service_up", &worker, "1+0x40")
-        .series("opsgen_service_up", &db, "1+0x40")
-        .series("opsgen_service_restarts", &app, "0+0x40")
-        .series("opsgen_service_restarts", &worker, "2+0x10 3+0x30")
-        .series("opsgen_service_restarts", &db, "5+0x10 0+0x30")
-        .series("opsgen_drift", &worker_image, "0+0x10 1+0x30")
-        .series("opsgen_drift", &with(&app, &[("kind", "config")]), "0+0x40")
+        .series(SERVICE_UP, &app, "1+0x10 0+0x20")
+        .series(SERVICE_UP, &worker, "1+0x40")
+        .series(SERVICE_UP, &db, "1+0x40")
+        .series(SERVICE_RESTARTS, &app, "0+0x40")
+        .series(SERVICE_RESTARTS, &worker, "2+0x10 3+0x30")
+        .series(SERVICE_RESTARTS, &db, "5+0x10 0+0x30")
+        .series(DRIFT, &worker_image, "0+0x10 1+0x30")
+        .series(DRIFT, &with(&app, &[("kind", "config")]), "0+0x40")
         .quiet(minutes(10), Alert::ContainerDown)
         .fires(
             minutes(20),
@@ -571,7 +577,7 @@ fn host(ctx: &Context<'_>, node: &Labels) -> TestGroup {
 fn exporter_up(ctx: &Context<'_>, exporter: &Labels, instance: &str) -> TestGroup {
     Scenario::new(ctx, "exporter down and config reload failed")
         .series("up", exporter, "1+0x10 0+0x20")
-        .series("opsgen_config_last_reload_success", exporter, "1+0x10 0+0x20")
+        .series(CONFIG_LAST_RELOAD_SUCCESS, exporter, "1+0x10 0+0x20")
         .quiet(minutes(10), Alert::ExporterDown)
         .fires(
             minutes(20),

@@ -1,7 +1,7 @@
 //! Alert rules for Prometheus: `prometheus/rules/ops-gen.yml`.
 //!
-//! The rules turn the exporter's series (see [`crate::exporter::metrics`])
-//! and `node_exporter`'s filesystem series into the alerts PRODUCT.md promises:
+//! The rules turn the exporter's series (named in [`crate::series`]) and
+//! `node_exporter`'s filesystem series into the alerts PRODUCT.md promises:
 //! backups stale or never taken, unverified sets, failed or missing restore
 //! drills, failing checks and smoke runs, S3 round trips, lost canaries,
 //! Redis saves, compose drift, containers down or restarting, a filling disk
@@ -20,6 +20,12 @@ use std::time::Duration;
 use serde::{Serialize, Serializer};
 
 use super::{Artifact, Context, REAL_FILESYSTEMS};
+use crate::series::{
+    BACKUP_LAST_SUCCESS_TIMESTAMP_SECONDS, BACKUP_MAX_AGE_SECONDS, BACKUP_RETENTION_BLOCKED, BACKUP_VERIFIED,
+    CANARY_SURVIVED, CHECK_SUCCESS, CONFIG_LAST_RELOAD_SUCCESS, DRIFT, REDIS_LAST_BGSAVE_SUCCESS,
+    RESTORE_DRILL_DURATION_SECONDS, RESTORE_DRILL_LAST_SUCCESS_TIMESTAMP_SECONDS, RESTORE_DRILL_SUCCESS,
+    S3_ROUNDTRIP_SUCCESS, SERVICE_RESTARTS, SERVICE_UP, SMOKE_LAST_RUN_TIMESTAMP_SECONDS, SMOKE_SUCCESS,
+};
 
 /// The Prometheus scrape job of the exporter: rules find it by this name.
 pub const EXPORTER_JOB: &str = "ops-gen";
@@ -259,7 +265,7 @@ impl Alert {
                 severity: Critical,
                 hold: hours(1),
                 topic: "backup-stale",
-                expr: "opsgen_backup_last_success_timestamp_seconds == 0".to_owned(),
+                expr: format!("{BACKUP_LAST_SUCCESS_TIMESTAMP_SECONDS} == 0"),
                 summary: "No backup of {{ $labels.target }} ever succeeded".to_owned(),
                 description: "ops-gen finds no successful backup of {{ $labels.target }}: no file matches its \
                               freshness check, or no backup set holds it. Nothing could be restored today."
@@ -273,9 +279,10 @@ impl Alert {
                 severity: Critical,
                 hold: minutes(10),
                 topic: "backup-stale",
-                expr: "(time() - opsgen_backup_last_success_timestamp_seconds > opsgen_backup_max_age_seconds) and \
-                       opsgen_backup_last_success_timestamp_seconds > 0"
-                    .to_owned(),
+                expr: format!(
+                    "(time() - {BACKUP_LAST_SUCCESS_TIMESTAMP_SECONDS} > {BACKUP_MAX_AGE_SECONDS}) and \
+                       {BACKUP_LAST_SUCCESS_TIMESTAMP_SECONDS} > 0"
+                ),
                 summary: "Backup of {{ $labels.target }} is stale".to_owned(),
                 description: "The newest successful backup of {{ $labels.target }} is {{ $value | humanizeDuration }} \
                               old, older than its configured max_age."
@@ -290,7 +297,7 @@ impl Alert {
                 severity: Warning,
                 hold: hours(1),
                 topic: "backup-unverified",
-                expr: "opsgen_backup_verified == 0 and opsgen_backup_last_success_timestamp_seconds > 0".to_owned(),
+                expr: format!("{BACKUP_VERIFIED} == 0 and {BACKUP_LAST_SUCCESS_TIMESTAMP_SECONDS} > 0"),
                 summary: "Newest backup set of {{ $labels.target }} is not verified".to_owned(),
                 description: "The newest backup set holding {{ $labels.target }} failed `ops-gen backup verify`, or \
                               was never verified: it may not match its manifest."
@@ -303,7 +310,7 @@ impl Alert {
                 severity: Warning,
                 hold: hours(1),
                 topic: "backup-retention-blocked",
-                expr: "opsgen_backup_retention_blocked == 1".to_owned(),
+                expr: format!("{BACKUP_RETENTION_BLOCKED} == 1"),
                 summary: "Backup retention of {{ $labels.target }} is blocked by the clock".to_owned(),
                 description: "The newest backup set's recorded time lies in the future (the clock was ahead when it \
                               was taken, or is behind now): retention deletes nothing until the clock passes it."
@@ -317,7 +324,7 @@ impl Alert {
                 severity: Critical,
                 hold: minutes(5),
                 topic: "drill-failed",
-                expr: "opsgen_restore_drill_success == 0 and opsgen_restore_drill_duration_seconds > 0".to_owned(),
+                expr: format!("{RESTORE_DRILL_SUCCESS} == 0 and {RESTORE_DRILL_DURATION_SECONDS} > 0"),
                 summary: "Restore drill of {{ $labels.target }} failed".to_owned(),
                 description:
                     "The newest restore drill of {{ $labels.target }} did not bring back data that passes its \
@@ -331,8 +338,8 @@ impl Alert {
                 hold: hours(1),
                 topic: "drill-failed",
                 expr: format!(
-                    "(time() - opsgen_restore_drill_last_success_timestamp_seconds > {}) \
-                     and opsgen_restore_drill_last_success_timestamp_seconds > 0",
+                    "(time() - {RESTORE_DRILL_LAST_SUCCESS_TIMESTAMP_SECONDS} > {}) \
+                     and {RESTORE_DRILL_LAST_SUCCESS_TIMESTAMP_SECONDS} > 0",
                     RESTORE_DRILL_MAX_AGE.as_secs()
                 ),
                 summary: format!(
@@ -352,10 +359,11 @@ impl Alert {
                 severity: Warning,
                 hold: hours(24),
                 topic: "drill-failed",
-                expr: "opsgen_restore_drill_duration_seconds == 0 and \
-                       opsgen_restore_drill_last_success_timestamp_seconds == 0 and \
-                       opsgen_backup_last_success_timestamp_seconds > 0"
-                    .to_owned(),
+                expr: format!(
+                    "{RESTORE_DRILL_DURATION_SECONDS} == 0 and \
+                       {RESTORE_DRILL_LAST_SUCCESS_TIMESTAMP_SECONDS} == 0 and \
+                       {BACKUP_LAST_SUCCESS_TIMESTAMP_SECONDS} > 0"
+                ),
                 summary: "No restore drill of {{ $labels.target }} ever ran".to_owned(),
                 description: "{{ $labels.target }} has backups, but none was ever restored in a drill: a backup never \
                               restored is a hope. Run `ops-gen backup drill`."
@@ -367,7 +375,7 @@ impl Alert {
                 severity: Critical,
                 hold: minutes(5),
                 topic: "check-failing",
-                expr: r#"opsgen_check_success{kind="http"} == 0"#.to_owned(),
+                expr: format!(r#"{CHECK_SUCCESS}{{kind="http"}} == 0"#),
                 summary: "Smoke check {{ $labels.check }} is failing".to_owned(),
                 description:
                     "The app does not answer {{ $labels.check }} as expected; `ops-gen probe {{ $labels.check \
@@ -382,7 +390,7 @@ impl Alert {
                 hold: minutes(1),
                 topic: "smoke-failing",
                 // Only once it ran: before the first run the series says 0 too.
-                expr: "opsgen_smoke_success == 0 and opsgen_smoke_last_run_timestamp_seconds > 0".to_owned(),
+                expr: format!("{SMOKE_SUCCESS} == 0 and {SMOKE_LAST_RUN_TIMESTAMP_SECONDS} > 0"),
                 summary: "The last ops-gen smoke run failed".to_owned(),
                 description: "`ops-gen smoke` found a problem after the last change; output/smoke/latest.json names \
                               the step that failed and why."
@@ -395,7 +403,7 @@ impl Alert {
                 severity: Critical,
                 hold: minutes(5),
                 topic: "check-failing",
-                expr: r#"opsgen_check_success{kind=~"postgres|redis|file_freshness"} == 0"#.to_owned(),
+                expr: format!(r#"{CHECK_SUCCESS}{{kind=~"postgres|redis|file_freshness"}} == 0"#),
                 summary: "Check {{ $labels.check }} ({{ $labels.kind }}) is failing".to_owned(),
                 description: "The {{ $labels.kind }} check {{ $labels.check }} fails; `ops-gen probe {{ $labels.check \
                               }}` shows the reason."
@@ -409,7 +417,7 @@ impl Alert {
                 severity: Critical,
                 hold: minutes(15),
                 topic: "s3-failing",
-                expr: "opsgen_s3_roundtrip_success == 0".to_owned(),
+                expr: format!("{S3_ROUNDTRIP_SUCCESS} == 0"),
                 summary: "S3 round trip to {{ $labels.target }} is failing".to_owned(),
                 description: "Writing, reading back and deleting a test object in bucket {{ $labels.bucket }} of {{ \
                               $labels.target }} fails: the object store does not reliably store."
@@ -422,7 +430,7 @@ impl Alert {
                 severity: Critical,
                 hold: minutes(1),
                 topic: "canary-lost",
-                expr: "opsgen_canary_survived == 0".to_owned(),
+                expr: format!("{CANARY_SURVIVED} == 0"),
                 summary: "{{ $labels.target }} lost its data in a restart".to_owned(),
                 description:
                     "The canary ops-gen wrote to {{ $labels.target }} was gone after the store restarted: its \
@@ -435,7 +443,7 @@ impl Alert {
                 severity: Critical,
                 hold: minutes(5),
                 topic: "redis-save-failing",
-                expr: "opsgen_redis_last_bgsave_success == 0".to_owned(),
+                expr: format!("{REDIS_LAST_BGSAVE_SUCCESS} == 0"),
                 summary: "Redis {{ $labels.target }} cannot save its snapshot".to_owned(),
                 description: "The last background save of {{ $labels.target }} failed: Redis refuses writes while \
                               stop-writes-on-bgsave-error is on (the default), and a crash loses what changed since \
@@ -448,7 +456,7 @@ impl Alert {
                 severity: Critical,
                 hold: minutes(2),
                 topic: "restart-service",
-                expr: "opsgen_service_up == 0".to_owned(),
+                expr: format!("{SERVICE_UP} == 0"),
                 summary: "Service {{ $labels.service }} of {{ $labels.project }} is down".to_owned(),
                 description: "The container of {{ $labels.service }} is not running; `ops-gen compose logs {{ \
                               $labels.service }}` shows why it stopped."
@@ -466,7 +474,7 @@ impl Alert {
                 hold: Duration::ZERO,
                 topic: "restart-service",
                 expr: format!(
-                    "changes(opsgen_service_restarts[{}]) > 0 and opsgen_service_restarts > 0",
+                    "changes({SERVICE_RESTARTS}[{}]) > 0 and {SERVICE_RESTARTS} > 0",
                     PromDuration(RESTART_WINDOW)
                 ),
                 summary: format!("Service {SERVICE} of {PROJECT} is restarting"),
@@ -483,7 +491,7 @@ impl Alert {
                 severity: Warning,
                 hold: minutes(15),
                 topic: "drift",
-                expr: "opsgen_drift == 1".to_owned(),
+                expr: format!("{DRIFT} == 1"),
                 summary: "Service {{ $labels.service }} of {{ $labels.project }} drifts from its compose files ({{ \
                           $labels.kind }})"
                     .to_owned(),
@@ -561,7 +569,7 @@ impl Alert {
                 severity: Warning,
                 hold: minutes(5),
                 topic: "config-reload-failed",
-                expr: "opsgen_config_last_reload_success == 0".to_owned(),
+                expr: format!("{CONFIG_LAST_RELOAD_SUCCESS} == 0"),
                 summary: "ops-gen {{ $labels.instance }} rejected its changed config".to_owned(),
                 description: "The last reload of ops-gen.yml failed and ops-gen keeps running the previous config; \
                               `ops-gen config check` names the problem."
@@ -633,7 +641,7 @@ mod tests {
     #[test]
     fn backup_age_thresholds_come_from_the_exporter() {
         let stale = Alert::BackupStale.definition();
-        assert!(stale.expr.contains("> opsgen_backup_max_age_seconds"), "{}", stale.expr);
+        assert!(stale.expr.contains(&format!("> {BACKUP_MAX_AGE_SECONDS}")), "{}", stale.expr);
         let drill = Alert::RestoreDrillStale.definition();
         assert!(drill.expr.contains(&RESTORE_DRILL_MAX_AGE.as_secs().to_string()), "{}", drill.expr);
     }

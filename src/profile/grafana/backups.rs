@@ -5,6 +5,13 @@
 
 use super::{BACKUPS, Dashboard, GREEN, Panel, RED, Unit, YELLOW, bars, promql, stat, timeseries, up_down};
 use crate::profile::Context;
+use crate::series::{
+    BACKUP_DURATION_SECONDS, BACKUP_LAST_SUCCESS_TIMESTAMP_SECONDS, BACKUP_MAX_AGE_SECONDS, BACKUP_SETS,
+    BACKUP_SIZE_BYTES, BACKUP_VERIFIED, CANARY_AGE_SECONDS, CANARY_SURVIVED, REDIS_CHANGES_SINCE_LAST_SAVE,
+    REDIS_LAST_BGSAVE_SUCCESS, REDIS_LAST_SAVE_TIMESTAMP_SECONDS, RESTORE_DRILL_DURATION_SECONDS,
+    RESTORE_DRILL_LAST_SUCCESS_TIMESTAMP_SECONDS, RESTORE_DRILL_SUCCESS, S3_BYTES, S3_OBJECTS,
+    S3_ROUNDTRIP_DURATION_SECONDS, S3_ROUNDTRIP_SUCCESS,
+};
 
 /// Each target's backup age against its configured maximum: the bar turns
 /// yellow at 80% and red past it (also when no backup ever succeeded).
@@ -14,7 +21,7 @@ pub(super) fn backup_age_ratio(ctx: &Context<'_>) -> Panel {
         "Age of each target's newest successful backup as a share of its configured max age: red past 100%, also when none ever succeeded.",
         Unit::Ratio,
         promql(
-            "(time() - opsgen_backup_last_success_timestamp_seconds) / opsgen_backup_max_age_seconds",
+            format!("(time() - {BACKUP_LAST_SUCCESS_TIMESTAMP_SECONDS}) / {BACKUP_MAX_AGE_SECONDS}"),
             "{{target}}",
         ),
     )
@@ -29,7 +36,7 @@ pub(super) fn backup_age() -> Panel {
         "Backup age",
         "Time since each target's newest successful backup; a target that never had one is missing here and red in \"Backup age / max age\".",
         Unit::Seconds,
-        promql("time() - (opsgen_backup_last_success_timestamp_seconds > 0)", "{{target}}"),
+        promql(format!("time() - ({BACKUP_LAST_SUCCESS_TIMESTAMP_SECONDS} > 0)"), "{{target}}"),
     )
     .no_value("none yet")
 }
@@ -57,14 +64,14 @@ fn backup_panels(ctx: &Context<'_>) -> Vec<Panel> {
             "Max age",
             "The configured freshness threshold per target (backup.freshness, or the check's max_age).",
             Unit::Seconds,
-            promql("opsgen_backup_max_age_seconds", "{{target}}"),
+            promql(BACKUP_MAX_AGE_SECONDS, "{{target}}"),
         )
         .size(4, 6),
         stat(
             "Last successful backup",
             "When each target's newest successful backup finished.",
             Unit::DateTime,
-            promql("(opsgen_backup_last_success_timestamp_seconds > 0) * 1000", "{{target}}"),
+            promql(format!("({BACKUP_LAST_SUCCESS_TIMESTAMP_SECONDS} > 0) * 1000"), "{{target}}"),
         )
         .size(6, 6)
         .no_value("never"),
@@ -73,7 +80,7 @@ fn backup_panels(ctx: &Context<'_>) -> Vec<Panel> {
                 "Verified",
                 "Whether the newest backup set holding the target matches its manifest (`ops-gen backup verify`).",
                 Unit::Plain,
-                promql("opsgen_backup_verified", "{{target}}"),
+                promql(BACKUP_VERIFIED, "{{target}}"),
             ),
             "verified",
             "not verified",
@@ -85,7 +92,7 @@ fn backup_panels(ctx: &Context<'_>) -> Vec<Panel> {
             "Sets kept",
             "Backup sets holding a successful backup of the target, after retention.",
             Unit::Count,
-            promql("opsgen_backup_sets", "{{target}}"),
+            promql(BACKUP_SETS, "{{target}}"),
         )
         .size(4, 8)
         .no_value("no sets"),
@@ -93,14 +100,14 @@ fn backup_panels(ctx: &Context<'_>) -> Vec<Panel> {
             "Backup size",
             "Size of each target's newest successful backup; a sudden drop can mean lost data upstream.",
             Unit::Bytes,
-            vec![promql("opsgen_backup_size_bytes", "{{target}}")],
+            vec![promql(BACKUP_SIZE_BYTES, "{{target}}")],
         )
         .size(8, 8),
         timeseries(
             "Backup duration",
             "How long each target's newest successful backup took.",
             Unit::Seconds,
-            vec![promql("opsgen_backup_duration_seconds", "{{target}}")],
+            vec![promql(BACKUP_DURATION_SECONDS, "{{target}}")],
         )
         .size(8, 8),
     ]
@@ -115,7 +122,7 @@ fn drill_panels(ctx: &Context<'_>) -> Vec<Panel> {
                 "Restore drill",
                 "Whether the newest restore drill of the target passed; red also when it was never drilled.",
                 Unit::Plain,
-                promql("opsgen_restore_drill_success", "{{target}}"),
+                promql(RESTORE_DRILL_SUCCESS, "{{target}}"),
             ),
             "passed",
             "failed",
@@ -127,7 +134,7 @@ fn drill_panels(ctx: &Context<'_>) -> Vec<Panel> {
             "Since last passing drill",
             "Time since a restore drill of the target last passed: how long ago a restore was proven to work.",
             Unit::Seconds,
-            promql("time() - (opsgen_restore_drill_last_success_timestamp_seconds > 0)", "{{target}}"),
+            promql(format!("time() - ({RESTORE_DRILL_LAST_SUCCESS_TIMESTAMP_SECONDS} > 0)"), "{{target}}"),
         )
         .size(6, 8)
         .no_value("never passed"),
@@ -135,7 +142,7 @@ fn drill_panels(ctx: &Context<'_>) -> Vec<Panel> {
             "Recovery time (restore drill)",
             "The newest drill's measured restore time, from starting a throwaway instance to restored data: what a real restore would take.",
             Unit::Seconds,
-            vec![promql("opsgen_restore_drill_duration_seconds", "{{target}}")],
+            vec![promql(RESTORE_DRILL_DURATION_SECONDS, "{{target}}")],
         )
         .size(12, 8),
     ]
@@ -148,7 +155,7 @@ fn persistence_panels() -> Vec<Panel> {
             "Redis: since last save",
             "Time since Redis last wrote its RDB snapshot.",
             Unit::Seconds,
-            promql("time() - opsgen_redis_last_save_timestamp_seconds", "{{target}}"),
+            promql(format!("time() - {REDIS_LAST_SAVE_TIMESTAMP_SECONDS}"), "{{target}}"),
         )
         .size(8, 5)
         .no_value("no redis target"),
@@ -157,7 +164,7 @@ fn persistence_panels() -> Vec<Panel> {
                 "Redis: last background save",
                 "Whether Redis' last background save (BGSAVE) succeeded.",
                 Unit::Plain,
-                promql("opsgen_redis_last_bgsave_success", "{{target}}"),
+                promql(REDIS_LAST_BGSAVE_SUCCESS, "{{target}}"),
             ),
             "ok",
             "failed",
@@ -169,7 +176,7 @@ fn persistence_panels() -> Vec<Panel> {
                 "Persistence canaries",
                 "Whether the canary written before each target's last restart was still there after it; lost means the data lives on an ephemeral volume.",
                 Unit::Plain,
-                promql("opsgen_canary_survived", "{{target}}"),
+                promql(CANARY_SURVIVED, "{{target}}"),
             ),
             "survived",
             "lost",
@@ -180,13 +187,13 @@ fn persistence_panels() -> Vec<Panel> {
             "Redis: writes since last save",
             "Writes Redis would lose if it crashed now.",
             Unit::Count,
-            vec![promql("opsgen_redis_changes_since_last_save", "{{target}}")],
+            vec![promql(REDIS_CHANGES_SINCE_LAST_SAVE, "{{target}}")],
         ),
         timeseries(
             "Canary age",
             "Time since each target's canary was first written: it grows across restarts while data persists and drops when data is lost.",
             Unit::Seconds,
-            vec![promql("opsgen_canary_age_seconds", "{{target}}")],
+            vec![promql(CANARY_AGE_SECONDS, "{{target}}")],
         ),
     ]
 }
@@ -199,7 +206,7 @@ fn s3_panels() -> Vec<Panel> {
                 "S3 round trip",
                 "Whether the last put, get, sha256 compare and delete of a test object succeeded (on its own schedule).",
                 Unit::Plain,
-                promql("opsgen_s3_roundtrip_success", "{{target}} {{bucket}}"),
+                promql(S3_ROUNDTRIP_SUCCESS, "{{target}} {{bucket}}"),
             ),
             "ok",
             "failed",
@@ -210,21 +217,21 @@ fn s3_panels() -> Vec<Panel> {
             "S3 round trip duration",
             "Time of the last successful round trip per bucket.",
             Unit::Seconds,
-            vec![promql("opsgen_s3_roundtrip_duration_seconds", "{{target}} {{bucket}}")],
+            vec![promql(S3_ROUNDTRIP_DURATION_SECONDS, "{{target}} {{bucket}}")],
         )
         .size(6, 8),
         timeseries(
             "S3 objects",
             "Objects in each bucket, from the last listing.",
             Unit::Count,
-            vec![promql("opsgen_s3_objects", "{{target}} {{bucket}}")],
+            vec![promql(S3_OBJECTS, "{{target}} {{bucket}}")],
         )
         .size(6, 8),
         timeseries(
             "S3 bytes",
             "Bytes in each bucket, from the last listing.",
             Unit::Bytes,
-            vec![promql("opsgen_s3_bytes", "{{target}} {{bucket}}")],
+            vec![promql(S3_BYTES, "{{target}} {{bucket}}")],
         )
         .size(6, 8),
     ]

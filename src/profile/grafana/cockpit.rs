@@ -8,6 +8,10 @@ use super::{
 };
 use crate::profile::{Component, Context};
 use crate::runbook;
+use crate::series::{
+    CHECK_SUCCESS, CONFIG_LAST_RELOAD_SUCCESS, DRIFT_SERVICES, SERVICE_HEALTHY, SERVICE_UP,
+    SMOKE_LAST_RUN_TIMESTAMP_SECONDS, SMOKE_SUCCESS,
+};
 
 /// Green, yellow or red for everything at once; the other dashboards hold
 /// the detail.
@@ -19,7 +23,7 @@ pub(super) fn dashboard(ctx: &Context<'_>) -> Dashboard {
                 "Checks",
                 "Each configured check's last result; a check that never ran counts as down.",
                 Unit::Plain,
-                promql("opsgen_check_success", "{{check}}"),
+                promql(CHECK_SUCCESS, "{{check}}"),
             ),
             "up",
             "down",
@@ -52,7 +56,7 @@ pub(super) fn dashboard(ctx: &Context<'_>) -> Dashboard {
             timeline(
                 "Check history",
                 "Each check's result over time: when it failed and for how long.",
-                promql("opsgen_check_success", "{{check}}"),
+                promql(CHECK_SUCCESS, "{{check}}"),
             ),
             "up",
             "down",
@@ -96,7 +100,7 @@ fn cockpit_verdicts(ctx: &Context<'_>) -> Vec<Panel> {
             "Services drifting",
             "Compose services whose running state differs from the compose files (missing, extra, other image, config or replicas).",
             Unit::Count,
-            promql("opsgen_drift_services", "{{project}}"),
+            promql(DRIFT_SERVICES, "{{project}}"),
         )
         .thresholds(GREEN, &[(1.0, YELLOW)])
         .size(4, 5),
@@ -105,7 +109,7 @@ fn cockpit_verdicts(ctx: &Context<'_>) -> Vec<Panel> {
                 "Last smoke test",
                 "Result of the latest `ops-gen smoke` run; its failure reason is in output/smoke/latest.json.",
                 Unit::Plain,
-                promql("opsgen_smoke_success", "smoke"),
+                promql(SMOKE_SUCCESS, "smoke"),
             ),
             "passed",
             "failed",
@@ -116,7 +120,7 @@ fn cockpit_verdicts(ctx: &Context<'_>) -> Vec<Panel> {
             "Since last smoke test",
             "Time since `ops-gen smoke` last ran. It runs after changes, not on a schedule; an old result may no longer describe the stack.",
             Unit::Seconds,
-            promql("time() - (opsgen_smoke_last_run_timestamp_seconds > 0)", "smoke"),
+            promql(format!("time() - ({SMOKE_LAST_RUN_TIMESTAMP_SECONDS} > 0)"), "smoke"),
         )
         .thresholds(GREEN, &[(7.0 * 86_400.0, YELLOW)])
         .size(4, 5)
@@ -126,7 +130,7 @@ fn cockpit_verdicts(ctx: &Context<'_>) -> Vec<Panel> {
                 "Config",
                 "Whether the exporter's last config (re)load succeeded; after a failed reload it keeps running the previous config.",
                 Unit::Plain,
-                promql("opsgen_config_last_reload_success", "config"),
+                promql(CONFIG_LAST_RELOAD_SUCCESS, "config"),
             ),
             "loaded",
             "reload failed",
@@ -140,8 +144,7 @@ fn cockpit_verdicts(ctx: &Context<'_>) -> Vec<Panel> {
 /// red down.
 fn service_states(ctx: &Context<'_>, title: &'static str, description: &'static str, matcher: &str) -> Panel {
     let ops = ctx.components().map(Component::name).collect::<Vec<_>>().join("|");
-    let expr =
-        format!("opsgen_service_up{{service{matcher}\"{ops}\"}} + opsgen_service_healthy{{service{matcher}\"{ops}\"}}");
+    let expr = format!("{SERVICE_UP}{{service{matcher}\"{ops}\"}} + {SERVICE_HEALTHY}{{service{matcher}\"{ops}\"}}");
     stat(title, description, Unit::Plain, promql(expr, "{{service}}"))
         .states(&[(0.0, "down", RED), (1.0, "unhealthy", YELLOW), (2.0, "healthy", GREEN)])
         .size(12, 6)
@@ -214,13 +217,13 @@ mod tests {
             .flat_map(|p| p["targets"].as_array().unwrap())
             .map(|t| t["expr"].as_str().unwrap())
             .collect();
-        let ops = exprs.iter().find(|e| e.starts_with("opsgen_service_up{service=~")).unwrap();
+        let ops = exprs.iter().find(|e| e.starts_with(&format!("{SERVICE_UP}{{service=~"))).unwrap();
         assert!(
             ops.contains(
                 "\"ops-gen|prometheus|grafana|loki|alloy|cadvisor|node-exporter|dozzle|uptime-kuma|socket-proxy\""
             ),
             "{ops}"
         );
-        assert!(exprs.iter().any(|e| e.starts_with("opsgen_service_up{service!~")));
+        assert!(exprs.iter().any(|e| e.starts_with(&format!("{SERVICE_UP}{{service!~"))));
     }
 }

@@ -7,6 +7,7 @@ use super::{
     up_down,
 };
 use crate::profile::Context;
+use crate::series::{DRIFT, DRIFT_SERVICES, SERVICE_HEALTHY, SERVICE_RESTARTS, SERVICE_UP};
 
 pub(super) fn dashboard(ctx: &Context<'_>) -> Dashboard {
     let project = "project=~\"$project\"";
@@ -18,7 +19,7 @@ pub(super) fn dashboard(ctx: &Context<'_>) -> Dashboard {
             timeline(
                 "Running",
                 "Whether each compose service has a running container.",
-                promql(format!("opsgen_service_up{{{project}}}"), "{{service}}"),
+                promql(format!("{SERVICE_UP}{{{project}}}"), "{{service}}"),
             ),
             "running",
             "down",
@@ -28,7 +29,7 @@ pub(super) fn dashboard(ctx: &Context<'_>) -> Dashboard {
             timeline(
                 "Healthy",
                 "Whether each compose service passes its healthcheck.",
-                promql(format!("opsgen_service_healthy{{{project}}}"), "{{service}}"),
+                promql(format!("{SERVICE_HEALTHY}{{{project}}}"), "{{service}}"),
             ),
             "healthy",
             "not healthy",
@@ -38,7 +39,7 @@ pub(super) fn dashboard(ctx: &Context<'_>) -> Dashboard {
             "Restart count",
             "Docker's restart count per service; a rising line is a restart loop.",
             Unit::Count,
-            vec![promql(format!("opsgen_service_restarts{{{project}}}"), "{{service}}")],
+            vec![promql(format!("{SERVICE_RESTARTS}{{{project}}}"), "{{service}}")],
         )
         .size(8, 8)
         .runbook(ctx, "restart-service"),
@@ -46,14 +47,14 @@ pub(super) fn dashboard(ctx: &Context<'_>) -> Dashboard {
             "Services drifting",
             "Services whose running state differs from the compose files.",
             Unit::Count,
-            promql(format!("opsgen_drift_services{{{project}}}"), "{{project}}"),
+            promql(format!("{DRIFT_SERVICES}{{{project}}}"), "{{project}}"),
         )
         .thresholds(GREEN, &[(1.0, YELLOW)])
         .size(4, 8),
         table(
             "Drift",
             "Each drifting service and how: missing, extra, image, config or replicas. Empty when all matches.",
-            promql(format!("opsgen_drift{{{project}}} == 1"), "{{service}} {{kind}}"),
+            promql(format!("{DRIFT}{{{project}}} == 1"), "{{service}} {{kind}}"),
         )
         .hide(&["Time", "Value", "__name__", "job", "instance"])
         .no_value("no drift"),
@@ -102,7 +103,7 @@ pub(super) fn dashboard(ctx: &Context<'_>) -> Dashboard {
     Dashboard::new(
         CONTAINERS,
         "Compose services against their definition (running, healthy, restarts, drift) and what each container uses.",
-        vec![label_variable("project", "Project", Source::Prometheus, "label_values(opsgen_service_up, project)")],
+        vec![label_variable("project", "Project", Source::Prometheus, format!("label_values({SERVICE_UP}, project)"))],
         Vec::new(),
         panels,
     )

@@ -58,7 +58,7 @@ pub(super) fn dashboard() -> Dashboard {
                 name: "search",
                 label: "Search (regex)",
                 kind: "textbox",
-                query: "",
+                query: String::new(),
                 datasource: None,
                 current: Current { text: "", value: "" },
                 refresh: None,

@@ -101,7 +101,7 @@ struct Variable {
     kind: &'static str,
     /// The datasource plugin for `datasource` variables, the query for
     /// `query` ones, the default text for a `textbox`.
-    query: &'static str,
+    query: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     datasource: Option<DatasourceRef>,
     current: Current,
@@ -721,7 +721,7 @@ fn datasource_variable(source: Source) -> Variable {
         name: source.variable(),
         label: source.name(),
         kind: "datasource",
-        query: source.plugin(),
+        query: source.plugin().to_owned(),
         datasource: None,
         current: Current { text: source.name(), value: source.plugin() },
         refresh: Some(1),
@@ -733,12 +733,12 @@ fn datasource_variable(source: Source) -> Variable {
 }
 
 /// A variable listing label values, with "All" selected by default.
-fn label_variable(name: &'static str, label: &'static str, source: Source, query: &'static str) -> Variable {
+fn label_variable(name: &'static str, label: &'static str, source: Source, query: impl Into<String>) -> Variable {
     Variable {
         name,
         label,
         kind: "query",
-        query,
+        query: query.into(),
         datasource: Some(source.reference()),
         current: Current { text: "All", value: "$__all" },
         refresh: Some(2),
