@@ -18,11 +18,16 @@
 //! - [`profile`] generates the optional ops profile (`ops-gen compose
 //!   generate`): compose file, Prometheus config and rules, Grafana
 //!   dashboards, Loki and log shipper configs, Uptime Kuma monitors.
+//! - [`series`] holds the names of every series ops-gen exports, one
+//!   constant each, so the exporter, the alert rules and the dashboards
+//!   cannot disagree on a name.
 //! - [`compose`] runs the profile through the Docker Compose CLI (`ops-gen
 //!   compose up|status|down|destroy|restart|logs`); [`docker`] is the one
 //!   wrapper around the Docker API.
 //! - [`ops`] holds the operator's chores (`ops-gen init`, `doctor`, `health`,
-//!   `runbook`).
+//!   `smoke`, `bundle`, `storage`).
+//! - [`runbook`] holds the recovery procedures (`ops-gen runbook`), the pages
+//!   alerts, dashboards and the exporter link to.
 //! - [`redact`] takes secrets out of everything a bundle, a log tail or a
 //!   context snapshot shows.
 //! - [`report`] shows check results to people (`ops-gen probe`).
@@ -47,5 +52,7 @@ pub mod probe;
 pub mod profile;
 pub mod redact;
 pub mod report;
+pub mod runbook;
+pub mod series;
 pub mod stack;
 pub mod tls;

@@ -18,9 +18,9 @@ use ops_gen::cli::{
 use ops_gen::compose;
 use ops_gen::config::{ConfigError, Loaded};
 use ops_gen::exporter::{self, Exporter};
-use ops_gen::ops::runbook;
 use ops_gen::probe::Kind;
 use ops_gen::report;
+use ops_gen::runbook;
 
 /// How a command ended, when it ran to the end.
 enum Outcome {

@@ -6,6 +6,8 @@
 //! the file and then its folder are flushed, so a power cut after the call
 //! returns cannot bring the old name back. Files are created owner-only
 //! (0600) whatever the umask: backups and bundles hold a stack's data.
+//! It also names the folders under `output/` that more than one layer uses
+//! ([`SMOKE_DIR`]: written by `ops-gen smoke`, mounted by the profile).
 
 use std::io::Write as _;
 use std::path::Path;
@@ -13,6 +15,11 @@ use std::path::Path;
 /// The file in a backup set where every target succeeded (written by
 /// `backup run`, watched by the default `file_freshness` check).
 pub const SET_COMPLETE: &str = "complete.json";
+
+/// Where `ops-gen smoke` writes its results (relative to the current folder,
+/// like `backup.dir`'s default); the profile mounts it into the exporter
+/// container, which works in the same layout.
+pub const SMOKE_DIR: &str = "output/smoke";
 
 /// Writes `path` through a temporary file (mode 0600) in the same folder,
 /// a flush and a rename, then flushes the folder.

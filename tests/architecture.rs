@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// Top-level modules of the library by layer, bottom first. A module may
 /// use its own files and anything in a lower layer.
 const LAYERS: &[(u8, &[&str])] = &[
-    (1, &["config", "errors", "tls", "build_info", "output", "runbook"]),
+    (1, &["config", "errors", "tls", "build_info", "output", "runbook", "series"]),
     (2, &["docker", "stack"]),
     (3, &["probe", "backup", "profile", "notify", "redact", "report"]),
     (4, &["compose", "ops", "ctl"]),
@@ -31,7 +31,6 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ("config", "backup", "backup::Settings (the `backup` section) still lives beside the code that runs backups"),
     ("config", "notify", "notify::Settings (the `notify` section) still lives beside the notifier"),
     ("config", "profile", "profile::Settings (the `profile` section) still lives beside the generator"),
-    ("profile", "ops", "the generator links runbooks (ops::runbook) and mounts the smoke folder (ops::smoke::DIR)"),
 ];
 
 fn layer_of(module: &str) -> Option<u8> {

@@ -18,6 +18,7 @@ use prometheus_client::registry::Registry;
 
 use crate::probe::Details;
 use crate::probe::runner::{Check, Completed, FailureLedger, Snapshot};
+use crate::series;
 
 /// `Content-Type` of the OpenMetrics answer.
 pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -116,9 +117,10 @@ impl Rendered {
         let mut out = String::with_capacity(prefix.len() + 256);
         out.push_str(prefix);
         let seconds = scrape_duration.as_secs_f64();
-        let _ = writeln!(out, "# HELP opsgen_scrape_duration_seconds {SCRAPE_DURATION_HELP}");
-        let _ = writeln!(out, "# TYPE opsgen_scrape_duration_seconds gauge");
-        let _ = writeln!(out, "opsgen_scrape_duration_seconds {seconds:?}");
+        let name = series::SCRAPE_DURATION_SECONDS;
+        let _ = writeln!(out, "# HELP {name} {SCRAPE_DURATION_HELP}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        let _ = writeln!(out, "{name} {seconds:?}");
         if format == Format::OpenMetrics {
             out.push_str("# EOF\n");
         }
@@ -217,19 +219,19 @@ impl Exposition {
         }
         let families: [S3Family; 4] = [
             (
-                "opsgen_s3_roundtrip_success",
+                series::S3_ROUNDTRIP_SUCCESS,
                 "Whether the last put, get, sha256 compare and delete of a test object succeeded (runs on its own schedule).",
                 |s| Some(f64::from(u8::from(s.is_some()))),
             ),
-            ("opsgen_s3_roundtrip_duration_seconds", "Time of the last successful round trip.", |s| {
+            (series::S3_ROUNDTRIP_DURATION_SECONDS, "Time of the last successful round trip.", |s| {
                 Some(s.map_or(0.0, |s| s.roundtrip_seconds))
             }),
             (
-                "opsgen_s3_objects",
+                series::S3_OBJECTS,
                 "Objects in the bucket, from the last listing (at most every listing_interval).",
                 |s| s.and_then(|s| s.objects).map(|o| o as f64),
             ),
-            ("opsgen_s3_bytes", "Bytes in the bucket, from the last listing.", |s| {
+            (series::S3_BYTES, "Bytes in the bucket, from the last listing.", |s| {
                 s.and_then(|s| s.bytes).map(|b| b as f64)
             }),
         ];
@@ -261,16 +263,16 @@ impl Exposition {
         let services: Vec<(&str, &ServiceState)> =
             states.iter().flat_map(|st| st.services.iter().map(|s| (st.project.as_str(), s))).collect();
         let families: [ServiceFamily; 3] = [
-            ("opsgen_service_up", "1 while at least one container of the Compose service runs.", |s| {
+            (series::SERVICE_UP, "1 while at least one container of the Compose service runs.", |s| {
                 f64::from(u8::from(s.up))
             }),
             (
-                "opsgen_service_healthy",
+                series::SERVICE_HEALTHY,
                 "1 while the service runs and each running container is healthy or has no healthcheck.",
                 |s| f64::from(u8::from(s.healthy)),
             ),
             (
-                "opsgen_service_restarts",
+                series::SERVICE_RESTARTS,
                 "Restarts of the service's containers by their restart policy, summed (watch it with changes()).",
                 |s| s.restarts as f64,
             ),
@@ -284,7 +286,7 @@ impl Exposition {
             }
         }
         let mut family = enc.encode_descriptor(
-            "opsgen_drift",
+            series::DRIFT,
             "1 while the service differs from its compose files in this way (missing, extra, image, config, replicas); checked on its own schedule.",
             None,
             MetricType::Gauge,
@@ -296,7 +298,7 @@ impl Exposition {
             }
         }
         let mut family = enc.encode_descriptor(
-            "opsgen_drift_services",
+            series::DRIFT_SERVICES,
             "Services of the Compose project that differ from its compose files.",
             None,
             MetricType::Gauge,
@@ -317,7 +319,7 @@ impl Exposition {
             return Ok(());
         }
         let mut family = enc.encode_descriptor(
-            "opsgen_canary_survived",
+            series::CANARY_SURVIVED,
             "1 while every restart of the target seen kept the canary written before it; 0 once one lost it (an ephemeral volume).",
             None,
             MetricType::Gauge,
@@ -326,7 +328,7 @@ impl Exposition {
             family.encode_family(&[("target", s.target.as_str())])?.encode_gauge(&f64::from(u8::from(s.survived)))?;
         }
         let mut family = enc.encode_descriptor(
-            "opsgen_canary_age_seconds",
+            series::CANARY_AGE_SECONDS,
             "Time since the target's canary was first written: grows across restarts while data persists, drops when it is lost.",
             None,
             MetricType::Gauge,
@@ -346,53 +348,53 @@ impl Exposition {
         }
         let all: [BackupFamily; 11] = [
             (
-                "opsgen_backup_last_success_timestamp_seconds",
+                series::BACKUP_LAST_SUCCESS_TIMESTAMP_SECONDS,
                 "When the newest successful backup finished (a set) or was written (a file), in Unix seconds; 0 when there is none.",
                 |r| Some(r.last_success_timestamp_seconds),
             ),
             (
-                "opsgen_backup_max_age_seconds",
+                series::BACKUP_MAX_AGE_SECONDS,
                 "The configured freshness threshold of the backup, so alert rules need no hard-coded ages.",
                 |r| Some(r.max_age_seconds),
             ),
-            ("opsgen_backup_size_bytes", "Size of the newest successful backup, in bytes.", |r| {
+            (series::BACKUP_SIZE_BYTES, "Size of the newest successful backup, in bytes.", |r| {
                 Some(r.size_bytes as f64)
             }),
             (
-                "opsgen_backup_duration_seconds",
+                series::BACKUP_DURATION_SECONDS,
                 "How long the newest successful backup of the target took (sets taken by ops-gen).",
                 |r| r.sets.as_ref().map(|s| s.duration_seconds),
             ),
             (
-                "opsgen_backup_verified",
+                series::BACKUP_VERIFIED,
                 "1 when the newest successful copy of the target passed `ops-gen backup verify` (sets taken by ops-gen).",
                 |r| r.sets.as_ref().map(|s| f64::from(u8::from(s.verified))),
             ),
-            ("opsgen_backup_sets", "Sets holding a successful backup of the target (sets taken by ops-gen).", |r| {
+            (series::BACKUP_SETS, "Sets holding a successful backup of the target (sets taken by ops-gen).", |r| {
                 r.sets.as_ref().map(|s| s.sets as f64)
             }),
             (
-                "opsgen_backup_last_failure_timestamp_seconds",
+                series::BACKUP_LAST_FAILURE_TIMESTAMP_SECONDS,
                 "When a backup of the target last failed (a run where every target failed writes no set, only a record), in Unix seconds; 0 when none did.",
                 |r| r.sets.as_ref().map(|s| s.last_failure_timestamp_seconds),
             ),
             (
-                "opsgen_backup_retention_blocked",
+                series::BACKUP_RETENTION_BLOCKED,
                 "1 while retention deletes nothing because the newest set's recorded time lies in the future (the clock was ahead); see the runbook backup-retention-blocked.",
                 |r| r.sets.as_ref().map(|s| f64::from(u8::from(s.retention_blocked))),
             ),
             (
-                "opsgen_restore_drill_last_success_timestamp_seconds",
+                series::RESTORE_DRILL_LAST_SUCCESS_TIMESTAMP_SECONDS,
                 "When a restore drill of the target last passed, in Unix seconds; 0 when none ever did.",
                 |r| r.sets.as_ref().filter(|s| s.drillable).map(|s| s.drill_last_success_timestamp_seconds),
             ),
             (
-                "opsgen_restore_drill_success",
+                series::RESTORE_DRILL_SUCCESS,
                 "Whether the newest restore drill of the target passed (0 also when never drilled).",
                 |r| r.sets.as_ref().filter(|s| s.drillable).map(|s| f64::from(u8::from(s.drill_success))),
             ),
             (
-                "opsgen_restore_drill_duration_seconds",
+                series::RESTORE_DRILL_DURATION_SECONDS,
                 "The newest drill's measured restore time: start of a throwaway instance to restored data.",
                 |r| r.sets.as_ref().filter(|s| s.drillable).map(|s| s.drill_duration_seconds),
             ),
@@ -496,22 +498,22 @@ impl Exposition {
     fn check_series(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
         self.check_gauge(
             enc,
-            "opsgen_check_success",
+            series::CHECK_SUCCESS,
             "Whether the check's last run succeeded (1) or not (0); 0 also when it never ran.",
             |r| r.map_or(0.0, |r| f64::from(u8::from(r.outcome.is_success()))),
         )?;
-        self.check_gauge(enc, "opsgen_check_duration_seconds", "How long the check's last run took.", |r| {
+        self.check_gauge(enc, series::CHECK_DURATION_SECONDS, "How long the check's last run took.", |r| {
             r.map_or(0.0, |r| r.duration.as_secs_f64())
         })?;
         self.check_gauge(
             enc,
-            "opsgen_check_last_run_timestamp_seconds",
+            series::CHECK_LAST_RUN_TIMESTAMP_SECONDS,
             "When the check last finished, in Unix seconds; 0 when it never ran.",
             |r| r.map_or(0.0, |r| unix_seconds(r.finished)),
         )?;
 
         let mut failures = enc.encode_descriptor(
-            "opsgen_check_failures",
+            series::CHECK_FAILURES,
             "Failed runs of the check, by reason (timeout, connect, tls, auth, status, body, protocol, query, missing, stale, too_small, io, internal).",
             None,
             MetricType::Counter,
@@ -537,7 +539,7 @@ impl Exposition {
             .collect();
         if !versions.is_empty() {
             let mut family = enc.encode_descriptor(
-                "opsgen_postgres_server",
+                series::POSTGRES_SERVER,
                 "PostgreSQL server version, from the last successful check.",
                 None,
                 MetricType::Info,
@@ -553,7 +555,7 @@ impl Exposition {
     fn redis_series(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
         self.target_gauge(
             enc,
-            "opsgen_redis_last_save_timestamp_seconds",
+            series::REDIS_LAST_SAVE_TIMESTAMP_SECONDS,
             "When Redis last saved its RDB snapshot, in Unix seconds.",
             |d| match d {
                 Details::Redis(p) => Some(p.last_save_timestamp_seconds as f64),
@@ -562,7 +564,7 @@ impl Exposition {
         )?;
         self.target_gauge(
             enc,
-            "opsgen_redis_last_bgsave_success",
+            series::REDIS_LAST_BGSAVE_SUCCESS,
             "Whether Redis' last background save succeeded.",
             |d| match d {
                 Details::Redis(p) => Some(f64::from(u8::from(p.last_bgsave_success))),
@@ -571,7 +573,7 @@ impl Exposition {
         )?;
         self.target_gauge(
             enc,
-            "opsgen_redis_changes_since_last_save",
+            series::REDIS_CHANGES_SINCE_LAST_SAVE,
             "Writes to Redis since its last save: what a crash now would lose.",
             |d| match d {
                 Details::Redis(p) => Some(p.changes_since_last_save as f64),
@@ -583,31 +585,31 @@ impl Exposition {
 
 /// Facts about the exporter itself (not in `/probe` answers).
 fn self_series(me: &SelfState, enc: &mut DescriptorEncoder) -> std::fmt::Result {
-    enc.encode_descriptor("opsgen_build", "Version and git revision of this ops-gen binary.", None, MetricType::Info)?
+    enc.encode_descriptor(series::BUILD, "Version and git revision of this ops-gen binary.", None, MetricType::Info)?
         .encode_info(&[("version", me.version), ("revision", me.revision)])?;
     enc.encode_descriptor(
-        "opsgen_config_last_reload_success",
+        series::CONFIG_LAST_RELOAD_SUCCESS,
         "Whether the last config (re)load succeeded; a failed reload keeps the previous config running.",
         None,
         MetricType::Gauge,
     )?
     .encode_gauge(&bool_gauge(me.config_last_reload_success))?;
     enc.encode_descriptor(
-        "opsgen_config_last_reload_success_timestamp_seconds",
+        series::CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS,
         "When the config was last loaded successfully, in Unix seconds.",
         None,
         MetricType::Gauge,
     )?
     .encode_gauge(&me.config_last_reload_timestamp_seconds)?;
     enc.encode_descriptor(
-        "opsgen_smoke_success",
+        series::SMOKE_SUCCESS,
         "Whether the last `ops-gen smoke` run passed every step (0 also when it never ran); from output/smoke/latest.json.",
         None,
         MetricType::Gauge,
     )?
     .encode_gauge(&bool_gauge(me.smoke.success))?;
     enc.encode_descriptor(
-        "opsgen_smoke_last_run_timestamp_seconds",
+        series::SMOKE_LAST_RUN_TIMESTAMP_SECONDS,
         "When `ops-gen smoke` last ran, in Unix seconds; 0 when it never ran. It runs after changes, not on a schedule.",
         None,
         MetricType::Gauge,

@@ -505,13 +505,13 @@ async fn probe_handler(
 /// The runbooks alerts and dashboards link to, as plain Markdown text.
 async fn runbook_index() -> Response {
     let text: String = std::iter::once("# Runbooks\n\n".to_owned())
-        .chain(crate::ops::runbook::ALL.iter().map(|r| format!("- [{}]({}): {}\n", r.topic, r.topic, r.title())))
+        .chain(crate::runbook::ALL.iter().map(|r| format!("- [{}]({}): {}\n", r.topic, r.topic, r.title())))
         .collect();
     ([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], text).into_response()
 }
 
 async fn runbook_page(axum::extract::Path(topic): axum::extract::Path<String>) -> Response {
-    match crate::ops::runbook::find(&topic) {
+    match crate::runbook::find(&topic) {
         Ok(r) => ([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], r.text).into_response(),
         Err(message) => (StatusCode::NOT_FOUND, format!("{message}\n")).into_response(),
     }

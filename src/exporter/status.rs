@@ -232,7 +232,7 @@ impl Status {
                 Some(Link { name: c.title().to_owned(), url: format!("{url}{}", c.start_path()) })
             })
             .collect();
-        let runbooks = crate::ops::runbook::ALL
+        let runbooks = crate::runbook::ALL
             .iter()
             .map(|r| Link { name: r.title().to_owned(), url: format!("/runbooks/{}", r.topic) })
             .collect();

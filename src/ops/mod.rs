@@ -5,7 +5,6 @@
 //! - [`doctor`]: is this host ready: engine, CLI, ports, disk, memory,
 //!   config, targets, backup folder, `pg_dump`, clock.
 //! - [`health`]: is each running piece up, asked at its own health endpoint.
-//! - [`runbook`]: recovery procedures, the same pages alerts link to.
 //! - [`smoke`]: does the profile do its job end to end (targets scraped,
 //!   rules loaded, dashboards provisioned, logs stored, app checks pass)?
 //! - [`bundle`]: a redacted diagnostics bundle for a helper, built from
@@ -19,7 +18,6 @@ pub mod doctor;
 pub mod health;
 pub mod init;
 pub mod logs;
-pub mod runbook;
 pub mod smoke;
 pub mod storage;
 

@@ -33,9 +33,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Config, HumanDuration, Secret};
 use crate::profile::{Component, Context};
 
-/// Where results are written (relative to the current folder, like
-/// `backup.dir`'s default; the exporter container works in the same layout).
-pub const DIR: &str = "output/smoke";
+/// Where results are written ([`crate::output::SMOKE_DIR`]).
+pub const DIR: &str = crate::output::SMOKE_DIR;
 /// The newest result, with the last failure.
 pub const LATEST: &str = "latest.json";
 /// The Grafana user smoke signs in as (the profile's admin).

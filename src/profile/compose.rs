@@ -279,7 +279,7 @@ fn exporter(ctx: &Context<'_>, service: &mut Service, volumes: &mut Vec<Volumes>
     let outside = if dir.is_absolute() { dir.display().to_string() } else { format!("./{}", dir.display()) };
     volumes.push(Volumes::Simple(format!("{outside}:{}:ro", inside.display())));
     // The latest `ops-gen smoke` result, read-only, for `opsgen_smoke_*`.
-    let smoke = crate::ops::smoke::DIR;
+    let smoke = crate::output::SMOKE_DIR;
     volumes.push(Volumes::Simple(format!(
         "./{smoke}:{}:ro",
         std::path::Path::new(EXPORTER_WORKDIR).join(smoke).display()

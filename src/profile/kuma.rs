@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::compose::DOCKER_PROXY;
 use super::{Artifact, Component, Context};
 use crate::probe::Kind;
+use crate::series::CHECK_SUCCESS;
 
 /// The generated file, relative to the output folder.
 pub const FILE: &str = "uptime-kuma/monitors.json";
@@ -128,7 +129,7 @@ fn backup(ctx: &Context<'_>) -> Backup {
             let url = format!("{}/probe?check={check}", ctx.internal_url(Component::Exporter));
             monitors.push(Monitor {
                 kind: "keyword",
-                keyword: Some(format!("opsgen_check_success{{check=\"{check}\",kind=\"http\"}} 1")),
+                keyword: Some(format!("{CHECK_SUCCESS}{{check=\"{check}\",kind=\"http\"}} 1")),
                 ..Monitor::http(format!("smoke: {check}"), format!("smoke check `{check}` run by ops-gen"), url)
             });
         }

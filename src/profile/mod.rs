@@ -9,8 +9,9 @@
 //! `--check` can compare byte for byte.
 //!
 //! One file per artifact family: [`compose`] (and [`swarm`], the same
-//! services for `docker stack deploy`), [`prometheus`], [`rules`],
-//! [`grafana`], [`loki`], [`shipper`], [`kuma`]. They all read the same
+//! services for `docker stack deploy`), [`prometheus`], [`rules`] (and
+//! [`rule_tests`], their promtool unit tests), [`grafana`] (one file per
+//! dashboard), [`loki`], [`shipper`], [`kuma`]. They all read the same
 //! [`Context`]: the enabled components with their ports and images, the
 //! config's targets and checks, and the app's services ([`crate::stack::app`]). [`k8s`]
 //! renders the same rules and dashboards as Kubernetes manifests
@@ -22,6 +23,7 @@ pub mod k8s;
 pub mod kuma;
 pub mod loki;
 pub mod prometheus;
+pub mod rule_tests;
 pub mod rules;
 pub mod shipper;
 pub mod swarm;
@@ -44,6 +46,12 @@ pub const YAML_HEADER: &str =
 
 /// The Compose project of a profile that joins no app.
 pub const DEFAULT_PROJECT: &str = "ops-gen";
+
+/// The filesystems worth watching, as a label matcher on `node_exporter`'s
+/// `node_filesystem_*` series: tmpfs is memory, overlay is each container's
+/// view of a disk already counted. The disk alerts and the host dashboard
+/// select with it, so they agree on what a disk is.
+pub const REAL_FILESYSTEMS: &str = r#"fstype!~"tmpfs|overlay""#;
 
 /// One service of the ops profile. The set is closed: each has a pinned
 /// image, a port, a memory limit and a healthcheck in [`compose`].
@@ -726,6 +734,7 @@ pub fn generate(ctx: &Context<'_>) -> Vec<Artifact> {
     files.extend(swarm::artifacts(ctx));
     files.extend(prometheus::artifacts(ctx));
     files.extend(rules::artifacts(ctx));
+    files.extend(rule_tests::artifacts(ctx));
     files.extend(grafana::artifacts(ctx));
     files.extend(loki::artifacts(ctx));
     files.extend(shipper::artifacts(ctx));

@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{Artifact, Component, Context};
+use crate::series::PREFIX;
 
 /// The exporter's scrape job; alert rules select on it.
 pub const EXPORTER_JOB: &str = "ops-gen";
@@ -178,7 +179,7 @@ fn drop_probed(targets: &[String]) -> Option<RelabelConfig> {
     let names = targets.join("|");
     Some(RelabelConfig {
         source_labels: vec!["__name__", "check", "target"],
-        regex: Some(format!("opsgen_check_[a-z_]+;({names});|opsgen_(postgres|redis|s3)_[a-z_]+;;({names})")),
+        regex: Some(format!("{PREFIX}check_[a-z_]+;({names});|{PREFIX}(postgres|redis|s3)_[a-z_]+;;({names})")),
         target_label: None,
         action: Some("drop"),
     })

@@ -2,7 +2,9 @@
 //!
 //! The pages are Markdown under `docs/runbooks/` in the repository, where
 //! alert `runbook_url`s point, and are compiled into the binary so they are
-//! there when the network or the repository is not.
+//! there when the network or the repository is not. A leaf: alert rules,
+//! dashboards, the exporter's `/runbooks/` pages and the CLI all name these
+//! topics, so they live below every one of them.
 
 /// One recovery procedure.
 #[derive(Debug, Clone, Copy)]
@@ -15,7 +17,7 @@ pub struct Runbook {
 
 macro_rules! runbooks {
     ($($topic:literal),+ $(,)?) => {
-        &[$(Runbook { topic: $topic, text: include_str!(concat!("../../docs/runbooks/", $topic, ".md")) }),+]
+        &[$(Runbook { topic: $topic, text: include_str!(concat!("../docs/runbooks/", $topic, ".md")) }),+]
     };
 }
 
