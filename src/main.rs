@@ -26,8 +26,7 @@ fn main() -> ExitCode {
             } else {
                 3
             };
-            let chain: Vec<String> = e.chain().map(ToString::to_string).collect();
-            eprintln!("error: {}", dedup_chain(&chain));
+            eprintln!("error: {}", ops_gen::errors::chain(&*e));
             ExitCode::from(code)
         }
     }
@@ -75,20 +74,6 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
             .or_else(|| c.downcast_ref::<serde_json::Error>().and_then(serde_json::Error::io_error_kind))
             == Some(std::io::ErrorKind::BrokenPipe)
     })
-}
-
-/// Joins an error chain on one line, skipping causes already quoted.
-fn dedup_chain(chain: &[String]) -> String {
-    let mut line = String::new();
-    for part in chain {
-        if !line.contains(part.as_str()) {
-            if !line.is_empty() {
-                line.push_str(": ");
-            }
-            line.push_str(part);
-        }
-    }
-    line
 }
 
 fn init_tracing(cli: &Cli) {
