@@ -1,5 +1,5 @@
-//! Command-line arguments. clap types stay here; `main.rs` turns them into
-//! calls into the library.
+//! Command-line arguments. clap types stay here; [`crate::commands`] turns
+//! them into calls into the library.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,7 +1,8 @@
 //! ops-gen: the ops desk for a self-hosted docker compose stack.
 //!
-//! The binary (`src/main.rs`) only parses arguments, sets up logging and maps
-//! errors to exit codes; everything it does lives here so tests can call it.
+//! The binary (`src/main.rs`) only parses arguments, sets up logging,
+//! dispatches to [`commands`] and maps errors to exit codes; everything it
+//! does lives here so tests can call it.
 //!
 //! - [`config`] reads and validates `ops-gen.yml` (strict keys, `${ENV}`
 //!   secrets, durations, defaults in one place). Nothing runs on a bad config.
@@ -33,12 +34,16 @@
 //! - [`report`] shows check results to people (`ops-gen probe`).
 //! - [`output`] writes files durably and owner-only (atomic replace,
 //!   folder flush, private modes).
-//! - [`cli`] holds the command-line types, turned into library calls by the
-//!   binary.
+//! - [`cli`] holds the command-line types; [`commands`] turns them into
+//!   calls into the modules above, one file per command family, and shows
+//!   what they return: text for people or `--json` from the same typed
+//!   report, the one typed confirmation before a destructive step, progress
+//!   spinners.
 
 pub mod backup;
 pub mod build_info;
 pub mod cli;
+pub mod commands;
 pub mod compose;
 pub mod config;
 pub mod ctl;
