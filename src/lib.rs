@@ -4,41 +4,40 @@
 //! dispatches to [`commands`] and maps errors to exit codes; everything it
 //! does lives here so tests can call it.
 //!
-//! - [`config`] reads and validates `ops-gen.yml` (strict keys, `${ENV}`
-//!   secrets, durations, defaults in one place). Nothing runs on a bad config.
-//! - [`probe`] is the check framework: the closed set of check kinds (one file
-//!   each), and the [`probe::runner`] that runs them under time limits,
-//!   concurrently, sharing runs between concurrent scrapes.
-//! - [`backup`] takes, verifies and lists backup sets (`ops-gen backup`),
-//!   written so that an interrupted run never replaces the last good set.
-//! - [`exporter`] is `ops-gen serve`: `/metrics` (OpenMetrics or text),
-//!   health and readiness, the status page, and config reload; [`exporter::api`] is
-//!   its token-gated ops API under `/api/ops/`.
-//! - [`notify`] tells people when a check goes red or green again (webhook,
-//!   command), debounced, off the checks' path.
-//! - [`profile`] generates the optional ops profile (`ops-gen compose
-//!   generate`): compose file, Prometheus config and rules, Grafana
-//!   dashboards, Loki and log shipper configs, Uptime Kuma monitors.
-//! - [`series`] holds the names of every series ops-gen exports, one
-//!   constant each, so the exporter, the alert rules and the dashboards
-//!   cannot disagree on a name.
-//! - [`compose`] runs the profile through the Docker Compose CLI (`ops-gen
-//!   compose up|status|down|destroy|restart|logs`); [`docker`] is the one
-//!   wrapper around the Docker API.
-//! - [`ops`] holds the operator's chores (`ops-gen init`, `doctor`, `health`,
-//!   `smoke`, `bundle`, `storage`).
-//! - [`runbook`] holds the recovery procedures (`ops-gen runbook`), the pages
-//!   alerts, dashboards and the exporter link to.
-//! - [`redact`] takes secrets out of everything a bundle, a log tail or a
-//!   context snapshot shows.
-//! - [`report`] shows check results to people (`ops-gen probe`).
-//! - [`output`] writes files durably and owner-only (atomic replace,
-//!   folder flush, private modes).
-//! - [`cli`] holds the command-line types; [`commands`] turns them into
-//!   calls into the modules above, one file per command family, and shows
-//!   what they return: text for people or `--json` from the same typed
-//!   report, the one typed confirmation before a destructive step, progress
-//!   spinners.
+//! The modules come in layers, each using only the ones below it (see
+//! ARCHITECTURE.md; `tests/architecture.rs` keeps it so), bottom first:
+//!
+//! 1. Leaves. [`config`] reads and validates `ops-gen.yml` (strict keys,
+//!    `${ENV}` secrets, durations, defaults in one place); nothing runs on a
+//!    bad config. [`errors`] renders an error chain on one line; [`tls`] is
+//!    the one crypto provider; [`build_info`] says which build this is;
+//!    [`output`] writes files durably and owner-only; [`runbook`] holds the
+//!    recovery procedures alerts link to; [`series`] names every exported
+//!    series once, so the exporter, the alert rules and the dashboards
+//!    cannot disagree.
+//! 2. [`docker`] is the one wrapper around the Docker API and the Compose
+//!    CLI; [`stack`] is the app's Compose project (its compose file, the app
+//!    model, the services as Compose resolves them).
+//! 3. [`probe`] is the check framework: the closed set of check kinds (one
+//!    file each) and the [`probe::runner`] that runs them under time limits,
+//!    sharing runs between concurrent scrapes. [`backup`] takes, verifies,
+//!    drills and restores backup sets, so that nothing ever loses the last
+//!    good copy. [`profile`] generates the optional ops profile (compose
+//!    file, Prometheus config and rules, Grafana dashboards, Loki, the log
+//!    shipper, Uptime Kuma). [`notify`] tells people when a check changes;
+//!    [`redact`] takes secrets out of what a bundle, a log tail or a context
+//!    shows; [`report`] shows check results to people.
+//! 4. [`compose`] runs the profile through the Compose CLI; [`ops`] holds
+//!    the operator's chores (`init`, `doctor`, `health`, `smoke`, `bundle`,
+//!    `storage`); [`ctl`] is the client of a remote `serve`.
+//! 5. [`exporter`] is `ops-gen serve`: `/metrics`, health and readiness,
+//!    the status page, config reload, and [`exporter::api`], the
+//!    token-gated ops API under `/api/ops/`.
+//! 6. [`cli`] holds the command-line types; [`commands`] turns them into
+//!    calls into the modules above, one file per command family, and shows
+//!    what they return: text for people or `--json` from the same typed
+//!    report, the one typed confirmation before a destructive step, progress
+//!    spinners.
 
 pub mod backup;
 pub mod build_info;
