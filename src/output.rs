@@ -24,12 +24,24 @@ pub const SMOKE_DIR: &str = "output/smoke";
 /// Writes `path` through a temporary file (mode 0600) in the same folder,
 /// a flush and a rename, then flushes the folder.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    replace_with(path, |file| file.write_all(contents))
+}
+
+/// Replaces `path` with what `write` puts into a fresh temporary file (mode
+/// 0600) in the same folder: flushed, renamed over `path`, the folder
+/// flushed. Readers see the old file or the new one, never half; on an
+/// error `path` is untouched and the temporary file removed.
+pub fn replace_with<T>(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<T>,
+) -> std::io::Result<T> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-    tmp.write_all(contents)?;
+    let made = write(tmp.as_file_mut())?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
-    sync_dir(dir)
+    sync_dir(dir)?;
+    Ok(made)
 }
 
 /// Creates `path` owner-only (0600), writes it and flushes it to disk.

@@ -353,23 +353,20 @@ fn cap(files: &mut [(&'static str, Vec<u8>)], max: u64) -> Vec<String> {
 /// Writes `files` under `name/` into a gzipped tar at `path` (through a
 /// temporary file and a rename); returns its size.
 fn write_archive(path: &Path, name: &str, files: &[(&'static str, Vec<u8>)]) -> std::io::Result<u64> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let tmp = tempfile::Builder::new().prefix(".tmp-bundle-").tempfile_in(dir)?;
-    let gz = flate2::write::GzEncoder::new(tmp.as_file(), flate2::Compression::fast());
-    let mut tar = tar::Builder::new(gz);
-    let mtime = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    for (file, bytes) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(bytes.len() as u64);
-        header.set_mode(0o644);
-        header.set_mtime(mtime);
-        tar.append_data(&mut header, format!("{name}/{file}"), bytes.as_slice())?;
-    }
-    tar.into_inner()?.finish()?;
-    tmp.as_file().sync_all()?;
-    let size = tmp.as_file().metadata()?.len();
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(size)
+    crate::output::replace_with(path, |file| {
+        let gz = flate2::write::GzEncoder::new(&mut *file, flate2::Compression::fast());
+        let mut tar = tar::Builder::new(gz);
+        let mtime = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        for (file, bytes) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            header.set_mtime(mtime);
+            tar.append_data(&mut header, format!("{name}/{file}"), bytes.as_slice())?;
+        }
+        tar.into_inner()?.finish()?;
+        Ok(file.metadata()?.len())
+    })
 }
 
 #[cfg(test)]

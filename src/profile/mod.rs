@@ -706,12 +706,11 @@ pub fn write(dir: &Path, files: &[Artifact]) -> std::io::Result<Vec<PathBuf>> {
         }
         let parent = path.parent().unwrap_or(dir);
         std::fs::create_dir_all(parent)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(parent)?;
-        std::io::Write::write_all(&mut tmp, file.contents.as_bytes())?;
-        // Generated files are read by containers running as other users.
-        #[cfg(unix)]
-        tmp.as_file().set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
-        tmp.persist(&path).map_err(|e| e.error)?;
+        crate::output::replace_with(&path, |tmp| {
+            std::io::Write::write_all(tmp, file.contents.as_bytes())?;
+            // Generated files are read by containers running as other users.
+            tmp.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        })?;
         written.push(file.path.clone());
     }
     Ok(written)
