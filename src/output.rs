@@ -10,7 +10,9 @@
 //! ([`SMOKE_DIR`]: written by `ops-gen smoke`, mounted by the profile).
 
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 
 /// The file in a backup set where every target succeeded (written by
 /// `backup run`, watched by the default `file_freshness` check).
@@ -20,6 +22,8 @@ pub const SET_COMPLETE: &str = "complete.json";
 /// like `backup.dir`'s default); the profile mounts it into the exporter
 /// container, which works in the same layout.
 pub const SMOKE_DIR: &str = "output/smoke";
+/// The newest smoke result, in [`SMOKE_DIR`].
+pub const SMOKE_LATEST: &str = "latest.json";
 
 /// Writes `path` through a temporary file (mode 0600) in the same folder,
 /// a flush and a rename, then flushes the folder.
@@ -116,6 +120,56 @@ pub fn random_hex(n: usize) -> String {
         let _ = write!(s, "{b:02x}");
         s
     })
+}
+
+/// The last failure, as `latest.json` keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SmokeFailure {
+    /// RFC 3339, UTC.
+    pub at: String,
+    #[serde(default)]
+    pub timestamp_seconds: f64,
+    pub reason: String,
+    /// The failed run's `result.json`.
+    #[serde(default)]
+    pub result: PathBuf,
+}
+
+/// `output/smoke/latest.json`: the newest `ops-gen smoke` result, written by
+/// the smoke command, read by the exporter, the status page, the context
+/// and `storage clean`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SmokeLatest {
+    pub success: bool,
+    /// RFC 3339, UTC.
+    pub last_run_at: String,
+    #[serde(default)]
+    pub last_run_timestamp_seconds: f64,
+    /// The run's `result.json`.
+    #[serde(default)]
+    pub result: PathBuf,
+    /// Why the newest run failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The newest failed run, also after later successes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failure: Option<SmokeFailure>,
+}
+
+impl SmokeLatest {
+    /// Reads `dir/latest.json`; `None` when smoke never ran (or the file is
+    /// unreadable: it is another command's, so anything it cannot read is
+    /// "no smoke run yet", and fields a reader does not need may be absent).
+    #[must_use]
+    pub fn read(dir: &Path) -> Option<Self> {
+        Self::parse(&std::fs::read(dir.join(SMOKE_LATEST)).ok()?)
+    }
+
+    /// [`SmokeLatest::read`] of the file's bytes.
+    #[must_use]
+    pub fn parse(bytes: &[u8]) -> Option<Self> {
+        serde_json::from_slice(bytes).ok()
+    }
 }
 
 #[cfg(test)]

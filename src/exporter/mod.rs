@@ -552,7 +552,7 @@ impl Exporter {
             backups: &backups,
             config: &active.loaded.config,
             source: active.loaded.source.label(),
-            smoke: status::read_smoke(std::path::Path::new(status::SMOKE_LATEST)),
+            smoke: crate::output::SmokeLatest::read(std::path::Path::new(crate::output::SMOKE_DIR)),
             now: SystemTime::now(),
         })
     }

@@ -12,7 +12,6 @@
 //! column under 600 px.
 
 use std::fmt::Write as _;
-use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -23,10 +22,6 @@ use crate::config::HumanDuration;
 use crate::probe::runner::Snapshot;
 use crate::probe::{Details, Kind};
 use crate::profile::Component;
-
-/// Where `ops-gen smoke` keeps its newest result (relative to the folder
-/// `ops-gen` runs in, as the smoke command writes it).
-pub const SMOKE_LATEST: &str = "output/smoke/latest.json";
 
 /// Everything the page shows.
 #[derive(Debug, Clone, Serialize)]
@@ -132,8 +127,8 @@ pub(super) struct Inputs<'a> {
     pub backups: &'a [BackupRow],
     pub config: &'a crate::config::Config,
     pub source: String,
-    /// The bytes of `output/smoke/latest.json`, if it could be read.
-    pub smoke: Option<Vec<u8>>,
+    /// `output/smoke/latest.json`, if it could be read.
+    pub smoke: Option<crate::output::SmokeLatest>,
     pub now: SystemTime,
 }
 
@@ -214,7 +209,7 @@ impl Status {
             .chain(inputs.backups.iter().cloned())
             .map(|b| backup_age(&b, now))
             .collect::<Vec<_>>();
-        let smoke = inputs.smoke.as_deref().and_then(smoke);
+        let smoke = inputs.smoke.as_ref().and_then(smoke);
         let overall = worst(
             checks
                 .iter()
@@ -296,27 +291,18 @@ fn backup_age(b: &BackupRow, now: SystemTime) -> BackupAge {
     }
 }
 
-/// The smoke result in `latest.json`, read defensively: the file is another
-/// command's, and anything missing or unknown reads as "no smoke run yet".
-fn smoke(bytes: &[u8]) -> Option<Smoke> {
-    let doc: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    let text = |v: &serde_json::Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
-    let success = doc.get("success")?.as_bool()?;
-    let last_run_at = text(doc.get("last_run_at")?)?;
-    let failure = doc.get("last_failure");
+/// The smoke result as the page shows it; a result without a run time
+/// reads as "no smoke run yet".
+fn smoke(latest: &crate::output::SmokeLatest) -> Option<Smoke> {
+    let text = |v: &str| (!v.is_empty()).then(|| v.to_owned());
     Some(Smoke {
-        state: if success { Colour::Green } else { Colour::Red },
-        success,
-        last_run_at,
-        reason: doc.get("reason").and_then(text),
-        last_failure_at: failure.and_then(|f| f.get("at")).and_then(text),
-        last_failure_reason: failure.and_then(|f| f.get("reason")).and_then(text),
+        state: if latest.success { Colour::Green } else { Colour::Red },
+        success: latest.success,
+        last_run_at: text(&latest.last_run_at)?,
+        reason: latest.reason.as_deref().and_then(text),
+        last_failure_at: latest.last_failure.as_ref().and_then(|f| text(&f.at)),
+        last_failure_reason: latest.last_failure.as_ref().and_then(|f| text(&f.reason)),
     })
-}
-
-/// Reads the smoke result at `path` (a small file), if there is one.
-pub(super) fn read_smoke(path: &Path) -> Option<Vec<u8>> {
-    std::fs::read(path).ok()
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -551,18 +537,22 @@ mod tests {
     fn smoke_results_are_read_defensively() {
         let failed = br#"{"success": false, "last_run_at": "2026-11-23T06:00:00Z", "last_run_timestamp_seconds": 1.0,
             "result": "output/smoke/x/result.json", "reason": "loki push and query: <timeout>", "future_field": [1]}"#;
-        let s = smoke(failed).unwrap();
+        let s = crate::output::SmokeLatest::parse(failed).and_then(|l| smoke(&l)).unwrap();
         assert_eq!(
             (s.success, s.state, s.reason.as_deref()),
             (false, Colour::Red, Some("loki push and query: <timeout>"))
         );
         let passed = br#"{"success": true, "last_run_at": "2026-11-23T07:00:00Z",
             "last_failure": {"at": "2026-11-23T06:00:00Z", "reason": "grafana: 502"}}"#;
-        let s = smoke(passed).unwrap();
+        let s = crate::output::SmokeLatest::parse(passed).and_then(|l| smoke(&l)).unwrap();
         assert_eq!((s.state, s.last_failure_reason.as_deref()), (Colour::Green, Some("grafana: 502")));
         for unreadable in [&b""[..], b"{", b"[]", br#"{"success": "yes", "last_run_at": "x"}"#, br#"{"success": true}"#]
         {
-            assert!(smoke(unreadable).is_none(), "{}", String::from_utf8_lossy(unreadable));
+            assert!(
+                crate::output::SmokeLatest::parse(unreadable).and_then(|l| smoke(&l)).is_none(),
+                "{}",
+                String::from_utf8_lossy(unreadable)
+            );
         }
     }
 

@@ -44,7 +44,7 @@ pub struct Context {
     /// Every target and check, run once now (as `ops-gen probe --json`).
     pub checks: serde_json::Value,
     /// `output/smoke/latest.json`.
-    pub smoke: Option<crate::ops::smoke::Latest>,
+    pub smoke: Option<crate::output::SmokeLatest>,
     /// The parts that could not be read, and why.
     pub errors: Vec<String>,
 }
@@ -179,7 +179,7 @@ pub async fn collect(
         drift,
         backups: Backups { dir: dir.display().to_string(), latest, sets },
         checks: redactor.json(&checks),
-        smoke: crate::ops::smoke::Latest::read(Path::new(crate::ops::smoke::DIR)),
+        smoke: crate::output::SmokeLatest::read(Path::new(crate::output::SMOKE_DIR)),
         errors,
     }
 }

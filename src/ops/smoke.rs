@@ -31,12 +31,12 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, HumanDuration, Secret};
+use crate::output::{SmokeFailure, SmokeLatest};
 use crate::profile::{Component, Context};
 
 /// Where results are written ([`crate::output::SMOKE_DIR`]).
 pub const DIR: &str = crate::output::SMOKE_DIR;
 /// The newest result, with the last failure.
-pub const LATEST: &str = "latest.json";
 /// The Grafana user smoke signs in as (the profile's admin).
 pub const GRAFANA_USER: &str = "admin";
 /// The variable the profile's Grafana reads its admin password from
@@ -92,43 +92,6 @@ impl Report {
     }
 }
 
-/// The last failure, as `latest.json` keeps it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct LastFailure {
-    /// RFC 3339, UTC.
-    pub at: String,
-    pub timestamp_seconds: f64,
-    pub reason: String,
-    /// The failed run's `result.json`.
-    pub result: PathBuf,
-}
-
-/// `output/smoke/latest.json`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Latest {
-    pub success: bool,
-    /// RFC 3339, UTC.
-    pub last_run_at: String,
-    pub last_run_timestamp_seconds: f64,
-    /// The run's `result.json`.
-    pub result: PathBuf,
-    /// Why the newest run failed, when it did.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// The newest failed run, also after later successes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_failure: Option<LastFailure>,
-}
-
-impl Latest {
-    /// Reads `dir/latest.json`; `None` when smoke never ran (or the file is
-    /// unreadable).
-    #[must_use]
-    pub fn read(dir: &Path) -> Option<Self> {
-        serde_json::from_slice(&std::fs::read(dir.join(LATEST)).ok()?).ok()
-    }
-}
-
 /// The smoke series of `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Series {
@@ -141,7 +104,7 @@ impl Series {
     /// From `dir/latest.json` (one small file read per scrape).
     #[must_use]
     pub fn read(dir: &Path) -> Self {
-        Latest::read(dir).map_or_else(Self::default, |l| Self {
+        SmokeLatest::read(dir).map_or_else(Self::default, |l| Self {
             success: l.success,
             last_run_timestamp_seconds: l.last_run_timestamp_seconds,
         })
@@ -601,10 +564,10 @@ pub fn record(dir: &Path, report: &Report) -> Result<PathBuf, WriteError> {
     let run_dir = super::unique_dir(dir, &crate::backup::set_name(at)).map_err(error)?;
     let result = run_dir.join("result.json");
     crate::output::write_atomically(&result, &serde_json::to_vec_pretty(report).unwrap_or_default()).map_err(error)?;
-    let previous = Latest::read(dir).and_then(|l| l.last_failure);
+    let previous = SmokeLatest::read(dir).and_then(|l| l.last_failure);
     let reason = report.reason();
     let last_failure = match &reason {
-        Some(reason) => Some(LastFailure {
+        Some(reason) => Some(SmokeFailure {
             at: humantime::format_rfc3339_seconds(at).to_string(),
             timestamp_seconds: report.finished_timestamp_seconds,
             reason: reason.clone(),
@@ -612,7 +575,7 @@ pub fn record(dir: &Path, report: &Report) -> Result<PathBuf, WriteError> {
         }),
         None => previous,
     };
-    let latest = Latest {
+    let latest = SmokeLatest {
         success: report.success,
         last_run_at: humantime::format_rfc3339_seconds(at).to_string(),
         last_run_timestamp_seconds: report.finished_timestamp_seconds,
@@ -620,8 +583,11 @@ pub fn record(dir: &Path, report: &Report) -> Result<PathBuf, WriteError> {
         reason,
         last_failure,
     };
-    crate::output::write_atomically(&dir.join(LATEST), &serde_json::to_vec_pretty(&latest).unwrap_or_default())
-        .map_err(error)?;
+    crate::output::write_atomically(
+        &dir.join(crate::output::SMOKE_LATEST),
+        &serde_json::to_vec_pretty(&latest).unwrap_or_default(),
+    )
+    .map_err(error)?;
     Ok(result)
 }
 
@@ -670,11 +636,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(Series::read(dir.path()), Series::default(), "never ran");
         let failed = record(dir.path(), &report(false, 1_800_000_000.0)).unwrap();
-        let latest = Latest::read(dir.path()).unwrap();
+        let latest = SmokeLatest::read(dir.path()).unwrap();
         assert!(!latest.success);
         assert_eq!(latest.reason.as_deref(), Some("loki push and query: d"));
         record(dir.path(), &report(true, 1_800_000_000.0)).unwrap();
-        let latest = Latest::read(dir.path()).unwrap();
+        let latest = SmokeLatest::read(dir.path()).unwrap();
         assert!(latest.success && latest.reason.is_none());
         let last = latest.last_failure.unwrap();
         assert_eq!((last.reason.as_str(), last.result), ("loki push and query: d", failed));

@@ -274,7 +274,7 @@ pub fn plan(config: &Config, folders: &Folders, keep: usize, now: SystemTime) ->
     }
 
     // Smoke results: never the runs latest.json points to.
-    let latest = super::smoke::Latest::read(&folders.smoke);
+    let latest = crate::output::SmokeLatest::read(&folders.smoke);
     let pinned: Vec<String> = latest
         .iter()
         .flat_map(|l| std::iter::once(&l.result).chain(l.last_failure.as_ref().map(|f| &f.result)))
