@@ -229,11 +229,14 @@ fn render_listed(rows: &[Listed], dir: &Path) -> String {
     if rows.is_empty() {
         return format!("no backup sets in {} yet; take one with `ops-gen backup run`\n", dir.display());
     }
-    let mut out = format!("{:<18}  {:>10}  {:>10}  {:<8}  {:<12}  TARGETS\n", "SET", "AGE", "SIZE", "VERIFIED", "TAG");
+    // Tags are up to 40 characters: the column is as wide as the longest.
+    let tag = rows.iter().filter_map(|r| r.tag.as_deref()).map(str::len).max().unwrap_or(0).max("TAG".len());
+    let mut out =
+        format!("{:<18}  {:>10}  {:>10}  {:<8}  {:<tag$}  TARGETS\n", "SET", "AGE", "SIZE", "VERIFIED", "TAG");
     for row in rows {
         let _ = writeln!(
             out,
-            "{:<18}  {:>10}  {:>10}  {:<8}  {:<12}  {}",
+            "{:<18}  {:>10}  {:>10}  {:<8}  {:<tag$}  {}",
             row.set,
             HumanDuration(Duration::from_secs(row.age_seconds)).to_string(),
             bytesize::ByteSize::b(row.size_bytes).to_string(),
