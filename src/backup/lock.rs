@@ -130,6 +130,20 @@ fn holders(dir: &Path) -> String {
 mod tests {
     use super::*;
 
+    /// Takes the lock once it is free. A lock just released can stay held
+    /// for a moment: a child process another test forks at that instant
+    /// shares the descriptor until it execs (descriptors are close-on-exec,
+    /// not close-on-fork).
+    fn once_free(dir: &Path, mode: Mode, command: &str) -> FolderLock {
+        for _ in 0..200 {
+            if let Ok(held) = lock(dir, mode, command) {
+                return held;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("the lock on {} was never released", dir.display());
+    }
+
     #[test]
     fn readers_share_writers_exclude_and_the_holder_is_named() {
         let dir = tempfile::tempdir().unwrap();
@@ -140,11 +154,11 @@ mod tests {
         assert!(err.contains("is busy") && err.contains("ops-gen backup"), "{err}");
         assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
         drop((a, b));
-        let w = lock(&backups, Mode::Exclusive, "backup run").unwrap();
+        let w = once_free(&backups, Mode::Exclusive, "backup run");
         assert!(w.exclusive());
         let err = lock(&backups, Mode::Shared, "backup drill").unwrap_err().to_string();
         assert!(err.contains("`ops-gen backup run`"), "{err}");
         drop(w);
-        lock(&backups, Mode::Shared, "backup drill").unwrap();
+        once_free(&backups, Mode::Shared, "backup drill");
     }
 }
