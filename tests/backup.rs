@@ -1004,7 +1004,7 @@ fn as_nobody(args: &[&str]) -> std::process::Output {
 async fn during_a_drill_another_local_user_cannot_reach_the_restored_copy() {
     let stack = Stack::new().await;
     // A sanity query that keeps the throwaway server up for a while.
-    let extra = "  targets:\n    db:\n      drill:\n        queries:\n          - sql: SELECT pg_sleep(4)::text\n";
+    let extra = "  targets:\n    db:\n      drill:\n        queries:\n          - sql: SELECT pg_sleep(8)::text\n";
     stack.write_config(&stack.config(&util::redis_url(), extra));
     stack.ops_gen(&["backup", "run", "--only", "postgres"]).expect_code(0);
     let scratch = stack.dir.path().join("tmp");
@@ -1019,20 +1019,22 @@ async fn during_a_drill_another_local_user_cannot_reach_the_restored_copy() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // The cluster and its pid file, read while it runs (it goes away with
+    // the drill, so read both in one look).
     let mut cluster = None;
     util::eventually("the drill's running cluster", Duration::from_secs(20), async || {
-        cluster = std::fs::read_dir(&scratch)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| p.join("data/postmaster.pid").is_file());
+        cluster = std::fs::read_dir(&scratch).unwrap().map(|e| e.unwrap().path()).find_map(|p| {
+            let pid_file = std::fs::read_to_string(p.join("data/postmaster.pid")).ok()?;
+            Some((p, pid_file))
+        });
         cluster.is_some()
     })
     .await;
-    let cluster = cluster.unwrap();
-    let pid_file = std::fs::read_to_string(cluster.join("data/postmaster.pid")).unwrap();
+    let (cluster, pid_file) = cluster.unwrap();
     let lines: Vec<&str> = pid_file.lines().collect();
     assert_eq!(lines.get(5).copied(), Some(""), "no TCP listen address: {pid_file}");
-    assert_eq!(modes(&cluster)[0].1, 0o700, "the folder is owner-only");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&cluster).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o700, "the folder is owner-only");
     let socket_dir = cluster.display().to_string();
     for user in ["ops_gen_drill", "postgres"] {
         let out = as_nobody(&["psql", "-h", &socket_dir, "-p", "5432", "-U", user, "-w", "-c", "select 1", "postgres"]);
