@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use ops_gen::config::Loaded;
-use ops_gen::probe::Spec;
+use ops_gen::config::checks::Spec;
 use ops_gen::probe::drift::DriftProbe;
 
 async fn timed(probe: &DriftProbe) -> (Duration, u64, usize) {

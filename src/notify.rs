@@ -17,8 +17,8 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, watch};
 
+use crate::config::checks::http::HttpUrl;
 use crate::config::{HumanDuration, env_string};
-use crate::probe::http::HttpUrl;
 use crate::probe::runner::{StateChange, StateChanges};
 
 /// How many state changes may wait for the notifier before new ones drop.

@@ -7,8 +7,9 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::config::HumanDuration;
+use crate::config::checks::Kind;
 use crate::probe::runner::Snapshot;
-use crate::probe::{Details, Kind, Outcome};
+use crate::probe::{Details, Outcome};
 
 /// One check's result, as `--json` prints it.
 #[derive(Debug, Serialize)]

@@ -23,11 +23,6 @@ const LAYERS: &[(u8, &[&str])] = &[
 /// Known upward imports, as (importing module, imported module, why). Same
 /// layer imports are fine only when they form no circle (checked below).
 const ALLOWED: &[(&str, &str, &str)] = &[
-    (
-        "config",
-        "probe",
-        "the document holds each check kind's Spec (and the canary section); they move into config/ with the kinds",
-    ),
     ("config", "backup", "backup::Settings (the `backup` section) still lives beside the code that runs backups"),
     ("config", "notify", "notify::Settings (the `notify` section) still lives beside the notifier"),
     ("config", "profile", "profile::Settings (the `profile` section) still lives beside the generator"),

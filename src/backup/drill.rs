@@ -195,7 +195,7 @@ pub async fn drill(config: &Config, set: &Path, progress: &dyn super::run::Progr
             "redis" => drill_redis(&files, &sanity, &config.backup.drill).await,
             "s3" => {
                 let spec = match config.targets.get(&outcome.target) {
-                    Some(crate::probe::Spec::S3(spec)) => Some(spec),
+                    Some(crate::config::checks::Spec::S3(spec)) => Some(spec),
                     _ => None,
                 };
                 drill_s3(set, outcome, spec, &sanity).await
@@ -714,7 +714,7 @@ fn redis_major(metadata: &Path) -> Option<String> {
 async fn drill_s3(
     set: &Path,
     outcome: &TargetOutcome,
-    spec: Option<&crate::probe::s3::Spec>,
+    spec: Option<&crate::config::checks::s3::Spec>,
     sanity: &Sanity,
 ) -> Result<(f64, Vec<CheckResult>), String> {
     let spec = spec.ok_or("the target is no longer in the config, so there is no server to restore into")?;

@@ -45,8 +45,8 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::checks::{Kind, Spec};
 use crate::config::{Config, ConfigError, HumanDuration, defaults, env_string};
-use crate::probe::{Kind, Spec};
 
 /// The `backup` section of `ops-gen.yml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -21,8 +21,9 @@ use sha2::{Digest as _, Sha256};
 use tokio::io::AsyncWriteExt as _;
 
 use super::manifest::TargetOutcome;
+use crate::config::checks::s3::Spec;
 use crate::errors::chain;
-use crate::probe::s3::{S3Probe, Spec};
+use crate::probe::s3::S3Probe;
 
 /// Objects moved at once.
 const PARALLEL: usize = 8;

@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use super::manifest::{Manifest, TargetOutcome};
 use crate::config::Config;
-use crate::probe::{Kind, Spec};
+use crate::config::checks::{Kind, Spec};
 
 /// What a restore did, per target.
 #[derive(Debug, Clone, Serialize)]
@@ -172,7 +172,11 @@ async fn safety_copy(
 /// Puts every object of the set back into the bucket, overwriting objects of
 /// the same key. Objects made after the set are left in place (and counted):
 /// deleting them is not a restore's call to make.
-async fn restore_s3(spec: &crate::probe::s3::Spec, set: &Path, outcome: &TargetOutcome) -> Result<String, String> {
+async fn restore_s3(
+    spec: &crate::config::checks::s3::Spec,
+    set: &Path,
+    outcome: &TargetOutcome,
+) -> Result<String, String> {
     let objects = super::objects::mirrored(set, outcome);
     let store = crate::probe::s3::S3Probe::new(spec)?;
     super::objects::upload(store.store(), "", &objects).await?;
@@ -187,7 +191,7 @@ async fn restore_s3(spec: &crate::probe::s3::Spec, set: &Path, outcome: &TargetO
 }
 
 async fn restore_postgres(
-    spec: &crate::probe::postgres::Spec,
+    spec: &crate::config::checks::postgres::Spec,
     files: &[PathBuf],
     with_roles: bool,
 ) -> Result<String, String> {
@@ -225,7 +229,7 @@ async fn restore_postgres(
     Ok(format!("{roles}database(s) {} restored", done.join(", ")))
 }
 
-async fn restore_redis(spec: &crate::probe::redis::Spec, files: &[PathBuf]) -> Result<String, String> {
+async fn restore_redis(spec: &crate::config::checks::redis::Spec, files: &[PathBuf]) -> Result<String, String> {
     let rdb = files.iter().find(|f| f.extension().is_some_and(|e| e == "rdb")).ok_or("the set holds no RDB file")?;
     let target = spec.url.get();
     let info = target.get_connection_info();

@@ -20,7 +20,7 @@ use super::lock::{FolderLock, LockError, Mode};
 use super::manifest::{FileEntry, Manifest, PRE_RESTORE, SetStatus, TargetOutcome, hash_file, hex, write_synced};
 use super::{FAILED, Job, catalog, jobs, set_name};
 use crate::config::Config;
-use crate::probe::{Kind, Spec};
+use crate::config::checks::{Kind, Spec};
 
 /// The file that says which set is the newest complete one.
 pub const LATEST: &str = "latest.json";
@@ -410,7 +410,7 @@ fn relative(set: &Path, path: &Path) -> String {
 
 async fn dump_postgres(
     job: &Job,
-    spec: &crate::probe::postgres::Spec,
+    spec: &crate::config::checks::postgres::Spec,
     settings: &super::PostgresSettings,
     set: &Path,
 ) -> Result<Vec<FileEntry>, String> {
@@ -479,7 +479,7 @@ pub struct PgDumpFit {
 /// Checks that the local `pg_dump` can dump the target's server: it must be
 /// installed and not older than the server (an older one refuses). The
 /// error says what to install. `backup run` and `doctor` both ask this.
-pub async fn pg_dump_fits(spec: &crate::probe::postgres::Spec) -> Result<PgDumpFit, String> {
+pub async fn pg_dump_fits(spec: &crate::config::checks::postgres::Spec) -> Result<PgDumpFit, String> {
     let (version, server_major) =
         tokio::join!(tool_version("pg_dump", "apt-get install postgresql-client"), server_major(spec));
     let (version, server_major) = (version?, server_major?);
@@ -493,7 +493,7 @@ pub async fn pg_dump_fits(spec: &crate::probe::postgres::Spec) -> Result<PgDumpF
 }
 
 /// The server's major version, which `pg_dump` must not be older than.
-async fn server_major(spec: &crate::probe::postgres::Spec) -> Result<u32, String> {
+async fn server_major(spec: &crate::config::checks::postgres::Spec) -> Result<u32, String> {
     let tls = tokio_postgres_rustls::MakeRustlsConnect::new(crate::tls::client_config(spec.tls_verify)?);
     let mut config = spec.url.get().clone();
     config.connect_timeout(std::time::Duration::from_secs(10));
@@ -509,7 +509,11 @@ async fn server_major(spec: &crate::probe::postgres::Spec) -> Result<u32, String
     Ok(number / 10_000)
 }
 
-async fn dump_redis(job: &Job, spec: &crate::probe::redis::Spec, set: &Path) -> Result<Vec<FileEntry>, String> {
+async fn dump_redis(
+    job: &Job,
+    spec: &crate::config::checks::redis::Spec,
+    set: &Path,
+) -> Result<Vec<FileEntry>, String> {
     let client = spec.url.get();
     let info = client.get_connection_info();
     let redis::ConnectionAddr::Tcp(host, port) = info.addr() else {
@@ -596,7 +600,7 @@ async fn redis_metadata(client: &redis::Client) -> Result<serde_json::Value, Str
 
 /// An S3 bucket: its listing, an integrity record (a round trip), and with
 /// `mirror` a copy of every object, each file hashed into the manifest.
-async fn dump_s3(job: &Job, spec: &crate::probe::s3::Spec, set: &Path) -> Result<Vec<FileEntry>, String> {
+async fn dump_s3(job: &Job, spec: &crate::config::checks::s3::Spec, set: &Path) -> Result<Vec<FileEntry>, String> {
     use futures::StreamExt as _;
     use object_store::{ObjectStore as _, ObjectStoreExt as _};
 

@@ -24,7 +24,7 @@ pub struct PgClient {
 }
 
 impl PgClient {
-    pub fn new(spec: &crate::probe::postgres::Spec) -> Result<Self, String> {
+    pub fn new(spec: &crate::config::checks::postgres::Spec) -> Result<Self, String> {
         let config = spec.url.get();
         let host = match config.get_hosts().first() {
             Some(Host::Tcp(name)) => name.clone(),

@@ -13,7 +13,7 @@ use super::{Confirmation, Outcome, Spinners, UsageError, block_on, confirm, load
 use crate::backup::{self, manifest::Manifest, verify::Problem};
 use crate::cli::{BackupDrillArgs, BackupKind, BackupRestoreArgs, BackupRunArgs, BackupVerifyArgs, Cli};
 use crate::config::HumanDuration;
-use crate::probe::Kind;
+use crate::config::checks::Kind;
 
 /// `backup run`: one set of the configured targets (`--only` some kinds).
 pub fn run(cli: &Cli, args: &BackupRunArgs) -> Result<Outcome> {

@@ -15,6 +15,7 @@
 //! the exporter serves its own metrics and watches the default backup folder.
 
 pub mod auth;
+pub mod checks;
 mod duration;
 mod env;
 mod error;
@@ -26,13 +27,14 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use strum::IntoEnumIterator as _;
 
 pub use duration::HumanDuration;
 pub use env::{MASK, Redact, Redacted, Secret, expand, mask_query, references as env_references, string as env_string};
 pub use error::{ConfigError, Location};
 pub use stack::{Stack, project_name_from};
 
-use crate::probe::{Kind, Spec};
+use checks::{Kind, Spec};
 
 /// The config file read when neither `--config` nor `OPS_GEN_CONFIG` is given.
 pub const DEFAULT_PATH: &str = "ops-gen.yml";
@@ -78,7 +80,7 @@ pub struct Config {
     /// Where and what `ops-gen backup` writes.
     pub backup: crate::backup::Settings,
     /// Persistence canaries.
-    pub canary: crate::probe::canary::Settings,
+    pub canary: checks::canary::Settings,
     /// The app's compose project and files.
     pub stack: Stack,
     /// The ops profile `ops-gen compose` generates and runs.
@@ -140,7 +142,7 @@ impl Default for Config {
     /// The embedded default: no targets, and one check that watches the
     /// default backup folder for a fresh, complete backup set.
     fn default() -> Self {
-        let backups = crate::probe::file_freshness::Spec::backup_folder(Path::new(defaults::BACKUP_DIR));
+        let backups = checks::file_freshness::Spec::backup_folder(Path::new(defaults::BACKUP_DIR));
         Self {
             listen: defaults::LISTEN,
             scrape: Scrape::default(),
@@ -149,7 +151,7 @@ impl Default for Config {
             notify: crate::notify::Settings::default(),
             auth: auth::Settings::default(),
             backup: crate::backup::Settings::default(),
-            canary: crate::probe::canary::Settings::default(),
+            canary: checks::canary::Settings::default(),
             stack: Stack::default(),
             profile: crate::profile::Settings::default(),
             canaries: BTreeMap::new(),
@@ -176,7 +178,7 @@ struct RawConfig {
     #[serde(default)]
     backup: crate::backup::Settings,
     #[serde(default)]
-    canary: crate::probe::canary::Settings,
+    canary: checks::canary::Settings,
     #[serde(default)]
     stack: Stack,
     #[serde(default)]
@@ -397,11 +399,11 @@ fn attach_stack(file: &str, stack: &Stack, checks: &mut BTreeMap<String, Spec>) 
 /// The canary checks of the `canary` section, one per chosen target.
 fn canary_checks(
     file: &str,
-    settings: &crate::probe::canary::Settings,
+    settings: &checks::canary::Settings,
     targets: &BTreeMap<String, Spec>,
     checks: &BTreeMap<String, Spec>,
 ) -> Result<BTreeMap<String, Spec>, ConfigError> {
-    use crate::probe::canary;
+    use checks::canary;
     if !settings.enabled {
         return Ok(BTreeMap::new());
     }
@@ -508,7 +510,7 @@ impl EntryError {
     }
 
     pub(crate) fn unknown_kind(found: &str) -> Self {
-        let fix = match nearest(found, Kind::ALL.iter().map(|k| k.as_str())) {
+        let fix = match nearest(found, Kind::iter().filter(|k| k.is_writable()).map(Kind::as_str)) {
             Some(near) => format!("did you mean `{near}`? (kinds: {})", Kind::list()),
             None => format!("use one of {}", Kind::list()),
         };

@@ -206,7 +206,7 @@ impl Exposition {
         let rows: Vec<(&str, &str, Option<&crate::probe::s3::State>)> = self
             .entries()
             .filter_map(|(check, result)| {
-                let crate::probe::Spec::S3(spec) = &check.spec else { return None };
+                let crate::config::checks::Spec::S3(spec) = &check.spec else { return None };
                 let state = match result.map(|r| &r.outcome.details) {
                     Some(Details::S3(state)) => Some(state),
                     _ => None,
@@ -425,7 +425,7 @@ type BackupFamily = (&'static str, &'static str, fn(&BackupRow) -> Option<f64>);
 /// succeeded" can alert from the first scrape.
 pub fn file_backup_rows(snapshot: &Snapshot) -> impl Iterator<Item = BackupRow> + '_ {
     snapshot.entries.iter().filter_map(|(check, result)| {
-        let crate::probe::Spec::FileFreshness(spec) = &check.spec else {
+        let crate::config::checks::Spec::FileFreshness(spec) = &check.spec else {
             return None;
         };
         let (last, size) = match result.as_ref().map(|r| &r.outcome.details) {

@@ -19,8 +19,9 @@ use serde::Serialize;
 use super::metrics::BackupRow;
 use crate::compose::Colour;
 use crate::config::HumanDuration;
+use crate::config::checks::Kind;
+use crate::probe::Details;
 use crate::probe::runner::Snapshot;
-use crate::probe::{Details, Kind};
 use crate::profile::Component;
 
 /// Everything the page shows.

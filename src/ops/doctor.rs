@@ -23,9 +23,10 @@ use serde::Serialize;
 use crate::backup;
 use crate::compose::Project;
 use crate::compose::preflight::{self, Finding, Status};
+use crate::config::checks::Spec;
 use crate::config::{Config, HumanDuration, Loaded, Source, defaults};
 use crate::docker::Docker;
-use crate::probe::{Reason, Spec};
+use crate::probe::Reason;
 use crate::profile::Context;
 
 /// A clock further than this from the reference fails: backup ages,

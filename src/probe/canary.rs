@@ -21,77 +21,13 @@ use std::fmt;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{Details, Outcome, Reason};
-use crate::config::HumanDuration;
+use crate::config::checks::canary::{Spec, Store};
 
 pub const REASONS: &[Reason] =
     &[Reason::Timeout, Reason::Connect, Reason::Tls, Reason::Auth, Reason::Query, Reason::Protocol, Reason::Internal];
-
-/// The `canary` section of `ops-gen.yml`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    /// Write and watch canaries (off by default: it writes to your stores).
-    #[serde(default)]
-    pub enabled: bool,
-    /// Which postgres/redis targets; all of them when empty.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub targets: Vec<String>,
-    #[serde(default = "Settings::default_interval")]
-    pub interval: HumanDuration,
-    /// The PostgreSQL table (in the target's database).
-    #[serde(default = "Settings::default_table")]
-    pub table: String,
-    /// The Redis key.
-    #[serde(default = "Settings::default_key")]
-    pub key: String,
-}
-
-impl Settings {
-    fn default_interval() -> HumanDuration {
-        HumanDuration::from_secs(60)
-    }
-    fn default_table() -> String {
-        "ops_gen_canary".to_owned()
-    }
-    fn default_key() -> String {
-        "ops-gen:canary".to_owned()
-    }
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            enabled: false,
-            targets: Vec::new(),
-            interval: Self::default_interval(),
-            table: Self::default_table(),
-            key: Self::default_key(),
-        }
-    }
-}
-
-/// The store a canary lives in.
-#[derive(Debug, Clone, Serialize)]
-#[serde(untagged)]
-pub enum Store {
-    Postgres(super::postgres::Spec),
-    Redis(super::redis::Spec),
-    S3(super::s3::Spec),
-}
-
-/// One target's canary check, made from the `canary` section.
-#[derive(Debug, Clone, Serialize)]
-pub struct Spec {
-    pub target: String,
-    #[serde(skip)]
-    pub store: Store,
-    pub table: String,
-    pub key: String,
-    pub interval: HumanDuration,
-}
 
 /// What the canary check reports.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -177,7 +113,11 @@ impl CanaryProbe {
     }
 
     /// Reads the canary and the server's identity, then writes the canary.
-    async fn postgres(&self, spec: &super::postgres::Spec, now: f64) -> Result<(Found, String), Outcome> {
+    async fn postgres(
+        &self,
+        spec: &crate::config::checks::postgres::Spec,
+        now: f64,
+    ) -> Result<(Found, String), Outcome> {
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(
             crate::tls::client_config(spec.tls_verify).map_err(|e| Outcome::failed(Reason::Tls, e))?,
         );
@@ -220,7 +160,7 @@ impl CanaryProbe {
         })
     }
 
-    async fn redis(&self, spec: &super::redis::Spec, now: f64) -> Result<(Found, String), Outcome> {
+    async fn redis(&self, spec: &crate::config::checks::redis::Spec, now: f64) -> Result<(Found, String), Outcome> {
         let fail = |e: &redis::RedisError| super::redis::failure(e);
         let mut conn = spec.url.get().get_multiplexed_async_connection().await.map_err(|e| fail(&e))?;
         let info: String = redis::cmd("INFO").arg("server").query_async(&mut conn).await.map_err(|e| fail(&e))?;
@@ -251,7 +191,7 @@ impl CanaryProbe {
 impl CanaryProbe {
     /// S3 keeps no server identity we could read: the canary object says
     /// only whether it is still there.
-    async fn s3(&self, spec: &super::s3::Spec, now: f64) -> Result<(Found, String), Outcome> {
+    async fn s3(&self, spec: &crate::config::checks::s3::Spec, now: f64) -> Result<(Found, String), Outcome> {
         use object_store::ObjectStoreExt as _;
         const SERVER: &str = "s3";
         let Some(client) = &self.s3 else {
@@ -279,13 +219,4 @@ impl CanaryProbe {
         store.put(&path, canary.to_string().into_bytes().into()).await.map_err(|e| fail("put", &e))?;
         Ok((found, SERVER.to_owned()))
     }
-}
-
-/// Keeps the canary's table name a plain identifier (it is put into SQL).
-#[must_use]
-pub fn valid_table(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }

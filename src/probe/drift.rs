@@ -25,12 +25,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::hash::{Hash as _, Hasher as _};
-use std::path::PathBuf;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{Details, Failure, Outcome, Reason};
-use crate::config::HumanDuration;
+use crate::config::checks::docker::Spec;
 use crate::docker::LABEL_PROFILE;
 use crate::docker::compose_cli::{CliError, ComposeCli};
 use crate::docker::{Docker, DockerError, Inspected, LABEL_COMPOSE_VERSION, LABEL_CONFIG_HASH, LABEL_ONEOFF, Listed};
@@ -39,45 +38,13 @@ use crate::stack::declared::{self, AppProject, Declared};
 pub const REASONS: &[Reason] =
     &[Reason::Timeout, Reason::Connect, Reason::Auth, Reason::Missing, Reason::Invalid, Reason::Io, Reason::Drift];
 
-/// Config of a `docker` check. The project and its files come from the
-/// `stack` section.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Spec {
-    /// Compose profiles taken as active, as `--profile` would [default: none].
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub profiles: Vec<String>,
-    #[serde(default = "Spec::default_interval")]
-    pub interval: HumanDuration,
-    #[serde(default = "Spec::default_timeout")]
-    pub timeout: HumanDuration,
-    /// The Compose project (`stack.project`, else the config folder's name).
-    #[serde(skip_deserializing)]
-    pub project: String,
-    /// The app's compose files (`stack.files`), absolute.
-    #[serde(skip_deserializing)]
-    pub files: Vec<PathBuf>,
-    /// The project folder: the config's.
-    #[serde(skip)]
-    pub dir: PathBuf,
-}
-
-impl Spec {
-    fn default_interval() -> HumanDuration {
-        HumanDuration::from_secs(30)
-    }
-    fn default_timeout() -> HumanDuration {
-        // `docker-compose` 1.x needs about half a second per `config`.
-        HumanDuration::from_secs(20)
-    }
-
-    fn app_project(&self) -> AppProject {
-        AppProject {
-            name: self.project.clone(),
-            dir: self.dir.clone(),
-            files: self.files.clone(),
-            profiles: self.profiles.clone(),
-        }
+/// The project as [`declared`] resolves it.
+fn app_project(spec: &Spec) -> AppProject {
+    AppProject {
+        name: spec.project.clone(),
+        dir: spec.dir.clone(),
+        files: spec.files.clone(),
+        profiles: spec.profiles.clone(),
     }
 }
 
@@ -203,7 +170,7 @@ fn compose_failure(e: &CliError) -> Failure {
 impl DriftProbe {
     #[must_use]
     pub fn new(spec: &Spec) -> Self {
-        Self { app: spec.app_project(), memory: tokio::sync::Mutex::new(Memory::default()) }
+        Self { app: app_project(spec), memory: tokio::sync::Mutex::new(Memory::default()) }
     }
 
     /// Docker API calls made so far (for the benchmark).

@@ -29,72 +29,22 @@ pub mod runner;
 pub mod s3;
 
 use std::fmt;
-use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::config::{EntryError, HumanDuration, defaults};
+use crate::config::checks::{Kind, Spec};
 
-/// The closed set of check kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    Postgres,
-    Redis,
-    Http,
-    FileFreshness,
-    S3,
-    /// Compose drift, service state and restarts of the `stack`.
-    Docker,
-    /// Persistence canaries, made from the `canary` section (not writable in
-    /// `targets` or `checks`).
-    Canary,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 6] = [Kind::Postgres, Kind::Redis, Kind::S3, Kind::Http, Kind::FileFreshness, Kind::Docker];
-
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Postgres => "postgres",
-            Self::Redis => "redis",
-            Self::Http => "http",
-            Self::FileFreshness => "file_freshness",
-            Self::S3 => "s3",
-            Self::Docker => "docker",
-            Self::Canary => "canary",
-        }
-    }
-
-    /// Data stores of the stack go under `targets`; everything else under `checks`.
-    #[must_use]
-    pub const fn is_target(self) -> bool {
-        matches!(self, Self::Postgres | Self::Redis | Self::S3)
-    }
-
-    /// The failure reasons this kind can report; their counters start at zero.
-    #[must_use]
-    pub const fn reasons(self) -> &'static [Reason] {
-        match self {
-            Self::Postgres => postgres::REASONS,
-            Self::Redis => redis::REASONS,
-            Self::Http => http::REASONS,
-            Self::FileFreshness => file_freshness::REASONS,
-            Self::S3 => s3::REASONS,
-            Self::Docker => drift::REASONS,
-            Self::Canary => canary::REASONS,
-        }
-    }
-
-    pub(crate) fn list() -> String {
-        Self::ALL.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+/// The failure reasons a kind can report; their counters start at zero.
+#[must_use]
+pub const fn reasons(kind: Kind) -> &'static [Reason] {
+    match kind {
+        Kind::Postgres => postgres::REASONS,
+        Kind::Redis => redis::REASONS,
+        Kind::Http => http::REASONS,
+        Kind::FileFreshness => file_freshness::REASONS,
+        Kind::S3 => s3::REASONS,
+        Kind::Docker => drift::REASONS,
+        Kind::Canary => canary::REASONS,
     }
 }
 
@@ -221,115 +171,6 @@ impl Outcome {
     #[must_use]
     pub fn is_success(&self) -> bool {
         self.failure.is_none()
-    }
-}
-
-/// Settings every kind shares.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Common {
-    /// The check's own time limit (the scrape deadline may cut it shorter).
-    pub timeout: Option<HumanDuration>,
-    /// Run on this schedule instead of on scrape.
-    pub interval: Option<HumanDuration>,
-}
-
-impl Common {
-    #[must_use]
-    pub fn timeout(self) -> Duration {
-        self.timeout.unwrap_or(defaults::CHECK_TIMEOUT).get()
-    }
-}
-
-/// One configured check, typed by its `kind`.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Spec {
-    Postgres(postgres::Spec),
-    Redis(redis::Spec),
-    Http(http::Spec),
-    FileFreshness(file_freshness::Spec),
-    S3(s3::Spec),
-    Docker(drift::Spec),
-    Canary(canary::Spec),
-}
-
-impl Spec {
-    #[must_use]
-    pub fn kind(&self) -> Kind {
-        match self {
-            Self::Postgres(_) => Kind::Postgres,
-            Self::Redis(_) => Kind::Redis,
-            Self::Http(_) => Kind::Http,
-            Self::FileFreshness(_) => Kind::FileFreshness,
-            Self::S3(_) => Kind::S3,
-            Self::Docker(_) => Kind::Docker,
-            Self::Canary(_) => Kind::Canary,
-        }
-    }
-
-    #[must_use]
-    pub fn common(&self) -> Common {
-        let (timeout, interval) = match self {
-            Self::Postgres(s) => (s.timeout, s.interval),
-            Self::Redis(s) => (s.timeout, s.interval),
-            Self::Http(s) => (s.timeout, s.interval),
-            Self::FileFreshness(s) => (s.timeout, s.interval),
-            Self::S3(s) => (s.timeout, Some(s.interval)),
-            Self::Docker(s) => (Some(s.timeout), Some(s.interval)),
-            Self::Canary(s) => (None, Some(s.interval)),
-        };
-        Common { timeout, interval }
-    }
-
-    /// Types one `targets`/`checks` entry by its `kind`, tracking field paths.
-    pub(crate) fn from_yaml(value: serde_norway::Value) -> Result<Self, EntryError> {
-        let serde_norway::Value::Mapping(mut map) = value else {
-            return Err(EntryError::Kind {
-                message: "expected a mapping of settings".to_owned(),
-                fix: format!("write `kind:` and the kind's settings under the name (kinds: {})", Kind::list()),
-            });
-        };
-        let Some(serde_norway::Value::String(kind)) = map.remove("kind") else {
-            return Err(EntryError::missing_kind());
-        };
-        let rest = serde_norway::Value::Mapping(map);
-        Ok(match kind.as_str() {
-            "postgres" => Self::Postgres(typed(rest)?),
-            "redis" => Self::Redis(typed(rest)?),
-            "http" => Self::Http(typed(rest)?),
-            "file_freshness" => Self::FileFreshness(typed(rest)?),
-            "s3" => Self::S3(typed(rest)?),
-            "docker" => Self::Docker(typed(rest)?),
-            other => return Err(EntryError::unknown_kind(other)),
-        })
-    }
-}
-
-fn typed<T: serde::de::DeserializeOwned>(v: serde_norway::Value) -> Result<T, EntryError> {
-    serde_path_to_error::deserialize(v).map_err(EntryError::Field)
-}
-
-/// A problem one field cannot show, found by a kind's `validate`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invalid {
-    /// The key inside the entry, such as `steps[1].url`.
-    pub key: String,
-    pub message: String,
-    pub fix: String,
-}
-
-impl Spec {
-    /// Checks rules that span fields, after each field parsed on its own.
-    pub fn validate(&self) -> Result<(), Invalid> {
-        match self {
-            Self::Http(s) => s.validate(),
-            Self::Postgres(_)
-            | Self::Redis(_)
-            | Self::FileFreshness(_)
-            | Self::S3(_)
-            | Self::Docker(_)
-            | Self::Canary(_) => Ok(()),
-        }
     }
 }
 

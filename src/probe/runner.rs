@@ -73,7 +73,7 @@ impl FailureLedger {
     fn register(&self, name: &str, kind: Kind) {
         self.version.fetch_add(1, std::sync::atomic::Ordering::Release);
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
-        for reason in kind.reasons() {
+        for reason in super::reasons(kind) {
             counts.entry((name.to_owned(), kind, *reason)).or_insert(0);
         }
     }

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::compose::DOCKER_PROXY;
 use super::{Artifact, Component, Context};
-use crate::probe::Kind;
+use crate::config::checks::Kind;
 use crate::series::CHECK_SUCCESS;
 
 /// The generated file, relative to the output folder.

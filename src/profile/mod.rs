@@ -35,8 +35,8 @@ use std::path::{Path, PathBuf};
 use bytesize::ByteSize;
 use serde::{Deserialize, Serialize};
 
+use crate::config::checks::Spec;
 use crate::config::{Config, ConfigError, HumanDuration};
-use crate::probe::Spec;
 
 use crate::stack::app::{App, AppError};
 
