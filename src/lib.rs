@@ -8,8 +8,11 @@
 //! ARCHITECTURE.md; `tests/architecture.rs` keeps it so), bottom first:
 //!
 //! 1. Leaves. [`config`] reads and validates `ops-gen.yml` (strict keys,
-//!    `${ENV}` secrets, durations, defaults in one place); nothing runs on a
-//!    bad config. [`errors`] renders an error chain on one line; [`tls`] is
+//!    `${ENV}` secrets, durations, defaults in one place; every section's
+//!    types, the check kinds' settings in [`config::checks`]); nothing runs
+//!    on a bad config. It also knows what a secret looks like:
+//!    [`config::redact`] takes secrets out of what a bundle, a log tail or
+//!    a context shows. [`errors`] renders an error chain on one line; [`tls`] is
 //!    the one crypto provider; [`build_info`] says which build this is;
 //!    [`output`] writes files durably and owner-only; [`runbook`] holds the
 //!    recovery procedures alerts link to; [`series`] names every exported
@@ -25,8 +28,7 @@
 //!    good copy. [`profile`] generates the optional ops profile (compose
 //!    file, Prometheus config and rules, Grafana dashboards, Loki, the log
 //!    shipper, Uptime Kuma). [`notify`] tells people when a check changes;
-//!    [`redact`] takes secrets out of what a bundle, a log tail or a context
-//!    shows; [`report`] shows check results to people.
+//!    [`report`] shows check results to people.
 //! 4. [`compose`] runs the profile through the Compose CLI; [`ops`] holds
 //!    the operator's chores (`init`, `doctor`, `health`, `smoke`, `bundle`,
 //!    `storage`); [`ctl`] is the client of a remote `serve`.
@@ -54,7 +56,6 @@ pub mod ops;
 pub mod output;
 pub mod probe;
 pub mod profile;
-pub mod redact;
 pub mod report;
 pub mod runbook;
 pub mod series;

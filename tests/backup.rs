@@ -6,7 +6,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use ops_gen::backup::container::{PgContainer, RedisContainer};
-use ops_gen::backup::drill::{Engine, EngineKind, FirstValue};
+use ops_gen::backup::drill::FirstValue;
+use ops_gen::config::backup::{Engine, EngineKind};
 
 use crate::util::{self, PLANTED, Run, TestExporter, ops_gen, run, servers};
 

@@ -23,18 +23,16 @@
 //! failing command, the container's state is read, so an image that
 //! refuses to start costs seconds, not the two-minute readiness wait.
 //!
-//! `backup.drill.env` ([`DrillEnv`]) passes extra variables to every drill
+//! `backup.drill.env` ([`crate::config::backup::DrillEnv`]) passes extra variables to every drill
 //! container (`POSTGRES_INITDB_ARGS`, a licence key of a custom image).
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-use super::drill::{Engine, FirstValue, error_line, globals_outcome};
-use crate::config::{ConfigError, MASK};
+use super::drill::{FirstValue, error_line, globals_outcome};
+use crate::config::MASK;
+use crate::config::backup::Engine;
 use crate::docker::{Docker, ExecOutput, ThrowawaySpec, Upload};
 
 /// How long a fresh container may take to accept connections: the
@@ -51,99 +49,8 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 const RESTORE_TIMEOUT: Duration = Duration::from_secs(6 * 60 * 60);
 /// How many of a stopped container's last log lines a failure quotes.
 const LOG_LINES: usize = 10;
-/// Variables ops-gen sets itself in every PostgreSQL drill container.
-const RESERVED: [&str; 3] = ["POSTGRES_PASSWORD", "POSTGRES_USER", "POSTGRES_HOST_AUTH_METHOD"];
 /// Where uploaded files go inside a PostgreSQL container (exists in every image).
 const PG_UPLOAD: &str = "/tmp/ops-gen-drill.upload";
-
-/// `backup.drill.env`: environment variables for every drill container,
-/// by name. Values may be `${ENV}` references, resolved at load. `config
-/// check` shows a value masked when its name looks secret or it comes from
-/// a secret-looking variable, and masks passwords in URLs of the others.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct DrillEnv(BTreeMap<String, EnvValue>);
-
-/// One value of [`DrillEnv`]: the resolved text, and whether it came from a
-/// variable whose name looks secret.
-#[derive(Clone, PartialEq, Eq)]
-pub struct EnvValue {
-    value: String,
-    from_secret: bool,
-}
-
-impl<'de> Deserialize<'de> for EnvValue {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(deserializer)?;
-        let from_secret = crate::config::env_references(&raw).iter().any(|n| crate::redact::is_secret_key(n));
-        let value = crate::config::expand(&raw).map_err(serde::de::Error::custom)?;
-        Ok(Self { value, from_secret })
-    }
-}
-
-/// Never the value: the name it belongs to decides whether it is secret,
-/// and a debug print knows no name.
-impl fmt::Debug for EnvValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(MASK)
-    }
-}
-
-impl Serialize for DrillEnv {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap as _;
-        let redactor = crate::redact::Redactor::default();
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (name, value) in &self.0 {
-            if value.from_secret || crate::redact::is_secret_key(name) {
-                map.serialize_entry(name, MASK)?;
-            } else {
-                map.serialize_entry(name, &redactor.text(&value.value))?;
-            }
-        }
-        map.end()
-    }
-}
-
-impl DrillEnv {
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// `NAME=value` entries, as a container's environment takes them.
-    fn entries(&self) -> Vec<String> {
-        self.0.iter().map(|(name, value)| format!("{name}={}", value.value)).collect()
-    }
-
-    /// Checks every name is a variable name, and none is one ops-gen sets.
-    pub(crate) fn validate(&self, file: &str) -> Result<(), ConfigError> {
-        for name in self.0.keys() {
-            let key = format!("backup.drill.env.{name}");
-            let valid = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            if !valid {
-                return Err(ConfigError::invalid(
-                    file,
-                    key,
-                    format!("`{name}` is not an environment variable name"),
-                    Some("use letters, digits and `_`, not starting with a digit (e.g. `POSTGRES_INITDB_ARGS`)".into()),
-                ));
-            }
-            if RESERVED.contains(&name.as_str()) {
-                return Err(ConfigError::invalid(
-                    file,
-                    key,
-                    format!(
-                        "ops-gen sets `{name}` itself in every drill container (a fresh random password for the `postgres` superuser, with password authentication)"
-                    ),
-                    Some(format!("remove `{name}` from `backup.drill.env`")),
-                ));
-            }
-        }
-        Ok(())
-    }
-}
 
 /// A throwaway PostgreSQL server in a container, restored into through
 /// Docker exec.

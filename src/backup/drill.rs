@@ -17,102 +17,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::container::{DrillEnv, PgContainer, RedisContainer};
+use super::container::{PgContainer, RedisContainer};
 use super::manifest::{Manifest, TargetOutcome, write_synced};
 use super::objects;
 use crate::config::Config;
+use crate::config::backup::{Engine, EngineKind, Query, Sanity};
 
 /// The file a drill writes into the set.
 pub const SUMMARY: &str = "restore-drill-summary.json";
-
-/// Sanity checks of a restored target (`backup.targets.<name>.drill`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Sanity {
-    /// PostgreSQL: tables that must exist (`schema.table` or `table`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tables: Vec<String>,
-    /// PostgreSQL: queries whose first value must equal `equals` or be at least `min`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub queries: Vec<Query>,
-    /// Redis: at least this many keys in all databases together.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_keys: Option<u64>,
-    /// Redis: keys that must exist (in database 0); S3: object keys that
-    /// must exist.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub keys: Vec<String>,
-    /// S3: at least this many objects restored.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_objects: Option<u64>,
-    /// S3: an existing bucket to restore into (under a prefix of the drill's
-    /// own, removed afterwards); by default a bucket is created for the drill
-    /// and deleted after it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bucket: Option<String>,
-}
-
-/// `backup.drill`: where throwaway instances run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Engine {
-    /// `local`: `initdb`/`pg_ctl` and `redis-server` on this host; `docker`:
-    /// containers of the images below on the Docker engine (`DOCKER_HOST`).
-    #[serde(default)]
-    pub engine: EngineKind,
-    /// The PostgreSQL image; `{major}` becomes the dumped server's major version.
-    #[serde(default = "Engine::default_postgres_image")]
-    pub postgres_image: String,
-    /// The Redis image; `{major}` becomes the backed-up server's major version.
-    #[serde(default = "Engine::default_redis_image")]
-    pub redis_image: String,
-    /// Environment variables for every drill container (`docker` only).
-    #[serde(default, skip_serializing_if = "DrillEnv::is_empty")]
-    pub env: DrillEnv,
-}
-
-/// Where a drill's throwaway instances run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EngineKind {
-    #[default]
-    Local,
-    Docker,
-}
-
-impl Engine {
-    fn default_postgres_image() -> String {
-        "postgres:{major}".to_owned()
-    }
-    fn default_redis_image() -> String {
-        "redis:{major}".to_owned()
-    }
-}
-
-impl Default for Engine {
-    fn default() -> Self {
-        Self {
-            engine: EngineKind::Local,
-            postgres_image: Self::default_postgres_image(),
-            redis_image: Self::default_redis_image(),
-            env: DrillEnv::default(),
-        }
-    }
-}
-
-/// One sanity query.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Query {
-    /// Run against this database of the target (default: the first dumped).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub database: Option<String>,
-    pub sql: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub equals: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min: Option<f64>,
-}
 
 /// One sanity check's result.
 #[derive(Debug, Clone, Serialize, Deserialize)]

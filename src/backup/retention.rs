@@ -26,8 +26,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use super::SetEntry;
 use super::lock::FolderLock;
-use super::{Retention, SetEntry};
+use crate::config::backup::Retention;
 
 /// How far in the future the newest set may lie before retention stops:
 /// clocks of a host and its NTP server disagree by far less.
@@ -229,7 +230,10 @@ mod tests {
         let plan = super::plan(&keep(1), &catalog, now(), &[PathBuf::from("/nowhere/a")]);
         assert_eq!(names(&plan), ["b", "c"], "a set in use is kept");
         let mut rules = keep(1);
-        rules.tags.insert("pre-migration".to_owned(), super::super::TagRetention { keep_last: Some(2), max_age: None });
+        rules.tags.insert(
+            "pre-migration".to_owned(),
+            crate::config::backup::TagRetention { keep_last: Some(2), max_age: None },
+        );
         assert_eq!(names(&super::plan(&rules, &catalog, now(), &[])), ["a", "b"]);
     }
 

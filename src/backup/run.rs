@@ -94,7 +94,7 @@ impl Progress for Quiet {
 /// kinds) under the folder's exclusive lock, then applies retention.
 pub async fn run(config: &Config, options: &Options, progress: &dyn Progress) -> Result<Summary, RunError> {
     if let Some(tag) = &options.tag {
-        if !super::valid_tag(tag) {
+        if !crate::config::backup::valid_tag(tag) {
             return Err(RunError::BadTag(tag.clone(), ""));
         }
         if tag == PRE_RESTORE {
@@ -411,7 +411,7 @@ fn relative(set: &Path, path: &Path) -> String {
 async fn dump_postgres(
     job: &Job,
     spec: &crate::config::checks::postgres::Spec,
-    settings: &super::PostgresSettings,
+    settings: &crate::config::backup::PostgresSettings,
     set: &Path,
 ) -> Result<Vec<FileEntry>, String> {
     let config = spec.url.get();

@@ -16,9 +16,10 @@ use crate::backup::run::Progress as _;
 use crate::cli::{Cli, DestroyArgs, GenerateArgs, LogsArgs, ServiceArgs, UpArgs};
 use crate::compose::{self, ComposeError, Project};
 use crate::config::Loaded;
+use crate::config::profile::Component;
 use crate::docker::Docker;
 use crate::docker::compose_cli::ComposeCli;
-use crate::profile::{self, Component};
+use crate::profile;
 
 /// What `generate` writes: the compose profile, or the Kubernetes manifests.
 #[derive(Debug, Clone, Copy)]

@@ -22,11 +22,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::config::profile::Component;
 use crate::docker::LABEL_PROFILE;
 use crate::docker::compose_cli::{CliError, ComposeCli, project_args};
 use crate::docker::{Container, Docker, DockerError};
+use crate::profile::Context;
 use crate::profile::compose::{FILE, PROFILE};
-use crate::profile::{Component, Context};
 
 /// Why a compose command could not do its job.
 #[derive(Debug, thiserror::Error)]

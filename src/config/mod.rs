@@ -15,10 +15,14 @@
 //! the exporter serves its own metrics and watches the default backup folder.
 
 pub mod auth;
+pub mod backup;
 pub mod checks;
 mod duration;
 mod env;
 mod error;
+pub mod notify;
+pub mod profile;
+pub mod redact;
 mod stack;
 pub mod web;
 
@@ -74,17 +78,17 @@ pub struct Config {
     /// Smoke and freshness checks, by name.
     pub checks: BTreeMap<String, Spec>,
     /// Who hears about checks going red and green again.
-    pub notify: crate::notify::Settings,
+    pub notify: notify::Settings,
     /// Who may call the ops API.
     pub auth: auth::Settings,
     /// Where and what `ops-gen backup` writes.
-    pub backup: crate::backup::Settings,
+    pub backup: backup::Settings,
     /// Persistence canaries.
     pub canary: checks::canary::Settings,
     /// The app's compose project and files.
     pub stack: Stack,
     /// The ops profile `ops-gen compose` generates and runs.
-    pub profile: crate::profile::Settings,
+    pub profile: profile::Settings,
     /// The checks the `canary` section makes, by name (`canary-<target>`).
     #[serde(skip)]
     pub canaries: BTreeMap<String, Spec>,
@@ -148,12 +152,12 @@ impl Default for Config {
             scrape: Scrape::default(),
             targets: BTreeMap::new(),
             checks: BTreeMap::from([(defaults::BACKUP_CHECK.to_owned(), Spec::FileFreshness(backups))]),
-            notify: crate::notify::Settings::default(),
+            notify: notify::Settings::default(),
             auth: auth::Settings::default(),
-            backup: crate::backup::Settings::default(),
+            backup: backup::Settings::default(),
             canary: checks::canary::Settings::default(),
             stack: Stack::default(),
-            profile: crate::profile::Settings::default(),
+            profile: profile::Settings::default(),
             canaries: BTreeMap::new(),
         }
     }
@@ -172,17 +176,17 @@ struct RawConfig {
     #[serde(default)]
     checks: BTreeMap<String, serde_norway::Value>,
     #[serde(default)]
-    notify: crate::notify::Settings,
+    notify: notify::Settings,
     #[serde(default)]
     auth: auth::Settings,
     #[serde(default)]
-    backup: crate::backup::Settings,
+    backup: backup::Settings,
     #[serde(default)]
     canary: checks::canary::Settings,
     #[serde(default)]
     stack: Stack,
     #[serde(default)]
-    profile: crate::profile::Settings,
+    profile: profile::Settings,
 }
 
 impl RawConfig {

@@ -257,7 +257,7 @@ impl Docker {
     }
 
     /// A container's environment (`KEY=value` entries) as created: callers
-    /// must redact it before showing it ([`crate::redact`]).
+    /// must redact it before showing it ([`crate::config::redact`]).
     pub async fn container_env(&self, id: &str) -> Result<Vec<String>, DockerError> {
         let inspect = self
             .bounded("inspect container", self.client.inspect_container(id, None::<InspectContainerOptions>))

@@ -20,9 +20,9 @@ use super::metrics::BackupRow;
 use crate::compose::Colour;
 use crate::config::HumanDuration;
 use crate::config::checks::Kind;
+use crate::config::profile::Component;
 use crate::probe::Details;
 use crate::probe::runner::Snapshot;
-use crate::profile::Component;
 
 /// Everything the page shows.
 #[derive(Debug, Clone, Serialize)]

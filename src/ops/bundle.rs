@@ -7,7 +7,7 @@
 //! `bundle.json` (this index: each part's status, time and size, and what
 //! the size cap cut); the same files go into one `.tar.gz` next to it.
 //!
-//! Secrets are redacted in every part by one [`crate::redact::Redactor`] that first learns
+//! Secrets are redacted in every part by one [`crate::config::redact::Redactor`] that first learns
 //! the config's secrets and the secret-looking environment of the stack's
 //! containers. Parts are collected concurrently, each under
 //! [`Options::part_timeout`]: a part that fails or hangs is recorded, the
@@ -115,7 +115,7 @@ pub enum BundleError {
 /// exporter port, else the config's `listen` (0.0.0.0 asked at 127.0.0.1).
 #[must_use]
 pub fn metrics_url(loaded: &Loaded) -> String {
-    use crate::profile::Component;
+    use crate::config::profile::Component;
     let profile = &loaded.config.profile;
     let port = profile.enabled(Component::Exporter).then(|| profile.host_port(Component::Exporter)).flatten();
     let mut listen = loaded.config.listen;

@@ -18,9 +18,9 @@ use serde::Serialize;
 
 use crate::compose::{self, Project};
 use crate::config::Loaded;
+use crate::config::redact::Redactor;
 use crate::docker::Docker;
 use crate::docker::compose_cli::ComposeCli;
-use crate::redact::Redactor;
 
 /// How long `git` and the Compose CLI may take to say their version.
 pub const TOOL_TIMEOUT: Duration = Duration::from_secs(5);

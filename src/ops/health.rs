@@ -17,10 +17,10 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::config::checks::{Kind, Spec};
+use crate::config::profile::Component;
 use crate::config::{Config, HumanDuration};
 use crate::probe::runner::Completed;
 use crate::probe::{BuildError, Reason};
-use crate::profile::Component;
 
 /// One component or target.
 #[derive(Debug, Serialize)]

@@ -8,8 +8,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::config::redact::Redactor;
 use crate::docker::{Docker, DockerError};
-use crate::redact::Redactor;
 
 /// One log line.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

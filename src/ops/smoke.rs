@@ -30,9 +30,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::profile::Component;
 use crate::config::{Config, HumanDuration, Secret};
 use crate::output::{SmokeFailure, SmokeLatest};
-use crate::profile::{Component, Context};
+use crate::profile::Context;
 
 /// Where results are written ([`crate::output::SMOKE_DIR`]).
 pub const DIR: &str = crate::output::SMOKE_DIR;

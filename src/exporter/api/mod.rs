@@ -21,7 +21,7 @@
 //!   page's admin buttons).
 //!
 //! Everything that leaves through these routes from the stack (context,
-//! logs, bundle) goes through the one [`crate::redact::Redactor`].
+//! logs, bundle) goes through the one [`crate::config::redact::Redactor`].
 //! - `GET /api/ops/beacon.js`: the script an app includes (public: it holds
 //!   no secret).
 

@@ -16,7 +16,7 @@
 //! (they would mangle every word that contains them); the structural rules
 //! above still catch them next to their key or in a URL.
 
-use crate::config::{Loaded, MASK, Source};
+use super::{Loaded, MASK, Source};
 
 /// Known secret values shorter than this are only redacted by the
 /// structural rules, never as free substrings.
@@ -50,7 +50,7 @@ impl Redactor {
         let mut redactor = Self::default();
         let Source::File(path) = &loaded.source else { return redactor };
         let Ok(text) = std::fs::read_to_string(path) else { return redactor };
-        for name in crate::config::env_references(&text) {
+        for name in super::env_references(&text) {
             if let Ok(value) = std::env::var(&name) {
                 if is_secret_key(&name) {
                     redactor.add(value.clone());
@@ -58,7 +58,7 @@ impl Redactor {
                 redactor.add_all(url_passwords(&value));
             }
         }
-        if let Ok(expanded) = crate::config::expand(&text) {
+        if let Ok(expanded) = super::expand(&text) {
             redactor.add_all(url_passwords(&expanded));
         }
         redactor
