@@ -12,16 +12,16 @@ use std::time::{Duration, Instant};
 
 use ops_gen::config::Loaded;
 use ops_gen::config::checks::Spec;
-use ops_gen::probe::drift::DriftProbe;
+use ops_gen::probe::docker::DriftProbe;
 
 async fn timed(probe: &DriftProbe) -> (Duration, u64, usize) {
     let before = probe.api_calls().await;
     let start = Instant::now();
-    let outcome = probe.run().await;
+    let outcome = probe.check().await;
     let took = start.elapsed();
-    let services = match &outcome.details {
-        ops_gen::probe::Details::Drift(state) => state.services.len(),
-        _ => panic!("the drift check failed: {:?}", outcome.failure),
+    let services = match outcome.found::<ops_gen::probe::docker::State>() {
+        Some(state) => state.services.len(),
+        None => panic!("the drift check failed: {:?}", outcome.failure),
     };
     (took, probe.api_calls().await - before, services)
 }

@@ -6,10 +6,9 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use crate::config::HumanDuration;
 use crate::config::checks::Kind;
+use crate::probe::Outcome;
 use crate::probe::runner::Snapshot;
-use crate::probe::{Details, Outcome};
 
 /// One check's result, as `--json` prints it.
 #[derive(Debug, Serialize)]
@@ -63,7 +62,7 @@ pub fn table(snapshot: &Snapshot, color: bool, now: SystemTime) -> String {
                     let status = if r.outcome.is_success() { "ok" } else { "FAIL" };
                     let detail = match &r.outcome.failure {
                         Some(f) => format!("{}: {}", f.reason, f.message),
-                        None => describe(&r.outcome.details, now),
+                        None => r.outcome.describe(now),
                     };
                     (status.to_owned(), format_ms(r.duration), detail)
                 }
@@ -84,7 +83,7 @@ pub fn table(snapshot: &Snapshot, color: bool, now: SystemTime) -> String {
         out.push_str("(no checks configured)\n");
     }
     for (check, result) in &snapshot.entries {
-        if let Some(Details::Drift(state)) = result.as_ref().map(|r| &r.outcome.details) {
+        if let Some(state) = result.as_ref().and_then(|r| r.outcome.found::<crate::probe::docker::State>()) {
             out.push('\n');
             out.push_str(&drift_table(&check.name, state));
         }
@@ -95,7 +94,7 @@ pub fn table(snapshot: &Snapshot, color: bool, now: SystemTime) -> String {
 /// The services of a `docker` check, one line each, then what drifts in
 /// words and the command that fixes it.
 #[must_use]
-pub fn drift_table(check: &str, state: &crate::probe::drift::State) -> String {
+pub fn drift_table(check: &str, state: &crate::probe::docker::State) -> String {
     let rows: Vec<[String; 5]> = state
         .services
         .iter()
@@ -161,59 +160,5 @@ pub fn format_ms(d: Duration) -> String {
         format!("{:.1} ms", d.as_secs_f64() * 1000.0)
     } else {
         format!("{} ms", d.as_millis())
-    }
-}
-
-fn ago(unix_seconds: f64, now: SystemTime) -> String {
-    let now = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
-    let secs = (now - unix_seconds).max(0.0);
-    // Whole seconds are precise enough for a person.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let secs = secs as u64;
-    format!("{} ago", HumanDuration(Duration::from_secs(secs)))
-}
-
-/// What a successful check found, in a few words.
-#[must_use]
-pub fn describe(details: &Details, now: SystemTime) -> String {
-    match details {
-        Details::None => String::new(),
-        Details::Postgres(info) => format!("PostgreSQL {}", info.server_version),
-        Details::Redis(p) => format!(
-            "last save {}, {} change(s) since, last bgsave {}",
-            ago(p.last_save_timestamp_seconds as f64, now),
-            p.changes_since_last_save,
-            if p.last_bgsave_success { "ok" } else { "FAILED" }
-        ),
-        Details::S3(s) => match s.objects {
-            Some(objects) => format!(
-                "round trip in {:.0} ms; bucket {}: {objects} objects, {}",
-                s.roundtrip_seconds * 1000.0,
-                s.bucket,
-                bytesize::ByteSize::b(s.bytes.unwrap_or(0))
-            ),
-            None => format!("round trip in {:.0} ms; bucket {}", s.roundtrip_seconds * 1000.0, s.bucket),
-        },
-        Details::Canary(c) => format!(
-            "{} (canary {} old)",
-            if c.survived { "data survived every restart seen" } else { "DATA LOST at a restart" },
-            HumanDuration(Duration::from_secs(
-                Duration::try_from_secs_f64(c.age_seconds).unwrap_or_default().as_secs()
-            ))
-        ),
-        Details::Drift(d) => {
-            let up = d.services.iter().filter(|s| s.up).count();
-            match d.drifting() {
-                0 => format!("project {}: {up} of {} services up, all as declared", d.project, d.services.len()),
-                n => format!("project {}: {up} of {} services up, {n} drifting", d.project, d.services.len()),
-            }
-        }
-        Details::Freshness(f) => {
-            format!(
-                "newest file {} ({})",
-                ago(f.last_success_timestamp_seconds, now),
-                bytesize::ByteSize::b(f.size_bytes)
-            )
-        }
     }
 }

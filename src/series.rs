@@ -70,11 +70,12 @@ pub const SCRAPE_DURATION_SECONDS: &str = "opsgen_scrape_duration_seconds";
 mod tests {
     use std::path::{Path, PathBuf};
 
-    /// The files that name series: the exporter and the whole generator.
+    /// The files that name series: the exporter, the check kinds and the
+    /// whole generator.
     fn sources() -> Vec<PathBuf> {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         let mut found = vec![src.join("exporter/metrics.rs")];
-        let mut dirs = vec![src.join("profile")];
+        let mut dirs = vec![src.join("profile"), src.join("probe")];
         while let Some(dir) = dirs.pop() {
             for path in std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()) {
                 if path.is_dir() {

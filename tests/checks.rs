@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use ops_gen::config::Config;
-use ops_gen::probe::{Details, Outcome, Probe, Reason};
+use ops_gen::probe::postgres::ServerInfo;
+use ops_gen::probe::redis::Persistence;
+use ops_gen::probe::{Outcome, Probe, Reason};
 
 use crate::util::{self, servers};
 
@@ -46,7 +48,7 @@ async fn postgres_succeeds_reports_version_and_reuses_its_connection() {
     for _ in 0..3 {
         let out = p.run().await;
         assert!(out.is_success(), "{out:?}");
-        let Details::Postgres(info) = &out.details else { panic!("no server info: {out:?}") };
+        let Some(info) = out.found::<ServerInfo>() else { panic!("no server info: {out:?}") };
         assert!(info.server_version.starts_with(|c: char| c.is_ascii_digit()), "{}", info.server_version);
     }
     let row = admin
@@ -98,11 +100,11 @@ async fn redis_succeeds_with_live_persistence() {
     let mut conn = util::redis_conn().await;
     let p = redis(&util::redis_url());
     let first = p.run().await;
-    let Details::Redis(before) = first.details.clone() else { panic!("no persistence: {first:?}") };
+    let Some(before) = first.found::<Persistence>().cloned() else { panic!("no persistence: {first:?}") };
     let key = util::unique("opsgen_test");
     let _: () = redis::cmd("SET").arg(&key).arg("1").query_async(&mut conn).await.unwrap();
     let second = p.run().await;
-    let Details::Redis(after) = second.details else { panic!("no persistence") };
+    let Some(after) = second.found::<Persistence>().cloned() else { panic!("no persistence") };
     assert!(
         after.changes_since_last_save > before.changes_since_last_save
             || after.last_save_timestamp_seconds > before.last_save_timestamp_seconds

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use ops_gen::config::Config;
-use ops_gen::probe::{Details, Probe, Reason};
+use ops_gen::probe::s3::State;
+use ops_gen::probe::{Probe, Reason};
 
 use crate::util::{self, PLANTED, TestExporter};
 
@@ -27,7 +28,7 @@ async fn round_trip_succeeds_and_failures_have_the_right_reason() {
     let (endpoint, bucket) = (server.endpoint(), "bucket".to_owned());
     let out = probe(&yaml(&endpoint, &bucket, &access, &secret)).run().await;
     assert!(out.is_success(), "{out:?}");
-    let Details::S3(state) = &out.details else { panic!("{out:?}") };
+    let Some(state) = out.found::<State>() else { panic!("{out:?}") };
     assert!(state.roundtrip_seconds > 0.0 && state.objects.is_some());
 
     let wrong = probe(&yaml(&endpoint, &bucket, &access, "not-the-secret")).run().await;

@@ -10,6 +10,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct HumanDuration(pub Duration);
 
 impl HumanDuration {
+    /// How long ago `unix_seconds` was at `now`, to the second: `4m ago`.
+    #[must_use]
+    pub fn ago(unix_seconds: f64, now: std::time::SystemTime) -> String {
+        let now = now.duration_since(std::time::SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        let secs = Duration::try_from_secs_f64((now - unix_seconds).max(0.0)).unwrap_or_default().as_secs();
+        format!("{} ago", Self(Duration::from_secs(secs)))
+    }
+
     #[must_use]
     pub const fn from_secs(secs: u64) -> Self {
         Self(Duration::from_secs(secs))

@@ -16,8 +16,9 @@ use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use crate::probe::Details;
-use crate::probe::runner::{Check, Completed, FailureLedger, Snapshot};
+use crate::probe::Entry;
+use crate::probe::file_freshness::Freshness;
+use crate::probe::runner::{Completed, FailureLedger, Snapshot};
 use crate::series;
 
 /// `Content-Type` of the OpenMetrics answer.
@@ -128,9 +129,6 @@ impl Rendered {
     }
 }
 
-/// A per-service gauge of the drift check: name, help, value.
-type ServiceFamily = (&'static str, &'static str, fn(&crate::probe::drift::ServiceState) -> f64);
-
 #[derive(Debug)]
 struct Exposition {
     snapshot: Arc<Snapshot>,
@@ -147,16 +145,9 @@ fn bool_gauge(b: bool) -> i64 {
     i64::from(b)
 }
 
-type Entry<'a> = (&'a Check, Option<&'a Completed>);
-
 impl Exposition {
     fn entries(&self) -> impl Iterator<Item = Entry<'_>> {
         self.snapshot.entries.iter().map(|(c, r)| (c.as_ref(), r.as_deref()))
-    }
-
-    /// The last results' details of one kind, in check order.
-    fn details<'s, T>(&'s self, pick: impl Fn(&'s Details) -> Option<&'s T>) -> Vec<&'s T> {
-        self.entries().filter_map(|(_, result)| result.and_then(|r| pick(&r.outcome.details))).collect()
     }
 
     /// One gauge family over every check, labelled `check` and `kind`.
@@ -171,170 +162,6 @@ impl Exposition {
         for (check, result) in self.entries() {
             let labels = [("check", check.name.as_str()), ("kind", check.kind().as_str())];
             family.encode_family(&labels)?.encode_gauge(&value(result))?;
-        }
-        Ok(())
-    }
-
-    /// One gauge family over the checks whose details yield a value,
-    /// labelled `target`.
-    fn target_gauge(
-        &self,
-        enc: &mut DescriptorEncoder,
-        name: &str,
-        help: &str,
-        value: impl Fn(&Details) -> Option<f64>,
-    ) -> std::fmt::Result {
-        let values: Vec<(&str, f64)> = self
-            .entries()
-            .filter_map(|(check, result)| {
-                result.and_then(|r| value(&r.outcome.details)).map(|v| (check.name.as_str(), v))
-            })
-            .collect();
-        if values.is_empty() {
-            return Ok(());
-        }
-        let mut family = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
-        for (target, v) in values {
-            family.encode_family(&[("target", target)])?.encode_gauge(&v)?;
-        }
-        Ok(())
-    }
-
-    /// S3 round trips and bucket listings. The round-trip series are there
-    /// for every `s3` target, also before its first run (0).
-    fn s3_series(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
-        let rows: Vec<(&str, &str, Option<&crate::probe::s3::State>)> = self
-            .entries()
-            .filter_map(|(check, result)| {
-                let crate::config::checks::Spec::S3(spec) = &check.spec else { return None };
-                let state = match result.map(|r| &r.outcome.details) {
-                    Some(Details::S3(state)) => Some(state),
-                    _ => None,
-                };
-                Some((check.name.as_str(), spec.bucket.as_str(), state))
-            })
-            .collect();
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let families: [S3Family; 4] = [
-            (
-                series::S3_ROUNDTRIP_SUCCESS,
-                "Whether the last put, get, sha256 compare and delete of a test object succeeded (runs on its own schedule).",
-                |s| Some(f64::from(u8::from(s.is_some()))),
-            ),
-            (series::S3_ROUNDTRIP_DURATION_SECONDS, "Time of the last successful round trip.", |s| {
-                Some(s.map_or(0.0, |s| s.roundtrip_seconds))
-            }),
-            (
-                series::S3_OBJECTS,
-                "Objects in the bucket, from the last listing (at most every listing_interval).",
-                |s| s.and_then(|s| s.objects).map(|o| o as f64),
-            ),
-            (series::S3_BYTES, "Bytes in the bucket, from the last listing.", |s| {
-                s.and_then(|s| s.bytes).map(|b| b as f64)
-            }),
-        ];
-        for (name, help, value) in families {
-            if rows.iter().all(|(_, _, s)| value(*s).is_none()) {
-                continue;
-            }
-            let mut family = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
-            for (target, bucket, state) in &rows {
-                if let Some(v) = value(*state) {
-                    family.encode_family(&[("target", *target), ("bucket", *bucket)])?.encode_gauge(&v)?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Compose drift and service state of the `docker` check, labelled by
-    /// project and service. Every service seen since start keeps its series.
-    fn drift_series(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
-        use crate::probe::drift::{DriftKind, ServiceState};
-        let states = self.details(|d| match d {
-            Details::Drift(state) => Some(state),
-            _ => None,
-        });
-        if states.is_empty() {
-            return Ok(());
-        }
-        let services: Vec<(&str, &ServiceState)> =
-            states.iter().flat_map(|st| st.services.iter().map(|s| (st.project.as_str(), s))).collect();
-        let families: [ServiceFamily; 3] = [
-            (series::SERVICE_UP, "1 while at least one container of the Compose service runs.", |s| {
-                f64::from(u8::from(s.up))
-            }),
-            (
-                series::SERVICE_HEALTHY,
-                "1 while the service runs and each running container is healthy or has no healthcheck.",
-                |s| f64::from(u8::from(s.healthy)),
-            ),
-            (
-                series::SERVICE_RESTARTS,
-                "Restarts of the service's containers by their restart policy, summed (watch it with changes()).",
-                |s| s.restarts as f64,
-            ),
-        ];
-        for (name, help, value) in families {
-            let mut family = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
-            for (project, s) in &services {
-                family
-                    .encode_family(&[("project", *project), ("service", s.service.as_str())])?
-                    .encode_gauge(&value(s))?;
-            }
-        }
-        let mut family = enc.encode_descriptor(
-            series::DRIFT,
-            "1 while the service differs from its compose files in this way (missing, extra, image, config, replicas); checked on its own schedule.",
-            None,
-            MetricType::Gauge,
-        )?;
-        for (project, s) in &services {
-            for kind in DriftKind::ALL {
-                let labels = [("project", *project), ("service", s.service.as_str()), ("kind", kind.as_str())];
-                family.encode_family(&labels)?.encode_gauge(&i64::from(s.drift.contains(&kind)))?;
-            }
-        }
-        let mut family = enc.encode_descriptor(
-            series::DRIFT_SERVICES,
-            "Services of the Compose project that differ from its compose files.",
-            None,
-            MetricType::Gauge,
-        )?;
-        for st in &states {
-            family.encode_family(&[("project", st.project.as_str())])?.encode_gauge(&(st.drifting() as f64))?;
-        }
-        Ok(())
-    }
-
-    /// Persistence canaries, by the target they watch.
-    fn canary_series(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
-        let states = self.details(|d| match d {
-            Details::Canary(state) => Some(state),
-            _ => None,
-        });
-        if states.is_empty() {
-            return Ok(());
-        }
-        let mut family = enc.encode_descriptor(
-            series::CANARY_SURVIVED,
-            "1 while every restart of the target seen kept the canary written before it; 0 once one lost it (an ephemeral volume).",
-            None,
-            MetricType::Gauge,
-        )?;
-        for s in &states {
-            family.encode_family(&[("target", s.target.as_str())])?.encode_gauge(&f64::from(u8::from(s.survived)))?;
-        }
-        let mut family = enc.encode_descriptor(
-            series::CANARY_AGE_SECONDS,
-            "Time since the target's canary was first written: grows across restarts while data persists, drops when it is lost.",
-            None,
-            MetricType::Gauge,
-        )?;
-        for s in &states {
-            family.encode_family(&[("target", s.target.as_str())])?.encode_gauge(&s.age_seconds)?;
         }
         Ok(())
     }
@@ -414,9 +241,6 @@ impl Exposition {
     }
 }
 
-/// Name, help and value (if any) of an S3 family.
-type S3Family = (&'static str, &'static str, fn(Option<&crate::probe::s3::State>) -> Option<f64>);
-
 /// Name, help and value (if the row has one) of a backup family.
 type BackupFamily = (&'static str, &'static str, fn(&BackupRow) -> Option<f64>);
 
@@ -428,10 +252,10 @@ pub fn file_backup_rows(snapshot: &Snapshot) -> impl Iterator<Item = BackupRow> 
         let crate::config::checks::Spec::FileFreshness(spec) = &check.spec else {
             return None;
         };
-        let (last, size) = match result.as_ref().map(|r| &r.outcome.details) {
-            Some(Details::Freshness(f)) => (f.last_success_timestamp_seconds, f.size_bytes),
-            _ => (0.0, 0),
-        };
+        let (last, size) = result
+            .as_ref()
+            .and_then(|r| r.outcome.found::<Freshness>())
+            .map_or((0.0, 0), |f| (f.last_success_timestamp_seconds, f.size_bytes));
         Some(BackupRow {
             target: check.name.clone(),
             last_success_timestamp_seconds: last,
@@ -480,12 +304,9 @@ pub struct SetFacts {
 impl Collector for Exposition {
     fn encode(&self, mut enc: DescriptorEncoder) -> std::fmt::Result {
         self.check_series(&mut enc)?;
-        self.postgres_series(&mut enc)?;
-        self.redis_series(&mut enc)?;
+        let entries: Vec<Entry<'_>> = self.entries().collect();
+        crate::probe::encode_series(&entries, &mut enc)?;
         self.backup_series(&mut enc)?;
-        self.canary_series(&mut enc)?;
-        self.drift_series(&mut enc)?;
-        self.s3_series(&mut enc)?;
         match &self.me {
             Some(me) => self_series(me, &mut enc),
             None => Ok(()),
@@ -527,59 +348,6 @@ impl Exposition {
         }
 
         Ok(())
-    }
-
-    fn postgres_series(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
-        let versions: Vec<(&str, &str)> = self
-            .entries()
-            .filter_map(|(check, result)| match result.map(|r| &r.outcome.details) {
-                Some(Details::Postgres(info)) => Some((check.name.as_str(), info.server_version.as_str())),
-                _ => None,
-            })
-            .collect();
-        if !versions.is_empty() {
-            let mut family = enc.encode_descriptor(
-                series::POSTGRES_SERVER,
-                "PostgreSQL server version, from the last successful check.",
-                None,
-                MetricType::Info,
-            )?;
-            for (target, version) in versions {
-                family.encode_info(&[("target", target), ("version", version)])?;
-            }
-        }
-
-        Ok(())
-    }
-
-    fn redis_series(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
-        self.target_gauge(
-            enc,
-            series::REDIS_LAST_SAVE_TIMESTAMP_SECONDS,
-            "When Redis last saved its RDB snapshot, in Unix seconds.",
-            |d| match d {
-                Details::Redis(p) => Some(p.last_save_timestamp_seconds as f64),
-                _ => None,
-            },
-        )?;
-        self.target_gauge(
-            enc,
-            series::REDIS_LAST_BGSAVE_SUCCESS,
-            "Whether Redis' last background save succeeded.",
-            |d| match d {
-                Details::Redis(p) => Some(f64::from(u8::from(p.last_bgsave_success))),
-                _ => None,
-            },
-        )?;
-        self.target_gauge(
-            enc,
-            series::REDIS_CHANGES_SINCE_LAST_SAVE,
-            "Writes to Redis since its last save: what a crash now would lose.",
-            |d| match d {
-                Details::Redis(p) => Some(p.changes_since_last_save as f64),
-                _ => None,
-            },
-        )
     }
 }
 

@@ -21,7 +21,6 @@ use crate::compose::Colour;
 use crate::config::HumanDuration;
 use crate::config::checks::Kind;
 use crate::config::profile::Component;
-use crate::probe::Details;
 use crate::probe::runner::Snapshot;
 
 /// Everything the page shows.
@@ -188,10 +187,7 @@ impl Status {
                 },
             };
             if check.kind() == Kind::Docker && drift.is_none() {
-                let state = result.as_ref().and_then(|r| match &r.outcome.details {
-                    Details::Drift(state) => Some(state),
-                    _ => None,
-                });
+                let state = result.as_ref().and_then(|r| r.outcome.found::<crate::probe::docker::State>());
                 if let Some(state) = state {
                     services = state.services.iter().map(service_row).collect();
                 }
@@ -200,7 +196,7 @@ impl Status {
                     project: state.map(|s| s.project.clone()),
                     state: row.state,
                     services: state.map_or(0, |s| s.services.len()),
-                    drifting: state.map_or(0, crate::probe::drift::State::drifting),
+                    drifting: state.map_or(0, crate::probe::docker::State::drifting),
                     message: row.message.clone(),
                 });
             }
@@ -249,7 +245,7 @@ impl Status {
     }
 }
 
-fn service_row(s: &crate::probe::drift::ServiceState) -> ServiceRow {
+fn service_row(s: &crate::probe::docker::ServiceState) -> ServiceRow {
     let state = if !s.up || !s.healthy {
         Colour::Red
     } else if !s.drift.is_empty() || s.restarts > 0 {

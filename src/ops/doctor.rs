@@ -132,11 +132,7 @@ async fn targets(config: &Config) -> Vec<Finding> {
             match result.as_deref().map(|r| (r, &r.outcome.failure)) {
                 Some((r, None)) => Finding::ok(
                     name,
-                    format!(
-                        "reachable in {}: {}",
-                        crate::report::format_ms(r.duration),
-                        crate::report::describe(&r.outcome.details, now)
-                    ),
+                    format!("reachable in {}: {}", crate::report::format_ms(r.duration), r.outcome.describe(now)),
                 ),
                 Some((_, Some(f))) => {
                     Finding::fail(name, format!("{}: {}", f.reason, f.message), Some(target_fix(&check.name, f.reason)))

@@ -121,7 +121,7 @@ fn outcome(result: Option<&Completed>, now: SystemTime) -> (bool, f64, Option<Re
     match result {
         None => (false, 0.0, None, "did not run".to_owned()),
         Some(r) => match &r.outcome.failure {
-            None => (true, r.duration.as_secs_f64(), None, crate::report::describe(&r.outcome.details, now)),
+            None => (true, r.duration.as_secs_f64(), None, r.outcome.describe(now)),
             Some(f) => (false, r.duration.as_secs_f64(), Some(f.reason), format!("{}: {}", f.reason, f.message)),
         },
     }

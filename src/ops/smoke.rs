@@ -533,7 +533,7 @@ async fn app_checks(config: &Config) -> Vec<Step> {
                     None => Step {
                         name,
                         ok: true,
-                        detail: Some(crate::report::describe(&r.outcome.details, now))
+                        detail: Some(r.outcome.describe(now))
                             .filter(|d| !d.is_empty())
                             .unwrap_or_else(|| format!("passed in {}", crate::report::format_ms(r.duration))),
                         fix: None,

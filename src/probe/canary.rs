@@ -19,12 +19,18 @@
 
 use std::fmt;
 use std::sync::Mutex;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use super::{Details, Outcome, Reason};
+use futures::future::BoxFuture;
+use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::metrics::MetricType;
+
+use super::{Outcome, Reason};
+use crate::config::HumanDuration;
 use crate::config::checks::canary::{Spec, Store};
+use crate::series;
 
 pub const REASONS: &[Reason] =
     &[Reason::Timeout, Reason::Connect, Reason::Tls, Reason::Auth, Reason::Query, Reason::Protocol, Reason::Internal];
@@ -74,7 +80,7 @@ impl CanaryProbe {
         Ok(Self { spec: spec.clone(), s3, writer, memory: Mutex::new(Memory { wrote: false, survived: true }) })
     }
 
-    pub async fn run(&self) -> Outcome {
+    pub async fn check(&self) -> Outcome {
         let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
         let result = match &self.spec.store {
             Store::Postgres(spec) => self.postgres(spec, now).await,
@@ -105,11 +111,7 @@ impl CanaryProbe {
         if !survived {
             tracing::warn!(target = %self.spec.target, "persistence canary lost: the store did not keep its data across a restart");
         }
-        Outcome::ok(Details::Canary(State {
-            target: self.spec.target.clone(),
-            survived,
-            age_seconds: (now - created).max(0.0),
-        }))
+        Outcome::ok(State { target: self.spec.target.clone(), survived, age_seconds: (now - created).max(0.0) })
     }
 
     /// Reads the canary and the server's identity, then writes the canary.
@@ -200,7 +202,7 @@ impl CanaryProbe {
         let store = client.store();
         let path = object_store::path::Path::from(format!("{}canary.json", spec.prefix));
         let fail = |op: &str, e: &object_store::Error| Outcome {
-            details: Details::None,
+            details: None,
             failure: Some(super::s3::failure(&format!("canary object `{path}`: {op}"), e)),
         };
         let found = match store.get(&path).await {
@@ -218,5 +220,49 @@ impl CanaryProbe {
         let canary = serde_json::json!({"created_at": created, "seen_at": now, "writer": self.writer});
         store.put(&path, canary.to_string().into_bytes().into()).await.map_err(|e| fail("put", &e))?;
         Ok((found, SERVER.to_owned()))
+    }
+}
+
+impl super::Found for State {
+    fn describe(&self, _now: std::time::SystemTime) -> String {
+        let age = Duration::try_from_secs_f64(self.age_seconds).unwrap_or_default().as_secs();
+        format!(
+            "{} (canary {} old)",
+            if self.survived { "data survived every restart seen" } else { "DATA LOST at a restart" },
+            HumanDuration::from_secs(age)
+        )
+    }
+}
+
+/// Persistence canaries, labelled by the target they watch.
+pub(crate) fn series(entries: &[super::Entry<'_>], enc: &mut DescriptorEncoder) -> fmt::Result {
+    let states = super::details_of::<State>(entries);
+    if states.is_empty() {
+        return Ok(());
+    }
+    let mut family = enc.encode_descriptor(
+        series::CANARY_SURVIVED,
+        "1 while every restart of the target seen kept the canary written before it; 0 once one lost it (an ephemeral volume).",
+        None,
+        MetricType::Gauge,
+    )?;
+    for (_, s) in &states {
+        family.encode_family(&[("target", s.target.as_str())])?.encode_gauge(&f64::from(u8::from(s.survived)))?;
+    }
+    let mut family = enc.encode_descriptor(
+        series::CANARY_AGE_SECONDS,
+        "Time since the target's canary was first written: grows across restarts while data persists, drops when it is lost.",
+        None,
+        MetricType::Gauge,
+    )?;
+    for (_, s) in &states {
+        family.encode_family(&[("target", s.target.as_str())])?.encode_gauge(&s.age_seconds)?;
+    }
+    Ok(())
+}
+
+impl super::Run for CanaryProbe {
+    fn run(&self) -> BoxFuture<'_, Outcome> {
+        Box::pin(self.check())
     }
 }

@@ -9,9 +9,10 @@
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
+use futures::future::BoxFuture;
 use serde::Serialize;
 
-use super::{Details, Outcome, Reason};
+use super::{Outcome, Reason};
 use crate::config::HumanDuration;
 use crate::config::checks::file_freshness::Spec;
 
@@ -44,31 +45,28 @@ impl FreshnessProbe {
         Self { spec: spec.clone() }
     }
 
-    pub async fn run(&self) -> Outcome {
+    pub async fn check(&self) -> Outcome {
         let probe = self.clone();
         // Globbing and stat() block; a slow disk must not stall the runtime.
-        tokio::task::spawn_blocking(move || probe.check(SystemTime::now()))
+        tokio::task::spawn_blocking(move || probe.check_at(SystemTime::now()))
             .await
             .unwrap_or_else(|_| Outcome::failed(Reason::Internal, "the file check panicked"))
     }
 
-    fn check(&self, now: SystemTime) -> Outcome {
+    fn check_at(&self, now: SystemTime) -> Outcome {
         let max_age = self.spec.max_age.get();
         let mut details =
             Freshness { last_success_timestamp_seconds: 0.0, size_bytes: 0, max_age_seconds: max_age.as_secs_f64() };
         let newest = match newest_match(&self.spec.path) {
             Ok(Some(found)) => found,
             Ok(None) => {
-                return Outcome {
-                    details: Details::Freshness(details),
-                    failure: Some(super::Failure::new(Reason::Missing, format!("no file matches {}", self.spec.path))),
-                };
+                return Outcome::with(
+                    details,
+                    Some(super::Failure::new(Reason::Missing, format!("no file matches {}", self.spec.path))),
+                );
             }
             Err(message) => {
-                return Outcome {
-                    details: Details::Freshness(details),
-                    failure: Some(super::Failure::new(Reason::Io, message)),
-                };
+                return Outcome::with(details, Some(super::Failure::new(Reason::Io, message)));
             }
         };
         let (modified, size) = newest;
@@ -86,7 +84,7 @@ impl FreshnessProbe {
                 super::Failure::new(Reason::TooSmall, format!("newest file is {size} bytes, less than {min}"))
             })
         };
-        Outcome { details: Details::Freshness(details), failure }
+        Outcome::with(details, failure)
     }
 }
 
@@ -126,6 +124,22 @@ fn newest_match(pattern: &str) -> Result<Option<(SystemTime, u64)>, String> {
     }
 }
 
+impl super::Found for Freshness {
+    fn describe(&self, now: SystemTime) -> String {
+        format!(
+            "newest file {} ({})",
+            HumanDuration::ago(self.last_success_timestamp_seconds, now),
+            bytesize::ByteSize::b(self.size_bytes)
+        )
+    }
+}
+
+impl super::Run for FreshnessProbe {
+    fn run(&self) -> BoxFuture<'_, Outcome> {
+        Box::pin(self.check())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,17 +157,20 @@ mod tests {
     #[test]
     fn reports_missing_stale_small_and_fresh() {
         let dir = tempfile::tempdir().unwrap();
-        let out = probe(dir.path(), 60, None).check(SystemTime::now());
+        let out = probe(dir.path(), 60, None).check_at(SystemTime::now());
         assert_eq!(out.failure.unwrap().reason, Reason::Missing);
 
         std::fs::write(dir.path().join("a.dump"), b"12345").unwrap();
         let later = SystemTime::now() + Duration::from_secs(120);
-        assert_eq!(probe(dir.path(), 60, None).check(later).failure.unwrap().reason, Reason::Stale);
-        assert_eq!(probe(dir.path(), 600, Some(10)).check(SystemTime::now()).failure.unwrap().reason, Reason::TooSmall);
+        assert_eq!(probe(dir.path(), 60, None).check_at(later).failure.unwrap().reason, Reason::Stale);
+        assert_eq!(
+            probe(dir.path(), 600, Some(10)).check_at(SystemTime::now()).failure.unwrap().reason,
+            Reason::TooSmall
+        );
 
-        let ok = probe(dir.path(), 600, Some(5)).check(SystemTime::now());
+        let ok = probe(dir.path(), 600, Some(5)).check_at(SystemTime::now());
         assert!(ok.is_success());
-        let Details::Freshness(f) = ok.details else { panic!("no freshness details") };
+        let f = ok.found::<Freshness>().expect("freshness details");
         assert_eq!(f.size_bytes, 5);
         assert!(f.last_success_timestamp_seconds > 0.0);
     }
@@ -164,6 +181,6 @@ mod tests {
         std::fs::create_dir(dir.path().join(".tmp-2026")).unwrap();
         std::fs::write(dir.path().join(".tmp-2026/complete.json"), b"{}").unwrap();
         let p = FreshnessProbe::new(&Spec::backup_folder(dir.path()));
-        assert_eq!(p.check(SystemTime::now()).failure.unwrap().reason, Reason::Missing);
+        assert_eq!(p.check_at(SystemTime::now()).failure.unwrap().reason, Reason::Missing);
     }
 }

@@ -14,9 +14,10 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use futures::future::BoxFuture;
 use reqwest::cookie::CookieStore as _;
 
-use super::{Details, Failure, Outcome, Reason};
+use super::{Failure, Outcome, Reason};
 use crate::config::checks::http::{Spec, Step, parse_http_url, render};
 use crate::errors::{chain, chain_has};
 
@@ -73,7 +74,7 @@ impl HttpProbe {
         Ok(Self { client, is_flow: !spec.steps.is_empty(), steps })
     }
 
-    pub async fn run(&self) -> Outcome {
+    pub async fn check(&self) -> Outcome {
         let cookies = reqwest::cookie::Jar::default();
         let mut captured = HashMap::new();
         for (i, prepared) in self.steps.iter().enumerate() {
@@ -81,10 +82,10 @@ impl HttpProbe {
                 if self.is_flow {
                     failure.message = format!("step {} `{}`: {}", i + 1, prepared.step.name, failure.message);
                 }
-                return Outcome { details: Details::None, failure: Some(failure) };
+                return Outcome { details: None, failure: Some(failure) };
             }
         }
-        Outcome::ok(Details::None)
+        Outcome::success()
     }
 
     async fn run_step(
@@ -210,6 +211,12 @@ fn failure(e: reqwest::Error) -> Failure {
         Reason::Protocol
     };
     Failure::new(reason, chain(&e))
+}
+
+impl super::Run for HttpProbe {
+    fn run(&self) -> BoxFuture<'_, Outcome> {
+        Box::pin(self.check())
+    }
 }
 
 #[cfg(test)]

@@ -10,9 +10,14 @@ use serde::Serialize;
 use tokio::sync::Mutex;
 use tokio_postgres::error::SqlState;
 
-use super::{Details, Outcome, Reason};
+use futures::future::BoxFuture;
+use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::metrics::MetricType;
+
+use super::{Outcome, Reason};
 use crate::config::checks::postgres::{Spec, redact};
 use crate::errors::{chain, chain_has};
+use crate::series;
 use crate::tls;
 
 pub const REASONS: &[Reason] =
@@ -57,7 +62,7 @@ impl PostgresProbe {
         Ok(Self { config, tls, connection: Mutex::new(None) })
     }
 
-    pub async fn run(&self) -> Outcome {
+    pub async fn check(&self) -> Outcome {
         let mut slot = self.connection.lock().await;
         // Taken out while in use: if this run is cancelled or fails, the
         // connection is dropped instead of being reused in an unknown state.
@@ -76,7 +81,7 @@ impl PostgresProbe {
                 });
                 *slot = Some(conn);
                 match version {
-                    Some(server_version) => Outcome::ok(Details::Postgres(ServerInfo { server_version })),
+                    Some(server_version) => Outcome::ok(ServerInfo { server_version }),
                     None => Outcome::failed(Reason::Protocol, "SELECT 1 returned no row"),
                 }
             }
@@ -113,4 +118,34 @@ pub(crate) fn failure(e: &tokio_postgres::Error) -> Outcome {
         Reason::Protocol
     };
     Outcome::failed(reason, chain(e))
+}
+
+impl super::Found for ServerInfo {
+    fn describe(&self, _now: std::time::SystemTime) -> String {
+        format!("PostgreSQL {}", self.server_version)
+    }
+}
+
+/// `opsgen_postgres_server_info{target, version}`, from the last successful runs.
+pub(crate) fn series(entries: &[super::Entry<'_>], enc: &mut DescriptorEncoder) -> fmt::Result {
+    let versions = super::details_of::<ServerInfo>(entries);
+    if versions.is_empty() {
+        return Ok(());
+    }
+    let mut family = enc.encode_descriptor(
+        series::POSTGRES_SERVER,
+        "PostgreSQL server version, from the last successful check.",
+        None,
+        MetricType::Info,
+    )?;
+    for (target, info) in versions {
+        family.encode_info(&[("target", target), ("version", info.server_version.as_str())])?;
+    }
+    Ok(())
+}
+
+impl super::Run for PostgresProbe {
+    fn run(&self) -> BoxFuture<'_, Outcome> {
+        Box::pin(self.check())
+    }
 }

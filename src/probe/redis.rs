@@ -6,14 +6,19 @@
 //! dropped after any error or cancelled run.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use tokio::sync::Mutex;
 
-use super::{Details, Outcome, Reason};
+use futures::future::BoxFuture;
+use prometheus_client::encoding::DescriptorEncoder;
+
+use super::{Outcome, Reason};
+use crate::config::HumanDuration;
 use crate::config::checks::redis::Spec;
 use crate::errors::chain;
+use crate::series;
 
 pub const REASONS: &[Reason] = &[Reason::Timeout, Reason::Connect, Reason::Auth, Reason::Protocol, Reason::Internal];
 
@@ -64,7 +69,7 @@ impl RedisProbe {
         Self { client: spec.url.get().clone(), redacted: spec.url.to_string(), connection: Mutex::new(None) }
     }
 
-    pub async fn run(&self) -> Outcome {
+    pub async fn check(&self) -> Outcome {
         let mut slot = self.connection.lock().await;
         let mut conn = if let Some(conn) = slot.take() {
             conn
@@ -95,7 +100,7 @@ impl RedisProbe {
         };
         *slot = Some(conn);
         match Persistence::parse(&info) {
-            Ok(p) => Outcome::ok(Details::Redis(p)),
+            Ok(p) => Outcome::ok(p),
             Err(message) => Outcome::failed(Reason::Protocol, message),
         }
     }
@@ -109,6 +114,46 @@ pub(crate) fn failure(e: &redis::RedisError) -> Outcome {
         _ => Reason::Protocol,
     };
     Outcome::failed(reason, chain(e))
+}
+
+impl super::Found for Persistence {
+    fn describe(&self, now: SystemTime) -> String {
+        format!(
+            "last save {}, {} change(s) since, last bgsave {}",
+            HumanDuration::ago(self.last_save_timestamp_seconds as f64, now),
+            self.changes_since_last_save,
+            if self.last_bgsave_success { "ok" } else { "FAILED" }
+        )
+    }
+}
+
+/// Redis' persistence series, labelled `target`.
+pub(crate) fn series(entries: &[super::Entry<'_>], enc: &mut DescriptorEncoder) -> fmt::Result {
+    let rows = super::details_of::<Persistence>(entries);
+    super::target_gauge(
+        enc,
+        (series::REDIS_LAST_SAVE_TIMESTAMP_SECONDS, "When Redis last saved its RDB snapshot, in Unix seconds."),
+        &rows,
+        |p| p.last_save_timestamp_seconds as f64,
+    )?;
+    super::target_gauge(
+        enc,
+        (series::REDIS_LAST_BGSAVE_SUCCESS, "Whether Redis' last background save succeeded."),
+        &rows,
+        |p| f64::from(u8::from(p.last_bgsave_success)),
+    )?;
+    super::target_gauge(
+        enc,
+        (series::REDIS_CHANGES_SINCE_LAST_SAVE, "Writes to Redis since its last save: what a crash now would lose."),
+        &rows,
+        |p| p.changes_since_last_save as f64,
+    )
+}
+
+impl super::Run for RedisProbe {
+    fn run(&self) -> BoxFuture<'_, Outcome> {
+        Box::pin(self.check())
+    }
 }
 
 #[cfg(test)]

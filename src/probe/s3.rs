@@ -19,9 +19,14 @@ use object_store::{ObjectStore as _, ObjectStoreExt as _};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
-use super::{Details, Failure, Outcome, Reason};
+use futures::future::BoxFuture;
+use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::metrics::MetricType;
+
+use super::{Failure, Outcome, Reason};
 use crate::config::HumanDuration;
 use crate::config::checks::s3::Spec;
+use crate::series;
 
 pub const REASONS: &[Reason] = &[
     Reason::Timeout,
@@ -85,19 +90,19 @@ impl S3Probe {
         &self.store
     }
 
-    pub async fn run(&self) -> Outcome {
+    pub async fn check(&self) -> Outcome {
         let started = Instant::now();
         if let Err(failure) = self.roundtrip().await {
-            return Outcome { details: Details::None, failure: Some(failure) };
+            return Outcome { details: None, failure: Some(failure) };
         }
         let roundtrip_seconds = started.elapsed().as_secs_f64();
         let listing = self.listing().await;
-        Outcome::ok(Details::S3(State {
+        Outcome::ok(State {
             bucket: self.spec.bucket.clone(),
             roundtrip_seconds,
             objects: listing.map(|(o, _)| o),
             bytes: listing.map(|(_, b)| b),
-        }))
+        })
     }
 
     /// The put, get, compare, delete round trip alone.
@@ -181,4 +186,65 @@ pub(super) fn failure(op: &str, e: &object_store::Error) -> Failure {
         Reason::Protocol
     };
     Failure::new(reason, format!("{op}: {text}"))
+}
+
+impl super::Found for State {
+    fn describe(&self, _now: std::time::SystemTime) -> String {
+        let trip = format!("round trip in {:.0} ms; bucket {}", self.roundtrip_seconds * 1000.0, self.bucket);
+        match self.objects {
+            Some(objects) => format!("{trip}: {objects} objects, {}", bytesize::ByteSize::b(self.bytes.unwrap_or(0))),
+            None => trip,
+        }
+    }
+}
+
+/// Name, help and value (if any) of an S3 family.
+type Family = (&'static str, &'static str, fn(Option<&State>) -> Option<f64>);
+
+/// S3 round trips and bucket listings, labelled `target` and `bucket`. The
+/// round-trip series are there for every `s3` target, also before its first
+/// run (0).
+pub(crate) fn series(entries: &[super::Entry<'_>], enc: &mut DescriptorEncoder) -> fmt::Result {
+    let rows: Vec<(&str, &str, Option<&State>)> = entries
+        .iter()
+        .filter_map(|(check, result)| {
+            let crate::config::checks::Spec::S3(spec) = &check.spec else { return None };
+            let state = result.and_then(|r| r.outcome.found::<State>());
+            Some((check.name.as_str(), spec.bucket.as_str(), state))
+        })
+        .collect();
+    let families: [Family; 4] = [
+        (
+            series::S3_ROUNDTRIP_SUCCESS,
+            "Whether the last put, get, sha256 compare and delete of a test object succeeded (runs on its own schedule).",
+            |s| Some(f64::from(u8::from(s.is_some()))),
+        ),
+        (series::S3_ROUNDTRIP_DURATION_SECONDS, "Time of the last successful round trip.", |s| {
+            Some(s.map_or(0.0, |s| s.roundtrip_seconds))
+        }),
+        (series::S3_OBJECTS, "Objects in the bucket, from the last listing (at most every listing_interval).", |s| {
+            s.and_then(|s| s.objects).map(|o| o as f64)
+        }),
+        (series::S3_BYTES, "Bytes in the bucket, from the last listing.", |s| {
+            s.and_then(|s| s.bytes).map(|b| b as f64)
+        }),
+    ];
+    for (name, help, value) in families {
+        if rows.iter().all(|(_, _, s)| value(*s).is_none()) {
+            continue;
+        }
+        let mut family = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
+        for (target, bucket, state) in &rows {
+            if let Some(v) = value(*state) {
+                family.encode_family(&[("target", *target), ("bucket", *bucket)])?.encode_gauge(&v)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+impl super::Run for S3Probe {
+    fn run(&self) -> BoxFuture<'_, Outcome> {
+        Box::pin(self.check())
+    }
 }

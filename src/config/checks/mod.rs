@@ -35,9 +35,9 @@ use super::{EntryError, HumanDuration, defaults};
 pub enum Spec {
     Postgres(postgres::Spec),
     Redis(redis::Spec),
+    S3(s3::Spec),
     Http(http::Spec),
     FileFreshness(file_freshness::Spec),
-    S3(s3::Spec),
     /// Compose drift, service state and restarts of the `stack`.
     Docker(docker::Spec),
     /// Persistence canaries, made from the `canary` section (not writable in

@@ -28,11 +28,16 @@ use std::hash::{Hash as _, Hasher as _};
 
 use serde::Serialize;
 
-use super::{Details, Failure, Outcome, Reason};
+use futures::future::BoxFuture;
+use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::metrics::MetricType;
+
+use super::{Failure, Outcome, Reason};
 use crate::config::checks::docker::Spec;
 use crate::docker::LABEL_PROFILE;
 use crate::docker::compose_cli::{CliError, ComposeCli};
 use crate::docker::{Docker, DockerError, Inspected, LABEL_COMPOSE_VERSION, LABEL_CONFIG_HASH, LABEL_ONEOFF, Listed};
+use crate::series;
 use crate::stack::declared::{self, AppProject, Declared};
 
 pub const REASONS: &[Reason] =
@@ -178,7 +183,7 @@ impl DriftProbe {
         self.memory.lock().await.docker.as_ref().map_or(0, Docker::calls)
     }
 
-    pub async fn run(&self) -> Outcome {
+    pub async fn check(&self) -> Outcome {
         let mut memory = self.memory.lock().await;
         match self.observe(&mut memory).await {
             Ok(state) => {
@@ -202,9 +207,9 @@ impl DriftProbe {
                         ),
                     )
                 });
-                Outcome { details: Details::Drift(state), failure }
+                Outcome::with(state, failure)
             }
-            Err(failure) => Outcome { details: Details::None, failure: Some(failure) },
+            Err(failure) => Outcome { details: None, failure: Some(failure) },
         }
     }
 
@@ -426,6 +431,80 @@ fn health_of(status: &str) -> &str {
 fn short(id: &str) -> &str {
     let hex = id.strip_prefix("sha256:").unwrap_or(id);
     &hex[..hex.len().min(12)]
+}
+
+impl super::Found for State {
+    fn describe(&self, _now: std::time::SystemTime) -> String {
+        let up = self.services.iter().filter(|s| s.up).count();
+        let total = self.services.len();
+        match self.drifting() {
+            0 => format!("project {}: {up} of {total} services up, all as declared", self.project),
+            n => format!("project {}: {up} of {total} services up, {n} drifting", self.project),
+        }
+    }
+}
+
+/// A per-service gauge: name, help, value.
+type ServiceFamily = (&'static str, &'static str, fn(&ServiceState) -> f64);
+
+/// Compose drift and service state, labelled by project and service. Every
+/// service seen since start keeps its series.
+pub(crate) fn series(entries: &[super::Entry<'_>], enc: &mut DescriptorEncoder) -> fmt::Result {
+    let states = super::details_of::<State>(entries);
+    if states.is_empty() {
+        return Ok(());
+    }
+    let services: Vec<(&str, &ServiceState)> =
+        states.iter().flat_map(|(_, st)| st.services.iter().map(|s| (st.project.as_str(), s))).collect();
+    let families: [ServiceFamily; 3] = [
+        (series::SERVICE_UP, "1 while at least one container of the Compose service runs.", |s| {
+            f64::from(u8::from(s.up))
+        }),
+        (
+            series::SERVICE_HEALTHY,
+            "1 while the service runs and each running container is healthy or has no healthcheck.",
+            |s| f64::from(u8::from(s.healthy)),
+        ),
+        (
+            series::SERVICE_RESTARTS,
+            "Restarts of the service's containers by their restart policy, summed (watch it with changes()).",
+            |s| s.restarts as f64,
+        ),
+    ];
+    for (name, help, value) in families {
+        let mut family = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
+        for (project, s) in &services {
+            family.encode_family(&[("project", *project), ("service", s.service.as_str())])?.encode_gauge(&value(s))?;
+        }
+    }
+    let mut family = enc.encode_descriptor(
+        series::DRIFT,
+        "1 while the service differs from its compose files in this way (missing, extra, image, config, replicas); checked on its own schedule.",
+        None,
+        MetricType::Gauge,
+    )?;
+    for (project, s) in &services {
+        for kind in DriftKind::ALL {
+            let labels = [("project", *project), ("service", s.service.as_str()), ("kind", kind.as_str())];
+            family.encode_family(&labels)?.encode_gauge(&i64::from(s.drift.contains(&kind)))?;
+        }
+    }
+    let mut family = enc.encode_descriptor(
+        series::DRIFT_SERVICES,
+        "Services of the Compose project that differ from its compose files.",
+        None,
+        MetricType::Gauge,
+    )?;
+    for (_, st) in &states {
+        family.encode_family(&[("project", st.project.as_str())])?.encode_gauge(&(st.drifting() as f64))?;
+    }
+    Ok(())
+}
+
+impl super::Run for DriftProbe {
+    fn run(&self) -> BoxFuture<'_, Outcome> {
+        Box::pin(self.check())
+    }
 }
 
 #[cfg(test)]
