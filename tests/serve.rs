@@ -384,6 +384,34 @@ async fn every_new_result_reaches_the_next_scrape() {
     );
 }
 
+/// A client's own deadline (`X-Prometheus-Scrape-Timeout-Seconds`) is
+/// raised to `scrape.min_timeout`, and a run it cannot wait for is a timeout
+/// for that answer alone: never counted, cached or shown to other scrapers.
+#[tokio::test]
+async fn a_clients_short_deadline_neither_fails_checks_nor_reaches_other_scrapers() {
+    let app = servers::http_app().await;
+    let exporter = TestExporter::start(&format!(
+        "scrape:\n  min_interval: 0s\ntargets:\n  db:\n    kind: postgres\n    url: {}\nchecks:\n  web:\n    kind: http\n    url: {}\n    timeout: 5s\n",
+        util::postgres_url(),
+        app.url("/wait/1500")
+    ))
+    .await;
+    let db = r#"opsgen_check_success{check="db",kind="postgres"}"#;
+    let web = r#"opsgen_check_success{check="web",kind="http"}"#;
+    let web_timeouts = r#"opsgen_check_failures_total{check="web",kind="http",reason="timeout"}"#;
+
+    let tiny = exporter.scrape_with(None, Some(0.001)).await;
+    assert_eq!(tiny.status, 200);
+    assert_eq!(tiny.value(db), Some(1.0), "a 1 ms header must not fail a check that takes milliseconds");
+    assert!(tiny.took >= Duration::from_millis(500), "the 1 ms header was not raised to the floor: {:?}", tiny.took);
+    assert_eq!(tiny.value(web), Some(0.0), "the 1.5 s check outlasts this caller's 1 s floor");
+
+    let normal = exporter.scrape().await;
+    assert_eq!(normal.value(web), Some(1.0), "the next scrape sees the run's own, complete result");
+    assert_eq!(normal.value(db), Some(1.0));
+    assert_eq!(normal.value(web_timeouts), Some(0.0), "a caller's deadline is never counted as the check's timeout");
+}
+
 #[tokio::test]
 async fn absurd_scrape_timeouts_are_clamped_not_fatal() {
     let exporter = TestExporter::start("checks: {}\n").await;

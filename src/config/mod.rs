@@ -55,6 +55,11 @@ pub mod defaults {
     pub const SCRAPE_TIMEOUT: HumanDuration = HumanDuration::from_secs(10);
     /// Results younger than this are served again instead of re-running a check.
     pub const MIN_INTERVAL: HumanDuration = HumanDuration::from_secs(5);
+    /// The shortest scrape deadline a client's header may ask for: a shorter
+    /// one would fail every check that needs a round trip.
+    pub const MIN_SCRAPE_TIMEOUT: HumanDuration = HumanDuration::from_secs(1);
+    /// The longest scrape deadline a client's header may ask for.
+    pub const MAX_SCRAPE_TIMEOUT: HumanDuration = HumanDuration::from_secs(120);
     /// Kept free before the scrape deadline to encode and send the answer.
     pub const DEADLINE_MARGIN: HumanDuration = HumanDuration::from_millis(250);
     /// A single check's own time limit.
@@ -107,6 +112,13 @@ pub struct Scrape {
     /// Time kept free before the deadline to send the answer.
     #[serde(default = "Scrape::default_margin")]
     pub margin: HumanDuration,
+    /// A header asking for less is raised to this (a client must not be
+    /// able to make checks fail by asking for an impossible deadline).
+    #[serde(default = "Scrape::default_min_timeout")]
+    pub min_timeout: HumanDuration,
+    /// A header asking for more is lowered to this.
+    #[serde(default = "Scrape::default_max_timeout")]
+    pub max_timeout: HumanDuration,
 }
 
 impl Scrape {
@@ -119,14 +131,22 @@ impl Scrape {
     fn default_margin() -> HumanDuration {
         defaults::DEADLINE_MARGIN
     }
+    fn default_min_timeout() -> HumanDuration {
+        defaults::MIN_SCRAPE_TIMEOUT
+    }
+    fn default_max_timeout() -> HumanDuration {
+        defaults::MAX_SCRAPE_TIMEOUT
+    }
 }
 
 impl Scrape {
     /// The time checks get within one scrape: the scrape's own timeout (from
-    /// Prometheus' header, or `timeout`) less the margin.
+    /// Prometheus' header, kept between `min_timeout` and `max_timeout`, or
+    /// `timeout`) less the margin.
     #[must_use]
     pub fn budget(&self, header: Option<std::time::Duration>) -> std::time::Duration {
-        let timeout = header.unwrap_or(self.timeout.get());
+        let timeout =
+            header.map_or(self.timeout.get(), |asked| asked.clamp(self.min_timeout.get(), self.max_timeout.get()));
         let margin = self.margin.get();
         if timeout > margin * 2 { timeout.saturating_sub(margin) } else { timeout.mul_f32(0.8) }
     }
@@ -138,6 +158,8 @@ impl Default for Scrape {
             timeout: defaults::SCRAPE_TIMEOUT,
             min_interval: defaults::MIN_INTERVAL,
             margin: defaults::DEADLINE_MARGIN,
+            min_timeout: defaults::MIN_SCRAPE_TIMEOUT,
+            max_timeout: defaults::MAX_SCRAPE_TIMEOUT,
         }
     }
 }
@@ -303,6 +325,25 @@ impl Config {
             }
         };
         positive("scrape.timeout", self.scrape.timeout)?;
+        if self.scrape.min_timeout > self.scrape.max_timeout {
+            return Err(ConfigError::invalid(
+                file,
+                "scrape.min_timeout",
+                format!("{} is longer than scrape.max_timeout {}", self.scrape.min_timeout, self.scrape.max_timeout),
+                Some("keep min_timeout at or below max_timeout (defaults `1s` and `2m`)".to_owned()),
+            ));
+        }
+        if self.scrape.margin >= self.scrape.min_timeout {
+            return Err(ConfigError::invalid(
+                file,
+                "scrape.margin",
+                format!(
+                    "{} leaves no time for checks within scrape.min_timeout {}",
+                    self.scrape.margin, self.scrape.min_timeout
+                ),
+                Some("keep the margin well under the shortest deadline, e.g. `250ms`".to_owned()),
+            ));
+        }
         if self.scrape.margin >= self.scrape.timeout {
             return Err(ConfigError::invalid(
                 file,

@@ -157,13 +157,16 @@ impl Check {
         self.lock().last.as_ref().filter(|last| last.at.elapsed() < max_age).cloned()
     }
 
-    /// The run in flight, or a new run.
-    fn run(self: &Arc<Self>, budget: Duration) -> SharedRun {
+    /// The run in flight, or a new run. A run always gets the check's own
+    /// timeout, whoever starts it: a caller that cannot wait that long stops
+    /// waiting (and reports a timeout for itself alone), but the run goes on,
+    /// so what is cached and shared is only ever a complete result.
+    fn run(self: &Arc<Self>) -> SharedRun {
         let mut state = self.lock();
         if let Some(inflight) = &state.inflight {
             return inflight.clone();
         }
-        let task = tokio::spawn(Arc::clone(self).execute(budget));
+        let task = tokio::spawn(Arc::clone(self).execute(self.timeout));
         let check = Arc::clone(self);
         let started = Instant::now();
         let run = async move {
@@ -336,7 +339,7 @@ impl Runner {
                 ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     ticker.tick().await;
-                    check.run(check.timeout).await;
+                    check.run().await;
                 }
             }));
         }
@@ -379,13 +382,14 @@ impl Runner {
                     if let Some(result) = known {
                         return (check, result);
                     }
-                    let budget = check.timeout.min(deadline.saturating_duration_since(Instant::now()));
-                    let run = check.run(budget);
-                    // A run started here ends by `deadline` on its own; the grace
-                    // lets its own result (and failure count) win that race.
+                    let run = check.run();
+                    // The grace lets a run that ends exactly at the deadline
+                    // (its own timeout) report its own result.
                     let completed = match tokio::time::timeout_at((deadline + JOIN_GRACE).into(), run).await {
                         Ok(completed) => completed,
-                        // Joined a run started for a later deadline: a timeout for us.
+                        // The run outlasts this caller's deadline: a timeout
+                        // for this answer only; the run's own result is what
+                        // the next callers get.
                         Err(_) => Arc::new(Completed::timed_out(deadline.saturating_duration_since(started), started)),
                     };
                     (check, Some(completed))

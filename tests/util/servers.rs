@@ -149,6 +149,13 @@ pub async fn http_app() -> Server {
             }),
         )
         .route(
+            "/wait/{ms}",
+            get(|axum::extract::Path(ms): axum::extract::Path<u64>| async move {
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                "done"
+            }),
+        )
+        .route(
             "/count",
             get(move || {
                 let hits = hits.clone();
