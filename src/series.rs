@@ -65,6 +65,7 @@ pub const CONFIG_LAST_RELOAD_SUCCESS_TIMESTAMP_SECONDS: &str = "opsgen_config_la
 pub const SMOKE_SUCCESS: &str = "opsgen_smoke_success";
 pub const SMOKE_LAST_RUN_TIMESTAMP_SECONDS: &str = "opsgen_smoke_last_run_timestamp_seconds";
 pub const SCRAPE_DURATION_SECONDS: &str = "opsgen_scrape_duration_seconds";
+pub const DISK_READ_TIMESTAMP_SECONDS: &str = "opsgen_disk_read_timestamp_seconds";
 
 #[cfg(test)]
 mod tests {

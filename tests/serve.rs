@@ -412,6 +412,46 @@ async fn a_clients_short_deadline_neither_fails_checks_nor_reaches_other_scraper
     assert_eq!(normal.value(web_timeouts), Some(0.0), "a caller's deadline is never counted as the check's timeout");
 }
 
+/// A backup folder whose reads block (a FIFO where a manifest should be,
+/// as a hung NFS mount behaves) never holds a scrape or the status page: the
+/// files are read off the request path, the backup series go stale, and
+/// `opsgen_disk_read_timestamp_seconds` says so.
+#[tokio::test]
+async fn a_backup_folder_that_hangs_never_holds_a_scrape() {
+    let folder = tempfile::tempdir().unwrap();
+    let set = folder.path().join("20260101T000000Z");
+    std::fs::create_dir(&set).unwrap();
+    let manifest = set.join("manifest.json");
+    assert!(std::process::Command::new("mkfifo").arg(&manifest).status().unwrap().success());
+    // A second name for the FIFO, to unblock its reader at the end.
+    let handle = folder.path().join("fifo");
+    std::fs::hard_link(&manifest, &handle).unwrap();
+    let exporter = TestExporter::start(&format!(
+        "targets:\n  db:\n    kind: postgres\n    url: {}\nbackup:\n  dir: {}\n",
+        util::postgres_url(),
+        folder.path().display()
+    ))
+    .await;
+    for _ in 0..3 {
+        let scrape = exporter.scrape_with(None, Some(2.0)).await;
+        assert_eq!(scrape.status, 200);
+        assert!(scrape.took < Duration::from_millis(2500), "a scrape with a 2 s deadline took {:?}", scrape.took);
+        assert_eq!(scrape.value(r#"opsgen_check_success{check="db",kind="postgres"}"#), Some(1.0));
+        assert_eq!(scrape.value("opsgen_disk_read_timestamp_seconds"), Some(0.0), "the folder was never read");
+    }
+    let status = tokio::time::timeout(Duration::from_secs(3), exporter.get("/status.json")).await;
+    assert_eq!(status.expect("the status page answers while the folder hangs").0, 200);
+
+    // Put a plain file where the FIFO was, then let the blocked read end.
+    std::fs::write(folder.path().join("plain"), b"{}").unwrap();
+    std::fs::rename(folder.path().join("plain"), &manifest).unwrap();
+    drop(std::fs::OpenOptions::new().write(true).open(&handle).unwrap());
+    util::eventually("the folder to be read", Duration::from_secs(10), async || {
+        exporter.scrape().await.value("opsgen_disk_read_timestamp_seconds").is_some_and(|v| v > 0.0)
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn absurd_scrape_timeouts_are_clamped_not_fatal() {
     let exporter = TestExporter::start("checks: {}\n").await;

@@ -75,6 +75,9 @@ pub struct SelfState {
     pub config_last_reload_timestamp_seconds: f64,
     /// The latest `ops-gen smoke` result.
     pub smoke: crate::ops::smoke::Series,
+    /// When the backup folder and the smoke result were last read (0: not
+    /// yet).
+    pub disk_read_timestamp_seconds: f64,
 }
 
 /// Every series but the per-scrape one, encoded once and served to every
@@ -383,6 +386,13 @@ fn self_series(me: &SelfState, enc: &mut DescriptorEncoder) -> std::fmt::Result 
         MetricType::Gauge,
     )?
     .encode_gauge(&me.smoke.last_run_timestamp_seconds)?;
+    enc.encode_descriptor(
+        series::DISK_READ_TIMESTAMP_SECONDS,
+        "When the backup folder and the smoke result were last read for these series (every scrape.min_interval, off the request path); falling behind means the folder hangs and the backup series are stale.",
+        None,
+        MetricType::Gauge,
+    )?
+    .encode_gauge(&me.disk_read_timestamp_seconds)?;
     Ok(())
 }
 

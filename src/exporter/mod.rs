@@ -41,10 +41,34 @@ const MAX_SCRAPE_TIMEOUT: Duration = Duration::from_secs(300);
 struct Active {
     loaded: Loaded,
     runner: Runner,
+    /// What the backup folder and the smoke result say, kept fresh by
+    /// `refresher`.
+    disk: tokio::sync::watch::Receiver<Arc<DiskView>>,
+    refresher: tokio::task::JoinHandle<()>,
 }
 
-/// The backup folder's summary: when read, for which config, and what.
-type BackupView = (Instant, Arc<Active>, Arc<Vec<metrics::BackupRow>>);
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.refresher.abort();
+    }
+}
+
+/// What `serve` shows from files: the backup folder's summary and the latest
+/// smoke result. A background task reads them (off the async workers, one
+/// read at a time), never a request: a slow or hung folder (NFS) makes them
+/// stale, which `opsgen_disk_read_timestamp_seconds` shows, and never holds
+/// a scrape or a page.
+#[derive(Debug, Default)]
+struct DiskView {
+    backups: Arc<Vec<metrics::BackupRow>>,
+    smoke: Option<crate::output::SmokeLatest>,
+    /// When these were read; `None` until the first read ends.
+    read_at: Option<SystemTime>,
+}
+
+/// How long a request waits for the very first read of the files after a
+/// start or reload, before answering without them.
+const FIRST_READ_WAIT: Duration = Duration::from_secs(1);
 
 /// What a rendering of `/metrics` depends on. Results are compared by
 /// identity: a new run always makes a new `Completed`.
@@ -52,6 +76,7 @@ type BackupView = (Instant, Arc<Active>, Arc<Vec<metrics::BackupRow>>);
 struct RenderKey {
     active: Arc<Active>,
     backups: Arc<Vec<metrics::BackupRow>>,
+    disk_read_at: Option<SystemTime>,
     results: Vec<Option<Arc<Completed>>>,
     ledger: u64,
     reload: ReloadStatus,
@@ -67,6 +92,7 @@ impl PartialEq for RenderKey {
         };
         Arc::ptr_eq(&self.active, &other.active)
             && Arc::ptr_eq(&self.backups, &other.backups)
+            && self.disk_read_at == other.disk_read_at
             && self.ledger == other.ledger
             && self.reload == other.reload
             && self.smoke == other.smoke
@@ -98,7 +124,6 @@ pub struct Exporter {
     reload_status: Mutex<ReloadStatus>,
     reloading: tokio::sync::Mutex<()>,
     rendered: Mutex<Option<(RenderKey, Arc<metrics::Rendered>)>>,
-    backups: Mutex<Option<BackupView>>,
     notifier: Notifier,
     /// Where checks send their state changes: on to the notifier and the
     /// events stream.
@@ -125,7 +150,6 @@ impl Exporter {
             reload_status: Mutex::new(ReloadStatus { success: true, last_success: SystemTime::now() }),
             reloading: tokio::sync::Mutex::new(()),
             rendered: Mutex::new(None),
-            backups: Mutex::new(None),
             notifier,
             changes,
             ops,
@@ -139,8 +163,8 @@ impl Exporter {
     ) -> Result<Active, BuildError> {
         let mut runner = Runner::new(&loaded.config, ledger, Some(changes))?;
         runner.start_schedules();
-        let active = Active { loaded, runner };
-        Ok(active)
+        let (disk, refresher) = start_disk_reads(Arc::new(loaded.config.clone()));
+        Ok(Active { loaded, runner, disk, refresher })
     }
 
     fn active(&self) -> Arc<Active> {
@@ -190,7 +214,6 @@ impl Exporter {
                 *self.active.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(active);
                 // The cached rendering holds the old runner: let it go now.
                 *self.rendered.lock().unwrap_or_else(PoisonError::into_inner) = None;
-                *self.backups.lock().unwrap_or_else(PoisonError::into_inner) = None;
                 *status = ReloadStatus { success: true, last_success: SystemTime::now() };
                 tracing::info!(source = %current.loaded.source.label(), "config reloaded");
                 drop(status);
@@ -211,11 +234,15 @@ impl Exporter {
         self.collect(timeout).await.1
     }
 
-    async fn collect(&self, timeout: Option<Duration>) -> (Arc<Active>, Arc<Snapshot>) {
+    async fn collect(&self, timeout: Option<Duration>) -> (Arc<Active>, Arc<Snapshot>, Arc<DiskView>) {
         let active = self.active();
-        let deadline = Instant::now() + active.loaded.config.scrape.budget(timeout);
-        let snapshot = Arc::new(active.runner.collect(deadline, Mode::Scrape).await);
-        (active, snapshot)
+        let budget = active.loaded.config.scrape.budget(timeout);
+        let deadline = Instant::now() + budget;
+        let (snapshot, disk) = tokio::join!(
+            active.runner.collect(deadline, Mode::Scrape),
+            Self::disk(&active, FIRST_READ_WAIT.min(budget))
+        );
+        (active, Arc::new(snapshot), disk)
     }
 
     /// `/probe`: collects the one check `target` names (its `kind` must
@@ -241,16 +268,24 @@ impl Exporter {
         snapshot.map(Arc::new).ok_or_else(|| format!("unknown target `{target}`"))
     }
 
+    /// What the files say for `active`, waiting up to `wait` for the first
+    /// read after a start or reload (never longer: a hung folder must not
+    /// hold a request).
+    async fn disk(active: &Active, wait: Duration) -> Arc<DiskView> {
+        let mut disk = active.disk.clone();
+        let _ = tokio::time::timeout(wait, disk.wait_for(|view| view.read_at.is_some())).await;
+        Arc::clone(&disk.borrow())
+    }
+
     /// The encoded series of `snapshot`: the previous rendering when it holds
     /// exactly these results (most scrapes, thanks to `min_interval`), else a
     /// new one.
-    fn render(&self, active: &Arc<Active>, snapshot: &Arc<Snapshot>) -> Arc<metrics::Rendered> {
-        let backups = self.backups(active);
-        // One small file, read on every scrape: `ops-gen smoke` may have run.
-        let smoke = crate::ops::smoke::Series::read(std::path::Path::new(crate::ops::smoke::DIR));
+    fn render(&self, active: &Arc<Active>, snapshot: &Arc<Snapshot>, disk: &DiskView) -> Arc<metrics::Rendered> {
+        let smoke = crate::ops::smoke::Series::from(disk.smoke.as_ref());
         let key = RenderKey {
             active: Arc::clone(active),
-            backups: Arc::clone(&backups),
+            backups: Arc::clone(&disk.backups),
+            disk_read_at: disk.read_at,
             results: snapshot.entries.iter().map(|(_, r)| r.clone()).collect(),
             ledger: self.ledger.version(),
             reload: *self.reload_status.lock().unwrap_or_else(PoisonError::into_inner),
@@ -265,63 +300,14 @@ impl Exporter {
         let rendered = Arc::new(metrics::Rendered::new(
             Arc::clone(snapshot),
             Arc::clone(&self.ledger),
-            backups,
-            Some(self.self_state(smoke)),
+            Arc::clone(&disk.backups),
+            Some(self.self_state(smoke, disk.read_at)),
         ));
         *cache = Some((key, Arc::clone(&rendered)));
         rendered
     }
 
-    /// What the backup folder says about each backed-up target, read again
-    /// at most once per `scrape.min_interval` (a few small files).
-    fn backups(&self, active: &Arc<Active>) -> Arc<Vec<metrics::BackupRow>> {
-        let config = &active.loaded.config;
-        let mut cache = self.backups.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((at, for_config, rows)) = cache.as_ref()
-            && Arc::ptr_eq(for_config, active)
-            && at.elapsed() < config.scrape.min_interval.get()
-        {
-            return Arc::clone(rows);
-        }
-        let jobs = crate::backup::jobs(config);
-        let names: Vec<&str> = jobs.iter().map(|j| j.target.as_str()).collect();
-        let sets = crate::backup::catalog(&config.backup.dir).unwrap_or_default();
-        let states = crate::backup::inventory_of(&config.backup.dir, &sets, &names);
-        let retention_blocked = crate::backup::retention::blocked(&sets, std::time::SystemTime::now()).is_some();
-        let rows: Arc<Vec<metrics::BackupRow>> = Arc::new(
-            jobs.iter()
-                .map(|job| {
-                    let state = states.get(&job.target).cloned().unwrap_or_default();
-                    metrics::BackupRow {
-                        target: job.target.clone(),
-                        last_success_timestamp_seconds: state.last_success.unwrap_or(0.0),
-                        max_age_seconds: job.max_age.get().as_secs_f64(),
-                        size_bytes: state.size_bytes,
-                        sets: Some(metrics::SetFacts {
-                            duration_seconds: state.duration_seconds,
-                            verified: state.verified,
-                            sets: state.sets,
-                            drillable: job.drillable(),
-                            drill_last_success_timestamp_seconds: state.drill_last_success.unwrap_or(0.0),
-                            drill_success: state.drill.is_some_and(|(_, ok, _)| ok),
-                            drill_duration_seconds: state.drill.map_or(0.0, |(_, _, d)| d),
-                            last_failure_timestamp_seconds: state.last_failure.unwrap_or(0.0),
-                            retention_blocked,
-                        }),
-                    }
-                })
-                .collect(),
-        );
-        // Keep the previous Arc when nothing changed, so renderings are reused.
-        let rows = match cache.as_ref() {
-            Some((_, _, previous)) if **previous == *rows => Arc::clone(previous),
-            _ => rows,
-        };
-        *cache = Some((Instant::now(), Arc::clone(active), Arc::clone(&rows)));
-        rows
-    }
-
-    fn self_state(&self, smoke: crate::ops::smoke::Series) -> metrics::SelfState {
+    fn self_state(&self, smoke: crate::ops::smoke::Series, disk_read_at: Option<SystemTime>) -> metrics::SelfState {
         let status = *self.reload_status.lock().unwrap_or_else(PoisonError::into_inner);
         metrics::SelfState {
             version: crate::build_info::VERSION,
@@ -332,8 +318,72 @@ impl Exporter {
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0.0, |d| d.as_secs_f64()),
             smoke,
+            disk_read_timestamp_seconds: disk_read_at
+                .and_then(|at| at.duration_since(SystemTime::UNIX_EPOCH).ok())
+                .map_or(0.0, |d| d.as_secs_f64()),
         }
     }
+}
+
+/// Starts the task that reads the backup folder and the smoke result every
+/// `scrape.min_interval` (at least every second), each read on the blocking
+/// pool and awaited before the next, so a hung folder holds one thread and
+/// nothing else.
+fn start_disk_reads(
+    config: Arc<crate::config::Config>,
+) -> (tokio::sync::watch::Receiver<Arc<DiskView>>, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = tokio::sync::watch::channel(Arc::new(DiskView::default()));
+    let task = tokio::spawn(async move {
+        let every = config.scrape.min_interval.get().max(Duration::from_secs(1));
+        loop {
+            let previous = Arc::clone(&tx.borrow());
+            let config = Arc::clone(&config);
+            let Ok(view) = tokio::task::spawn_blocking(move || read_disk(&config, &previous)).await else {
+                return;
+            };
+            if tx.send(Arc::new(view)).is_err() {
+                return;
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
+    (rx, task)
+}
+
+/// One read of the files `serve` shows. Keeps the previous rows' `Arc` when
+/// nothing changed, so renderings are reused.
+fn read_disk(config: &crate::config::Config, previous: &DiskView) -> DiskView {
+    let jobs = crate::backup::jobs(config);
+    let names: Vec<&str> = jobs.iter().map(|j| j.target.as_str()).collect();
+    let sets = crate::backup::catalog(&config.backup.dir).unwrap_or_default();
+    let states = crate::backup::inventory_of(&config.backup.dir, &sets, &names);
+    let retention_blocked = crate::backup::retention::blocked(&sets, SystemTime::now()).is_some();
+    let rows: Vec<metrics::BackupRow> = jobs
+        .iter()
+        .map(|job| {
+            let state = states.get(&job.target).cloned().unwrap_or_default();
+            metrics::BackupRow {
+                target: job.target.clone(),
+                last_success_timestamp_seconds: state.last_success.unwrap_or(0.0),
+                max_age_seconds: job.max_age.get().as_secs_f64(),
+                size_bytes: state.size_bytes,
+                sets: Some(metrics::SetFacts {
+                    duration_seconds: state.duration_seconds,
+                    verified: state.verified,
+                    sets: state.sets,
+                    drillable: job.drillable(),
+                    drill_last_success_timestamp_seconds: state.drill_last_success.unwrap_or(0.0),
+                    drill_success: state.drill.is_some_and(|(_, ok, _)| ok),
+                    drill_duration_seconds: state.drill.map_or(0.0, |(_, _, d)| d),
+                    last_failure_timestamp_seconds: state.last_failure.unwrap_or(0.0),
+                    retention_blocked,
+                }),
+            }
+        })
+        .collect();
+    let backups = if *previous.backups == rows { Arc::clone(&previous.backups) } else { Arc::new(rows) };
+    let smoke = crate::output::SmokeLatest::read(std::path::Path::new(crate::output::SMOKE_DIR));
+    DiskView { backups, smoke, read_at: Some(SystemTime::now()) }
 }
 
 /// The routes of `ops-gen serve`.
@@ -463,8 +513,8 @@ fn format_of(headers: &HeaderMap) -> metrics::Format {
 
 async fn metrics_handler(State(exporter): State<Arc<Exporter>>, headers: HeaderMap) -> Response {
     let format = format_of(&headers);
-    let (active, snapshot) = exporter.collect(scrape_timeout(&headers)).await;
-    let body = exporter.render(&active, &snapshot).body(format, snapshot.duration);
+    let (active, snapshot, disk) = exporter.collect(scrape_timeout(&headers)).await;
+    let body = exporter.render(&active, &snapshot, &disk).body(format, snapshot.duration);
     ([(header::CONTENT_TYPE, format.content_type())], body).into_response()
 }
 
@@ -546,13 +596,13 @@ impl Exporter {
     #[must_use]
     pub fn status(&self) -> status::Status {
         let active = self.active();
-        let backups = self.backups(&active);
+        let disk = Arc::clone(&active.disk.borrow());
         status::Status::gather(&status::Inputs {
             snapshot: &active.runner.latest(),
-            backups: &backups,
+            backups: &disk.backups,
             config: &active.loaded.config,
             source: active.loaded.source.label(),
-            smoke: crate::output::SmokeLatest::read(std::path::Path::new(crate::output::SMOKE_DIR)),
+            smoke: disk.smoke.clone(),
             now: SystemTime::now(),
         })
     }

@@ -19,7 +19,7 @@
 //! Every run is written to `output/smoke/<UTC timestamp>/result.json`, and
 //! `output/smoke/latest.json` (replaced atomically) holds the newest result
 //! and the last failure's reason and time, kept across later successes.
-//! The exporter reads that file on each scrape ([`Series::read`]) for
+//! The exporter reads that file off the request path ([`Series`]) for
 //! `opsgen_smoke_success` and `opsgen_smoke_last_run_timestamp_seconds`.
 
 use std::fmt::Write as _;
@@ -101,11 +101,9 @@ pub struct Series {
     pub last_run_timestamp_seconds: f64,
 }
 
-impl Series {
-    /// From `dir/latest.json` (one small file read per scrape).
-    #[must_use]
-    pub fn read(dir: &Path) -> Self {
-        SmokeLatest::read(dir).map_or_else(Self::default, |l| Self {
+impl From<Option<&SmokeLatest>> for Series {
+    fn from(latest: Option<&SmokeLatest>) -> Self {
+        latest.map_or_else(Self::default, |l| Self {
             success: l.success,
             last_run_timestamp_seconds: l.last_run_timestamp_seconds,
         })
@@ -635,7 +633,7 @@ mod tests {
     #[test]
     fn latest_keeps_the_last_failure_after_a_success() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(Series::read(dir.path()), Series::default(), "never ran");
+        assert_eq!(Series::from(SmokeLatest::read(dir.path()).as_ref()), Series::default(), "never ran");
         let failed = record(dir.path(), &report(false, 1_800_000_000.0)).unwrap();
         let latest = SmokeLatest::read(dir.path()).unwrap();
         assert!(!latest.success);
@@ -646,7 +644,10 @@ mod tests {
         let last = latest.last_failure.unwrap();
         assert_eq!((last.reason.as_str(), last.result), ("loki push and query: d", failed));
         assert_eq!(last.at, "2027-01-15T08:00:00Z");
-        assert_eq!(Series::read(dir.path()), Series { success: true, last_run_timestamp_seconds: 1_800_000_000.0 });
+        assert_eq!(
+            Series::from(SmokeLatest::read(dir.path()).as_ref()),
+            Series { success: true, last_run_timestamp_seconds: 1_800_000_000.0 }
+        );
         let runs: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(runs.len(), 3, "two runs in the same second and latest.json, no temporary left: {runs:?}");
     }
