@@ -225,7 +225,10 @@ async fn reload_swaps_the_config_and_a_bad_one_keeps_the_old() {
         "checks:\n  two:\n    kind: file_freshness\n    path: /nonexistent/*.dump\n    max_age: 1h\n",
     )
     .unwrap();
+    // A form-like POST (what any web page can send) is refused.
     let resp = exporter.http.post(exporter.url("/-/reload")).send().await.unwrap();
+    assert_eq!(resp.status(), 403);
+    let resp = exporter.http.post(exporter.url("/-/reload")).header("x-requested-by", "test").send().await.unwrap();
     assert_eq!(resp.status(), 200);
     // The new checks run right away: ready again without waiting for a scrape.
     util::eventually("readiness after reload", Duration::from_secs(5), async || {
@@ -237,13 +240,47 @@ async fn reload_swaps_the_config_and_a_bad_one_keeps_the_old() {
     assert!(body.contains("opsgen_config_last_reload_success 1"));
 
     std::fs::write(&path, "checks:\n  three:\n    kind: nonsense\n").unwrap();
-    let resp = exporter.http.post(exporter.url("/-/reload")).send().await.unwrap();
+    let resp = exporter.http.post(exporter.url("/-/reload")).json(&serde_json::json!({})).send().await.unwrap();
     assert_eq!(resp.status(), 500);
     let message = resp.text().await.unwrap();
     assert!(message.contains("previous config kept") && message.contains("checks.three.kind"), "{message}");
     let body = exporter.scrape().await.body;
     assert!(body.contains("check=\"two\""), "the previous config keeps running");
     assert!(body.contains("opsgen_config_last_reload_success 0"));
+}
+
+/// A reload keeps the rhythm of scheduled checks that did not change: the
+/// S3 round trip and the canaries write, and a reload (or a flood of them)
+/// must not make them write again before their interval is up.
+#[tokio::test]
+async fn a_reload_does_not_rerun_scheduled_checks_that_did_not_change() {
+    let app = servers::http_app().await;
+    let config =
+        |path: &str| format!("checks:\n  scheduled:\n    kind: http\n    url: {}\n    interval: 1h\n", app.url(path));
+    let exporter = TestExporter::start(&config("/count")).await;
+    util::eventually("the first scheduled run", Duration::from_secs(5), async || {
+        app.accepted.load(Ordering::SeqCst) >= 1
+    })
+    .await;
+    let reload = async || {
+        let resp = exporter.http.post(exporter.url("/-/reload")).header("x-requested-by", "test").send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+    };
+    for _ in 0..5 {
+        reload().await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(app.accepted.load(Ordering::SeqCst), 1, "reloads re-ran an unchanged scheduled check");
+    let scrape = exporter.scrape().await;
+    assert_eq!(scrape.value(r#"opsgen_check_success{check="scheduled",kind="http"}"#), Some(1.0), "its result is kept");
+
+    // A changed check runs at once.
+    std::fs::write(exporter.dir.path().join("ops-gen.yml"), config("/count?changed=1")).unwrap();
+    reload().await;
+    util::eventually("the changed check to run", Duration::from_secs(5), async || {
+        app.accepted.load(Ordering::SeqCst) == 2
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -681,6 +718,25 @@ async fn a_web_config_gives_tls_and_basic_auth_that_prometheus_uses() {
     let ok = https.get(url("/metrics")).basic_auth("prometheus", Some("scrape-pw-0123")).send().await.unwrap();
     assert_eq!(ok.status(), 200);
     assert_eq!(https.get(url("/healthz")).send().await.unwrap().status(), 200, "health stays open");
+    // Every other route needs the password: the page, its data, reload.
+    for path in ["/", "/status.json", "/-/ready", "/probe?target=backups", "/runbooks/"] {
+        assert_eq!(https.get(url(path)).send().await.unwrap().status(), 401, "{path} without a password");
+    }
+    let reload = |auth: bool, header: bool| {
+        let mut request = https.post(url("/-/reload"));
+        if auth {
+            request = request.basic_auth("prometheus", Some("scrape-pw-0123"));
+        }
+        if header {
+            request = request.header("x-requested-by", "test");
+        }
+        request.send()
+    };
+    assert_eq!(reload(false, true).await.unwrap().status(), 401, "reload without a password");
+    assert_eq!(reload(true, false).await.unwrap().status(), 403, "a form-like reload, even with the password");
+    assert_eq!(reload(true, true).await.unwrap().status(), 200);
+    let page = https.get(url("/")).basic_auth("prometheus", Some("scrape-pw-0123")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
     let plain = util::http_client().get(format!("http://{}/metrics", server.addr)).send().await;
     assert!(plain.is_err() || plain.is_ok_and(|r| !r.status().is_success()), "no plain HTTP on a TLS port");
 

@@ -92,34 +92,39 @@ impl WebConfig {
         !self.users.is_empty()
     }
 
-    /// Whether an `Authorization: Basic …` header names a user with the
-    /// right password.
+    /// The user and password of an `Authorization: Basic …` header.
     #[must_use]
-    pub fn allows(&self, header: Option<&str>) -> bool {
+    pub fn credentials(header: Option<&str>) -> Option<(String, String)> {
         use base64::Engine as _;
-        let Some((user, password)) = header
+        header
             .and_then(|h| h.strip_prefix("Basic ").or_else(|| h.strip_prefix("basic ")))
             .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
             .and_then(|raw| String::from_utf8(raw).ok())
             .and_then(|text| text.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned())))
-        else {
-            return false;
-        };
-        let Some(hash) = self.users.get(&user) else {
-            // The same cost as a known user, so timing does not tell users apart.
-            let _ = bcrypt::verify(&password, DUMMY_HASH);
-            return false;
-        };
+    }
+
+    /// Whether `user` and `password` were verified before (no bcrypt): the
+    /// SHA-256 of the password is kept per user after a successful check.
+    #[must_use]
+    pub fn verified_before(&self, user: &str, password: &str) -> bool {
         let digest: [u8; 32] = Sha256::digest(password.as_bytes()).into();
-        let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
-        if verified.get(&user).is_some_and(|d| subtle::ConstantTimeEq::ct_eq(&d[..], &digest[..]).into()) {
-            return true;
-        }
-        drop(verified);
-        let ok = bcrypt::verify(&password, hash).unwrap_or(false);
+        let verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+        verified.get(user).is_some_and(|d| subtle::ConstantTimeEq::ct_eq(&d[..], &digest[..]).into())
+    }
+
+    /// Checks `password` against the user's bcrypt hash (slow on purpose:
+    /// call it off the async workers), remembering a success.
+    #[must_use]
+    pub fn verify(&self, user: &str, password: &str) -> bool {
+        let Some(hash) = self.users.get(user) else {
+            // The same cost as a known user, so timing does not tell users apart.
+            let _ = bcrypt::verify(password, DUMMY_HASH);
+            return false;
+        };
+        let ok = bcrypt::verify(password, hash).unwrap_or(false);
         if ok {
-            verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
-            verified.insert(user, digest);
+            let digest: [u8; 32] = Sha256::digest(password.as_bytes()).into();
+            self.verified.lock().unwrap_or_else(PoisonError::into_inner).insert(user.to_owned(), digest);
         }
         ok
     }

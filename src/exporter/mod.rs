@@ -6,6 +6,7 @@
 //! [`serve`] takes an already-bound listener and a shutdown future, so tests
 //! bind `127.0.0.1:0` and run many servers side by side.
 
+pub mod access;
 pub mod api;
 pub mod metrics;
 pub mod status;
@@ -129,6 +130,7 @@ pub struct Exporter {
     /// events stream.
     changes: crate::probe::runner::StateChanges,
     ops: crate::exporter::api::Ops,
+    access: access::Access,
 }
 
 impl Exporter {
@@ -143,7 +145,7 @@ impl Exporter {
         if let Ok(project) = crate::compose::Project::load(&loaded) {
             crate::exporter::api::events::watch_containers(&ops.hub, project.name);
         }
-        let active = Arc::new(Self::activate(loaded, &ledger, &changes)?);
+        let active = Arc::new(Self::activate(loaded, &ledger, &changes, None)?);
         Ok(Arc::new(Self {
             active: RwLock::new(active),
             ledger,
@@ -153,15 +155,24 @@ impl Exporter {
             notifier,
             changes,
             ops,
+            access: access::Access::default(),
         }))
     }
 
+    /// Builds the checks of `loaded` and starts their schedules; on a
+    /// reload, scheduled checks that did not change keep their last result
+    /// and their rhythm from `previous` (a reload never re-fires the S3
+    /// round trip or the canary writes).
     fn activate(
         loaded: Loaded,
         ledger: &Arc<FailureLedger>,
         changes: &crate::probe::runner::StateChanges,
+        previous: Option<&Runner>,
     ) -> Result<Active, BuildError> {
         let mut runner = Runner::new(&loaded.config, ledger, Some(changes))?;
+        if let Some(previous) = previous {
+            runner.inherit(previous);
+        }
         runner.start_schedules();
         let (disk, refresher) = start_disk_reads(Arc::new(loaded.config.clone()));
         Ok(Active { loaded, runner, disk, refresher })
@@ -175,6 +186,11 @@ impl Exporter {
     #[must_use]
     pub fn loaded(&self) -> Loaded {
         self.active().loaded.clone()
+    }
+
+    /// The authentication layer's state.
+    pub(crate) fn access(&self) -> &access::Access {
+        &self.access
     }
 
     /// The ops API's state.
@@ -196,11 +212,9 @@ impl Exporter {
     pub async fn reload(self: &Arc<Self>) -> Result<(), ReloadError> {
         let _one_at_a_time = self.reloading.lock().await;
         let current = self.active();
-        let result = current
-            .loaded
-            .reload()
-            .map_err(ReloadError::from)
-            .and_then(|loaded| Self::activate(loaded, &self.ledger, &self.changes).map_err(ReloadError::from));
+        let result = current.loaded.reload().map_err(ReloadError::from).and_then(|loaded| {
+            Self::activate(loaded, &self.ledger, &self.changes, Some(&current.runner)).map_err(ReloadError::from)
+        });
         let mut status = self.reload_status.lock().unwrap_or_else(PoisonError::into_inner);
         match result {
             Ok(active) => {
@@ -391,47 +405,20 @@ pub fn router(exporter: Arc<Exporter>) -> Router {
     Router::new()
         .route("/", get(status_page))
         .route("/status.json", get(status_json))
-        .route(
-            "/metrics",
-            get(metrics_handler)
-                .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&exporter), require_basic_auth)),
-        )
+        .route("/metrics", get(metrics_handler))
         .route("/-/healthy", get(healthy))
         .route("/healthz", get(healthy))
         .route("/-/ready", get(ready))
         .route("/readyz", get(ready))
         .route("/-/reload", post(reload_handler))
-        .route(
-            "/probe",
-            get(probe_handler)
-                .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&exporter), require_basic_auth)),
-        )
+        .route("/probe", get(probe_handler))
         .route("/runbooks/", get(runbook_index))
         .route("/runbooks/{topic}", get(runbook_page))
         .nest("/api/ops", crate::exporter::api::router(Arc::clone(&exporter)))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&exporter), access::authenticate))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(RequestBodyLimitLayer::new(MAX_BODY))
         .with_state(exporter)
-}
-
-/// Basic auth from the web config (`auth.web_config`) of the active
-/// config, when it lists users; the realm named as exporter-toolkit does.
-async fn require_basic_auth(
-    State(exporter): State<Arc<Exporter>>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let web = exporter.active().loaded.config.auth.web.clone();
-    let allowed = web.as_ref().is_none_or(|web| {
-        !web.wants_basic_auth()
-            || web.allows(request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()))
-    });
-    if allowed {
-        next.run(request).await
-    } else {
-        (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Basic realm=\"ops-gen\"")], "Unauthorized\n")
-            .into_response()
-    }
 }
 
 /// A sender whose state changes go on to `notifier` (never waiting) and
@@ -463,7 +450,8 @@ pub async fn serve(
     exporter.warm_up();
     let tls = exporter.active().loaded.config.auth.web.as_ref().and_then(|w| w.tls.clone());
     let Some(tls) = tls else {
-        return axum::serve(listener, router(exporter)).with_graceful_shutdown(shutdown).await;
+        let app = router(exporter).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        return axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     };
     // TLS from the web config (read at start; a reload keeps the listener).
     let handle = axum_server::Handle::new();
@@ -475,7 +463,7 @@ pub async fn serve(
     let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
     axum_server::tls_rustls::from_tcp_rustls(listener.into_std()?, config)?
         .handle(handle)
-        .serve(router(exporter).into_make_service())
+        .serve(router(exporter).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .await
 }
 

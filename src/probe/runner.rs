@@ -286,6 +286,9 @@ pub struct Runner {
     checks: Vec<Arc<Check>>,
     min_interval: Duration,
     schedules: Vec<tokio::task::JoinHandle<()>>,
+    /// Runs of the previous config's checks still in flight at a reload,
+    /// whose results the same checks here take over (by check name).
+    adopted: BTreeMap<String, SharedRun>,
 }
 
 impl Drop for Runner {
@@ -321,7 +324,12 @@ impl Runner {
                 }))
             })
             .collect::<Result<_, BuildError>>()?;
-        Ok(Self { checks, min_interval: config.scrape.min_interval.get(), schedules: Vec::new() })
+        Ok(Self {
+            checks,
+            min_interval: config.scrape.min_interval.get(),
+            schedules: Vec::new(),
+            adopted: BTreeMap::new(),
+        })
     }
 
     #[must_use]
@@ -329,13 +337,57 @@ impl Runner {
         &self.checks
     }
 
-    /// Starts the loops of scheduled checks (they stop when the runner drops).
+    /// Takes over, from the runner of the previous config, the last result
+    /// of each scheduled check that did not change (same name and the same
+    /// settings as written out, secrets masked), so its schedule goes on
+    /// where it was instead of running at once. A check that writes (the S3
+    /// round trip, a canary) is not re-run by a reload; a changed secret
+    /// alone is picked up at its next scheduled run.
+    pub fn inherit(&mut self, previous: &Runner) {
+        let same = |a: &Spec, b: &Spec| {
+            a.kind() == b.kind()
+                && serde_json::to_value(a).ok().is_some_and(|a| serde_json::to_value(b).ok() == Some(a))
+        };
+        for check in self.checks.iter().filter(|c| c.is_scheduled()) {
+            let Some(old) = previous.checks.iter().find(|o| o.name == check.name && o.interval == check.interval)
+            else {
+                continue;
+            };
+            if !same(&check.spec, &old.spec) {
+                continue;
+            }
+            let (last, inflight) = {
+                let state = old.lock();
+                (state.last.clone(), state.inflight.clone())
+            };
+            let mut state = check.lock();
+            state.last = last;
+            if let Some(run) = inflight {
+                // Joined by anyone who asks before it ends, and taken over
+                // by the next reload too.
+                state.inflight = Some(run.clone());
+                self.adopted.insert(check.name.clone(), run);
+            }
+        }
+    }
+
+    /// Starts the loops of scheduled checks (they stop when the runner
+    /// drops). A check with a result (inherited on reload) next runs when
+    /// its interval since that result is up.
     pub fn start_schedules(&mut self) {
         for check in self.checks.iter().filter(|c| c.is_scheduled()) {
             let check = Arc::clone(check);
             let interval = check.interval.unwrap_or(Duration::MAX);
+            let adopted = self.adopted.remove(&check.name);
             self.schedules.push(tokio::spawn(async move {
-                let mut ticker = tokio::time::interval(interval);
+                if let Some(run) = adopted {
+                    let completed = run.await;
+                    let mut state = check.lock();
+                    state.last = Some(completed);
+                    state.inflight = None;
+                }
+                let first = check.last().map_or(Duration::ZERO, |last| interval.saturating_sub(last.at.elapsed()));
+                let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + first, interval);
                 ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     ticker.tick().await;

@@ -194,7 +194,7 @@ async fn guard(State(exporter): State<Arc<Exporter>>, request: Request, next: Ne
     response
 }
 
-fn query_token(query: Option<&str>) -> Option<String> {
+pub(crate) fn query_token(query: Option<&str>) -> Option<String> {
     url::form_urlencoded::parse(query?.as_bytes()).find(|(k, _)| k == "token").map(|(_, v)| v.into_owned())
 }
 
