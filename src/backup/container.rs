@@ -30,7 +30,8 @@ use std::fmt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::drill::{FirstValue, error_line, globals_outcome};
+use super::drill::{FirstValue, globals_outcome};
+use super::process::error_line;
 use crate::config::MASK;
 use crate::config::backup::Engine;
 use crate::docker::{Docker, ExecOutput, ThrowawaySpec, Upload};

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::container::{PgContainer, RedisContainer};
 use super::manifest::{Manifest, TargetOutcome, write_synced};
 use super::objects;
+use super::process::{error_line, last_line};
 use crate::config::Config;
 use crate::config::backup::{Engine, EngineKind, Query, Sanity};
 
@@ -428,20 +429,6 @@ impl LocalPg {
     async fn stop(self) {
         let _ = pg_command(&self.pg_ctl, &["-D", &self.data, "-m", "immediate", "-w", "stop"]).await;
     }
-}
-
-/// The line of a tool's output that says what went wrong: the first
-/// naming an error (`pg_restore` ends with the statement that failed, after
-/// the reason), else the last.
-pub(crate) fn last_line(stderr: &[u8]) -> String {
-    error_line(&String::from_utf8_lossy(stderr))
-}
-
-/// [`last_line`] of text.
-pub(crate) fn error_line(text: &str) -> String {
-    let line = text.lines().find(|l| l.to_ascii_lowercase().contains("error:"));
-    let line = line.or_else(|| text.lines().rev().find(|l| !l.trim().is_empty()));
-    line.unwrap_or("no message").trim().to_owned()
 }
 
 /// What `psql` said while applying a `globals.sql`: roles that exist

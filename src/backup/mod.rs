@@ -33,6 +33,7 @@ pub mod drill;
 pub mod lock;
 pub mod manifest;
 mod objects;
+mod process;
 pub mod restore;
 pub mod retention;
 pub mod run;

@@ -220,7 +220,7 @@ async fn restore_postgres(
         let out =
             command.output().await.map_err(|e| format!("cannot run pg_restore ({e}); install postgresql-client"))?;
         if !out.status.success() {
-            let why = super::drill::last_line(&out.stderr);
+            let why = super::process::last_line(&out.stderr);
             return Err(format!("pg_restore of database `{db}` failed, nothing of it changed: {why}"));
         }
         done.push(db);
