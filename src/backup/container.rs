@@ -30,7 +30,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::drill::{FirstValue, globals_outcome};
+use super::postgres::{FirstValue, globals_outcome};
 use super::process::error_line;
 use crate::config::MASK;
 use crate::config::backup::Engine;

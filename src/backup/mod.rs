@@ -33,6 +33,7 @@ pub mod drill;
 pub mod lock;
 pub mod manifest;
 mod objects;
+pub mod postgres;
 mod process;
 pub mod restore;
 pub mod retention;

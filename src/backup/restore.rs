@@ -112,7 +112,7 @@ pub async fn restore(config: &Config, set: &Path, options: Options) -> Result<Su
         let started = Instant::now();
         let files: Vec<PathBuf> = outcome.files.iter().map(|f| set.join(&f.path)).collect();
         let result = match config.targets.get(&outcome.target) {
-            Some(Spec::Postgres(spec)) => restore_postgres(spec, &files, options.with_roles).await,
+            Some(Spec::Postgres(spec)) => super::postgres::restore(spec, &files, options.with_roles).await,
             Some(Spec::Redis(spec)) => restore_redis(spec, &files).await,
             Some(Spec::S3(spec)) => restore_s3(spec, set, outcome).await,
             _ => Err("not a kind that is restored".to_owned()),
@@ -188,45 +188,6 @@ async fn restore_s3(
         let _ = write!(detail, "; {newer} object(s) not in the set were left in place");
     }
     Ok(detail)
-}
-
-async fn restore_postgres(
-    spec: &crate::config::checks::postgres::Spec,
-    files: &[PathBuf],
-    with_roles: bool,
-) -> Result<String, String> {
-    let client = super::scratch::PgClient::new(spec)?;
-    let dumps: Vec<&PathBuf> = files.iter().filter(|f| f.extension().is_some_and(|e| e == "dump")).collect();
-    let mut done = Vec::new();
-    if with_roles {
-        let globals = files.iter().find(|f| f.file_name().is_some_and(|n| n == super::run::GLOBALS)).ok_or(
-            "the set holds no globals.sql (it was taken before ops-gen dumped roles); restore without --with-roles",
-        )?;
-        let first = dumps.first().and_then(|d| d.file_stem()).and_then(|s| s.to_str()).unwrap_or("postgres");
-        let mut psql = client.command("psql", first, "ops-gen-restore");
-        psql.args(["--no-psqlrc", "--quiet", "--file"]).arg(globals);
-        let out = psql.output().await.map_err(|e| format!("cannot run psql ({e}); install postgresql-client"))?;
-        super::drill::globals_outcome(out.status.success(), &String::from_utf8_lossy(&out.stderr))?;
-    }
-    for dump in dumps {
-        let db = dump.file_stem().and_then(|s| s.to_str()).ok_or("a dump without a name")?.to_owned();
-        let mut command = client.command("pg_restore", &db, "ops-gen-restore");
-        command.args(["--clean", "--if-exists", "--single-transaction", "--exit-on-error"]);
-        if !with_roles {
-            // Objects become the connecting user's, whatever roles exist.
-            command.arg("--no-owner");
-        }
-        command.arg(dump);
-        let out =
-            command.output().await.map_err(|e| format!("cannot run pg_restore ({e}); install postgresql-client"))?;
-        if !out.status.success() {
-            let why = super::process::last_line(&out.stderr);
-            return Err(format!("pg_restore of database `{db}` failed, nothing of it changed: {why}"));
-        }
-        done.push(db);
-    }
-    let roles = if with_roles { "roles and " } else { "" };
-    Ok(format!("{roles}database(s) {} restored", done.join(", ")))
 }
 
 async fn restore_redis(spec: &crate::config::checks::redis::Spec, files: &[PathBuf]) -> Result<String, String> {

@@ -147,7 +147,7 @@ pub(crate) async fn take(
         progress.started(&job.target);
         let begun = Instant::now();
         let result = match &job.spec {
-            Spec::Postgres(spec) => dump_postgres(job, spec, &config.backup.postgres, &tmp).await,
+            Spec::Postgres(spec) => super::postgres::dump(job, spec, &config.backup.postgres, &tmp).await,
             Spec::Redis(spec) => dump_redis(job, spec, &tmp).await,
             Spec::S3(spec) => dump_s3(job, spec, &tmp).await,
             _ => Err("not a kind that is backed up".to_owned()),
@@ -342,109 +342,10 @@ pub fn retention_plan(config: &Config, now: SystemTime) -> super::retention::Pla
     super::retention::plan(&config.backup.retention, &sets, now, &[])
 }
 
-fn relative(set: &Path, path: &Path) -> String {
+/// How the manifest names a file of the set: its path inside the set, with
+/// `/` between parts.
+pub(super) fn relative(set: &Path, path: &Path) -> String {
     path.strip_prefix(set).unwrap_or(path).to_string_lossy().replace('\\', "/")
-}
-
-async fn dump_postgres(
-    job: &Job,
-    spec: &crate::config::checks::postgres::Spec,
-    settings: &crate::config::backup::PostgresSettings,
-    set: &Path,
-) -> Result<Vec<FileEntry>, String> {
-    let config = spec.url.get();
-    let PgDumpFit { version, .. } = pg_dump_fits(spec).await?;
-    let client = super::scratch::PgClient::new(spec)?;
-    let databases = if job.databases.is_empty() {
-        vec![config.get_dbname().unwrap_or(&client.user).to_owned()]
-    } else {
-        job.databases.clone()
-    };
-    let folder = set.join("postgres").join(&job.target);
-    crate::output::create_private_dir_all(&folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
-    let mut files = Vec::new();
-    // The roles and tablespaces the dumps' owners and grants name: without
-    // them a restore onto a fresh server fails.
-    let path = folder.join(GLOBALS);
-    let first = databases.first().cloned().unwrap_or_default();
-    let mut command = client.command("pg_dumpall", &first, "ops-gen-backup");
-    command.arg("--globals-only");
-    if !settings.role_passwords {
-        command.arg("--no-role-passwords");
-    }
-    let begun = Instant::now();
-    let (size, sha256) = stream_to_file(command, &path, "pg_dumpall --globals-only").await?;
-    files.push(FileEntry {
-        path: relative(set, &path),
-        size,
-        sha256,
-        tool: "pg_dumpall".to_owned(),
-        tool_version: version.clone(),
-        source: "globals".to_owned(),
-        duration_seconds: begun.elapsed().as_secs_f64(),
-    });
-    for db in databases {
-        let path = folder.join(format!("{db}.dump"));
-        let mut command = client.command("pg_dump", &db, "ops-gen-backup");
-        command.arg("--format=custom");
-        let begun = Instant::now();
-        let (size, sha256) = stream_to_file(command, &path, &format!("pg_dump of database `{db}`")).await?;
-        files.push(FileEntry {
-            path: relative(set, &path),
-            size,
-            sha256,
-            tool: "pg_dump".to_owned(),
-            tool_version: version.clone(),
-            source: db,
-            duration_seconds: begun.elapsed().as_secs_f64(),
-        });
-    }
-    Ok(files)
-}
-
-/// The file of a PostgreSQL copy holding the server's roles and tablespaces
-/// (`pg_dumpall --globals-only`).
-pub const GLOBALS: &str = "globals.sql";
-
-/// The local `pg_dump` and the server it was checked against.
-#[derive(Debug, Clone)]
-pub struct PgDumpFit {
-    /// What `pg_dump --version` prints, e.g. `15.18`.
-    pub version: String,
-    pub server_major: u32,
-}
-
-/// Checks that the local `pg_dump` can dump the target's server: it must be
-/// installed and not older than the server (an older one refuses). The
-/// error says what to install. `backup run` and `doctor` both ask this.
-pub async fn pg_dump_fits(spec: &crate::config::checks::postgres::Spec) -> Result<PgDumpFit, String> {
-    let (version, server_major) =
-        tokio::join!(tool_version("pg_dump", "apt-get install postgresql-client"), server_major(spec));
-    let (version, server_major) = (version?, server_major?);
-    let client_major: u32 = version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
-    if client_major < server_major {
-        return Err(format!(
-            "pg_dump {version} cannot dump a PostgreSQL {server_major} server; install postgresql-client-{server_major}"
-        ));
-    }
-    Ok(PgDumpFit { version, server_major })
-}
-
-/// The server's major version, which `pg_dump` must not be older than.
-async fn server_major(spec: &crate::config::checks::postgres::Spec) -> Result<u32, String> {
-    let tls = tokio_postgres_rustls::MakeRustlsConnect::new(crate::tls::client_config(spec.tls_verify)?);
-    let mut config = spec.url.get().clone();
-    config.connect_timeout(std::time::Duration::from_secs(10));
-    let (client, connection) =
-        config.connect(tls).await.map_err(|e| format!("cannot connect: {}", crate::errors::chain(&e)))?;
-    let driver = tokio::spawn(connection);
-    let row = client
-        .query_one("SHOW server_version_num", &[])
-        .await
-        .map_err(|e| format!("cannot read the server version: {e}"));
-    driver.abort();
-    let number: u32 = row?.get::<_, String>(0).parse().map_err(|_| "unexpected server_version_num".to_owned())?;
-    Ok(number / 10_000)
 }
 
 async fn dump_redis(
