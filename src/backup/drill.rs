@@ -16,11 +16,10 @@ use std::time::{Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::container::RedisContainer;
 use super::manifest::{Manifest, TargetOutcome, write_synced};
 use super::objects;
 use crate::config::Config;
-use crate::config::backup::{Engine, EngineKind, Sanity};
+use crate::config::backup::Sanity;
 
 /// The file a drill writes into the set.
 pub const SUMMARY: &str = "restore-drill-summary.json";
@@ -103,7 +102,7 @@ pub async fn drill(config: &Config, set: &Path, progress: &dyn super::run::Progr
         let begun = Instant::now();
         let result = match outcome.kind.as_str() {
             "postgres" => super::postgres::drill(&files, &sanity, &config.backup.drill).await,
-            "redis" => drill_redis(&files, &sanity, &config.backup.drill).await,
+            "redis" => super::redis::drill(&files, &sanity, &config.backup.drill).await,
             "s3" => {
                 let spec = match config.targets.get(&outcome.target) {
                     Some(crate::config::checks::Spec::S3(spec)) => Some(spec),
@@ -161,97 +160,6 @@ pub(super) fn throwaway_name(kind: &str) -> String {
 fn unique_suffix() -> String {
     let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     format!("{:06x}", (nanos ^ std::process::id()) & 0x00ff_ffff)
-}
-
-async fn drill_redis(files: &[PathBuf], sanity: &Sanity, engine: &Engine) -> Result<(f64, Vec<CheckResult>), String> {
-    let rdb = files.iter().find(|f| f.extension().is_some_and(|e| e == "rdb")).ok_or("the set holds no RDB file")?;
-    let started = Instant::now();
-    let instance = match engine.engine {
-        EngineKind::Local => {
-            RedisInstance::Local(super::scratch::ScratchRedis::load(rdb, "ops-gen-drill-redis-").await?)
-        }
-        EngineKind::Docker => {
-            let major =
-                files.iter().find(|f| f.extension().is_some_and(|e| e == "json")).and_then(|f| redis_major(f)).ok_or(
-                    "cannot tell which Redis version the snapshot came from (its metadata file is unreadable)",
-                )?;
-            RedisInstance::Container(RedisContainer::start(engine, &major, rdb).await?)
-        }
-    };
-    let restore_seconds = started.elapsed().as_secs_f64();
-    let result = async {
-        let mut checks = Vec::new();
-        if let Some(min) = sanity.min_keys {
-            let total = keyspace_keys(&instance.keyspace().await?);
-            checks.push(CheckResult {
-                check: format!("at least {min} keys"),
-                ok: total >= min,
-                detail: format!("{total} keys"),
-            });
-        }
-        for key in &sanity.keys {
-            let exists = instance.exists(key).await?;
-            checks.push(CheckResult {
-                check: format!("key {key}"),
-                ok: exists,
-                detail: if exists { "exists".to_owned() } else { "missing".to_owned() },
-            });
-        }
-        Ok((restore_seconds, checks))
-    }
-    .await;
-    // Stopped whatever the checks found.
-    instance.stop().await;
-    result
-}
-
-/// A throwaway Redis of a drill: a local `redis-server` on a private
-/// socket, or a container reached through Docker exec.
-enum RedisInstance {
-    Local(super::scratch::ScratchRedis),
-    Container(RedisContainer),
-}
-
-impl RedisInstance {
-    /// `INFO keyspace`.
-    async fn keyspace(&self) -> Result<String, String> {
-        match self {
-            Self::Local(scratch) => {
-                let mut conn = scratch.conn.clone();
-                redis::cmd("INFO").arg("keyspace").query_async(&mut conn).await.map_err(|e| e.to_string())
-            }
-            Self::Container(container) => container.cli(&["INFO", "keyspace"]).await,
-        }
-    }
-
-    /// Whether `key` exists in database 0.
-    async fn exists(&self, key: &str) -> Result<bool, String> {
-        match self {
-            Self::Local(scratch) => {
-                let mut conn = scratch.conn.clone();
-                redis::cmd("EXISTS").arg(key).query_async(&mut conn).await.map_err(|e| e.to_string())
-            }
-            Self::Container(container) => Ok(container.cli(&["EXISTS", key]).await?.trim() == "1"),
-        }
-    }
-
-    async fn stop(self) {
-        match self {
-            Self::Local(scratch) => scratch.stop().await,
-            Self::Container(container) => container.remove().await,
-        }
-    }
-}
-
-/// The keys of all databases together, from `INFO keyspace`.
-fn keyspace_keys(info: &str) -> u64 {
-    info.lines().filter_map(|l| l.split_once("keys=")?.1.split(',').next()?.parse::<u64>().ok()).sum()
-}
-
-/// The major version in a snapshot's metadata (`INFO server` at backup time).
-fn redis_major(metadata: &Path) -> Option<String> {
-    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(metadata).ok()?).ok()?;
-    info["server"]["redis_version"].as_str()?.split('.').next().map(str::to_owned)
 }
 
 /// Puts a mirrored set's objects into a scratch bucket on the target's

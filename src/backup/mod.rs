@@ -35,6 +35,7 @@ pub mod manifest;
 mod objects;
 pub mod postgres;
 mod process;
+pub mod redis;
 pub mod restore;
 pub mod retention;
 pub mod run;

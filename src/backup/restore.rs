@@ -113,7 +113,7 @@ pub async fn restore(config: &Config, set: &Path, options: Options) -> Result<Su
         let files: Vec<PathBuf> = outcome.files.iter().map(|f| set.join(&f.path)).collect();
         let result = match config.targets.get(&outcome.target) {
             Some(Spec::Postgres(spec)) => super::postgres::restore(spec, &files, options.with_roles).await,
-            Some(Spec::Redis(spec)) => restore_redis(spec, &files).await,
+            Some(Spec::Redis(spec)) => super::redis::restore(spec, &files).await,
             Some(Spec::S3(spec)) => restore_s3(spec, set, outcome).await,
             _ => Err("not a kind that is restored".to_owned()),
         };
@@ -188,66 +188,4 @@ async fn restore_s3(
         let _ = write!(detail, "; {newer} object(s) not in the set were left in place");
     }
     Ok(detail)
-}
-
-async fn restore_redis(spec: &crate::config::checks::redis::Spec, files: &[PathBuf]) -> Result<String, String> {
-    let rdb = files.iter().find(|f| f.extension().is_some_and(|e| e == "rdb")).ok_or("the set holds no RDB file")?;
-    let target = spec.url.get();
-    let info = target.get_connection_info();
-    let redis::ConnectionAddr::Tcp(host, port) = info.addr() else {
-        return Err("only Redis over plain TCP can be restored".to_owned());
-    };
-    let (host, port) = (host.clone(), *port);
-    let settings = info.redis_settings();
-    let (username, password) = (settings.username().map(str::to_owned), settings.password().map(str::to_owned));
-
-    let mut scratch = super::scratch::ScratchRedis::load(rdb, "ops-gen-restore-redis-").await?;
-    let src = &mut scratch.conn;
-
-    let mut dst = target
-        .get_multiplexed_async_connection()
-        .await
-        .map_err(|e| format!("cannot connect: {}", crate::errors::chain(&e)))?;
-    let _: () = redis::cmd("FLUSHALL").query_async(&mut dst).await.map_err(|e| format!("FLUSHALL: {e}"))?;
-
-    let keyspace: String = redis::cmd("INFO").arg("keyspace").query_async(src).await.map_err(|e| e.to_string())?;
-    let dbs: Vec<i64> =
-        keyspace.lines().filter_map(|l| l.strip_prefix("db")?.split(':').next()?.parse().ok()).collect();
-    let mut moved = 0usize;
-    for db in dbs {
-        let _: () = redis::cmd("SELECT").arg(db).query_async(src).await.map_err(|e| e.to_string())?;
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(src)
-                .await
-                .map_err(|e| e.to_string())?;
-            if !keys.is_empty() {
-                // The scratch server pushes the keys to the target itself.
-                let mut migrate = redis::cmd("MIGRATE");
-                migrate.arg(&host).arg(port).arg("").arg(db).arg(60_000).arg("REPLACE");
-                match (&username, &password) {
-                    (Some(user), Some(pass)) => {
-                        migrate.arg("AUTH2").arg(user).arg(pass);
-                    }
-                    (None, Some(pass)) => {
-                        migrate.arg("AUTH").arg(pass);
-                    }
-                    _ => {}
-                }
-                migrate.arg("KEYS").arg(&keys);
-                let _: String = migrate.query_async(src).await.map_err(|e| format!("MIGRATE to the target: {e}"))?;
-                moved += keys.len();
-            }
-            cursor = next;
-            if cursor == 0 {
-                break;
-            }
-        }
-    }
-    scratch.stop().await;
-    Ok(format!("{moved} key(s) restored"))
 }

@@ -17,7 +17,6 @@ use tokio::io::AsyncWriteExt as _;
 
 use super::lock::{FolderLock, LockError, Mode};
 use super::manifest::{FileEntry, Manifest, PRE_RESTORE, SetStatus, TargetOutcome, hash_file, hex, write_synced};
-use super::process::{stream_to_file, tool_version};
 use super::{FAILED, Job, catalog, jobs, set_name};
 use crate::config::Config;
 use crate::config::checks::{Kind, Spec};
@@ -148,7 +147,7 @@ pub(crate) async fn take(
         let begun = Instant::now();
         let result = match &job.spec {
             Spec::Postgres(spec) => super::postgres::dump(job, spec, &config.backup.postgres, &tmp).await,
-            Spec::Redis(spec) => dump_redis(job, spec, &tmp).await,
+            Spec::Redis(spec) => super::redis::dump(job, spec, &tmp).await,
             Spec::S3(spec) => dump_s3(job, spec, &tmp).await,
             _ => Err("not a kind that is backed up".to_owned()),
         };
@@ -346,95 +345,6 @@ pub fn retention_plan(config: &Config, now: SystemTime) -> super::retention::Pla
 /// `/` between parts.
 pub(super) fn relative(set: &Path, path: &Path) -> String {
     path.strip_prefix(set).unwrap_or(path).to_string_lossy().replace('\\', "/")
-}
-
-async fn dump_redis(
-    job: &Job,
-    spec: &crate::config::checks::redis::Spec,
-    set: &Path,
-) -> Result<Vec<FileEntry>, String> {
-    let client = spec.url.get();
-    let info = client.get_connection_info();
-    let redis::ConnectionAddr::Tcp(host, port) = info.addr() else {
-        return Err("only Redis over plain TCP can be backed up".to_owned());
-    };
-    // Ask Redis itself first: a clear error for a wrong password or a down
-    // server, and the metadata that goes with the snapshot.
-    let metadata = redis_metadata(client).await?;
-    let version = tool_version("redis-cli", "apt-get install redis-tools").await?;
-    let folder = set.join("redis");
-    crate::output::create_private_dir_all(&folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
-    let rdb = folder.join(format!("{}.rdb", job.target));
-    let mut command = tokio::process::Command::new("redis-cli");
-    command.args(["-h", host, "-p", &port.to_string()]);
-    let settings = info.redis_settings();
-    if let Some(user) = settings.username() {
-        command.args(["--user", user]);
-    }
-    match settings.password() {
-        Some(password) => command.env("REDISCLI_AUTH", password),
-        None => command.env_remove("REDISCLI_AUTH"),
-    };
-    // redis-cli writes the file itself; its stdout only says how it went.
-    command.args(["--rdb"]).arg(&rdb);
-    let begun = Instant::now();
-    let sink = folder.join(format!(".{}.log", job.target));
-    let streamed = stream_to_file(command, &sink, "redis-cli --rdb").await;
-    // Not part of the set, whether redis-cli succeeded or not.
-    let _ = std::fs::remove_file(&sink);
-    streamed?;
-    let duration = begun.elapsed().as_secs_f64();
-    let (size, sha256) = hash_file(&rdb).map_err(|e| format!("cannot read the RDB redis-cli wrote: {e}"))?;
-    let meta_path = folder.join(format!("{}.json", job.target));
-    let meta = serde_json::to_vec_pretty(&metadata).map_err(|e| e.to_string())?;
-    write_synced(&meta_path, &meta).map_err(|e| format!("cannot write the Redis metadata: {e}"))?;
-    let (meta_size, meta_sha) = hash_file(&meta_path).map_err(|e| e.to_string())?;
-    Ok(vec![
-        FileEntry {
-            path: relative(set, &rdb),
-            size,
-            sha256,
-            tool: "redis-cli".to_owned(),
-            tool_version: version,
-            source: "rdb".to_owned(),
-            duration_seconds: duration,
-        },
-        FileEntry {
-            path: relative(set, &meta_path),
-            size: meta_size,
-            sha256: meta_sha,
-            tool: "ops-gen".to_owned(),
-            tool_version: crate::build_info::VERSION.to_owned(),
-            source: "metadata".to_owned(),
-            duration_seconds: 0.0,
-        },
-    ])
-}
-
-/// `INFO server`, `persistence` and `keyspace`, as written next to the RDB.
-async fn redis_metadata(client: &redis::Client) -> Result<serde_json::Value, String> {
-    let config = redis::AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(std::time::Duration::from_secs(10)))
-        .set_response_timeout(Some(std::time::Duration::from_secs(10)));
-    let mut conn = client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
-        .map_err(|e| format!("cannot connect: {}", crate::errors::chain(&e)))?;
-    let mut sections = serde_json::Map::new();
-    for section in ["server", "persistence", "keyspace"] {
-        let text: String = redis::cmd("INFO")
-            .arg(section)
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| format!("INFO {section}: {}", crate::errors::chain(&e)))?;
-        let fields: serde_json::Map<String, serde_json::Value> = text
-            .lines()
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_owned(), serde_json::Value::String(v.trim().to_owned())))
-            .collect();
-        sections.insert(section.to_owned(), serde_json::Value::Object(fields));
-    }
-    Ok(serde_json::Value::Object(sections))
 }
 
 /// An S3 bucket: its listing, an integrity record (a round trip), and with
