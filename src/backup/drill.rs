@@ -10,16 +10,13 @@
 //! time is recorded, and everything is torn down. The outcome is written to
 //! `restore-drill-summary.json` in the set, which `/metrics` reads.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::manifest::{Manifest, TargetOutcome, write_synced};
-use super::objects;
+use super::manifest::{Manifest, write_synced};
 use crate::config::Config;
-use crate::config::backup::Sanity;
 
 /// The file a drill writes into the set.
 pub const SUMMARY: &str = "restore-drill-summary.json";
@@ -108,7 +105,7 @@ pub async fn drill(config: &Config, set: &Path, progress: &dyn super::run::Progr
                     Some(crate::config::checks::Spec::S3(spec)) => Some(spec),
                     _ => None,
                 };
-                drill_s3(set, outcome, spec, &sanity).await
+                super::s3::drill(set, outcome, spec, &sanity).await
             }
             other => Err(format!("no drill for `{other}` targets")),
         };
@@ -157,101 +154,7 @@ pub(super) fn throwaway_name(kind: &str) -> String {
 
 /// Six hex digits from the clock and the process: concurrent drills (of
 /// the same set, from other processes) do not pick the same names.
-fn unique_suffix() -> String {
+pub(super) fn unique_suffix() -> String {
     let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     format!("{:06x}", (nanos ^ std::process::id()) & 0x00ff_ffff)
-}
-
-/// Puts a mirrored set's objects into a scratch bucket on the target's
-/// server, checks every object came back whole, and removes the bucket.
-async fn drill_s3(
-    set: &Path,
-    outcome: &TargetOutcome,
-    spec: Option<&crate::config::checks::s3::Spec>,
-    sanity: &Sanity,
-) -> Result<(f64, Vec<CheckResult>), String> {
-    let spec = spec.ok_or("the target is no longer in the config, so there is no server to restore into")?;
-    let objects = objects::mirrored(set, outcome);
-    let expected = objects::listing(set, &outcome.target)?;
-    let started = Instant::now();
-    let scratch = objects::Scratch::open(spec, sanity.bucket.as_deref(), &scratch_tag(set)).await?;
-    let result = async {
-        objects::upload(&scratch.store, &scratch.prefix, &objects).await?;
-        let restore_seconds = started.elapsed().as_secs_f64();
-        let found = objects::list(&scratch.store, &scratch.prefix).await?;
-        let mut checks = Vec::new();
-        let missing: Vec<&str> =
-            expected.iter().filter(|(key, size)| found.get(*key) != Some(size)).map(|(key, _)| key.as_str()).collect();
-        checks.push(CheckResult {
-            check: format!("every object back in {}", scratch.bucket()),
-            ok: missing.is_empty(),
-            detail: if missing.is_empty() {
-                format!("{} object(s), sizes as listed at backup time", expected.len())
-            } else {
-                format!("{} of {} missing or of another size: {}", missing.len(), expected.len(), some(&missing))
-            },
-        });
-        let differ = objects::compare(&scratch.store, &scratch.prefix, &objects).await?;
-        checks.push(CheckResult {
-            check: "content".to_owned(),
-            ok: differ.is_empty(),
-            detail: if differ.is_empty() {
-                format!("{} object(s) read back with the sha256 of the set", objects.len())
-            } else {
-                format!("{} object(s) differ from the set: {}", differ.len(), some(&differ))
-            },
-        });
-        if let Some(min) = sanity.min_objects {
-            checks.push(CheckResult {
-                check: format!("at least {min} objects"),
-                ok: found.len() as u64 >= min,
-                detail: format!("{} objects", found.len()),
-            });
-        }
-        for key in &sanity.keys {
-            let exists = found.contains_key(key);
-            checks.push(CheckResult {
-                check: format!("object {key}"),
-                ok: exists,
-                detail: if exists { "exists".to_owned() } else { "missing".to_owned() },
-            });
-        }
-        Ok::<_, String>((restore_seconds, checks))
-    }
-    .await;
-    let bucket = scratch.bucket().to_owned();
-    let cleanup = scratch.remove().await;
-    match (result, cleanup) {
-        (Ok((seconds, mut checks)), Err(e)) => {
-            checks.push(CheckResult { check: format!("{bucket} cleaned up"), ok: false, detail: e });
-            Ok((seconds, checks))
-        }
-        (Err(e), Err(cleanup)) => Err(format!("{e} (and the scratch bucket was not cleaned up: {cleanup})")),
-        (result, Ok(())) => result,
-    }
-}
-
-/// The first few of `items`, for a one-line detail.
-fn some<S: AsRef<str>>(items: &[S]) -> String {
-    const SHOWN: usize = 5;
-    let mut text = items.iter().take(SHOWN).map(AsRef::as_ref).collect::<Vec<_>>().join(", ");
-    if items.len() > SHOWN {
-        let _ = write!(text, " and {} more", items.len() - SHOWN);
-    }
-    text
-}
-
-/// A name part for the scratch bucket (3 to 63 lowercase letters, digits and
-/// hyphens in all): the set, and a few hex digits so concurrent drills of
-/// the same set do not meet.
-fn scratch_tag(set: &Path) -> String {
-    let name: String = set
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("set")
-        .chars()
-        .take(30)
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
-        .collect();
-    format!("{name}-{}", unique_suffix())
 }

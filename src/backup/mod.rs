@@ -39,6 +39,7 @@ pub mod redis;
 pub mod restore;
 pub mod retention;
 pub mod run;
+pub mod s3;
 mod scratch;
 pub mod verify;
 

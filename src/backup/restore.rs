@@ -13,7 +13,6 @@
 //! every object of a mirrored set put back (objects made since are kept).
 //! Confirmation is the caller's job (the CLI asks, or takes `--yes`).
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -114,7 +113,7 @@ pub async fn restore(config: &Config, set: &Path, options: Options) -> Result<Su
         let result = match config.targets.get(&outcome.target) {
             Some(Spec::Postgres(spec)) => super::postgres::restore(spec, &files, options.with_roles).await,
             Some(Spec::Redis(spec)) => super::redis::restore(spec, &files).await,
-            Some(Spec::S3(spec)) => restore_s3(spec, set, outcome).await,
+            Some(Spec::S3(spec)) => super::s3::restore(spec, set, outcome).await,
             _ => Err("not a kind that is restored".to_owned()),
         };
         let (success, detail) = match result {
@@ -167,25 +166,4 @@ async fn safety_copy(
         )));
     }
     Ok(folder)
-}
-
-/// Puts every object of the set back into the bucket, overwriting objects of
-/// the same key. Objects made after the set are left in place (and counted):
-/// deleting them is not a restore's call to make.
-async fn restore_s3(
-    spec: &crate::config::checks::s3::Spec,
-    set: &Path,
-    outcome: &TargetOutcome,
-) -> Result<String, String> {
-    let objects = super::objects::mirrored(set, outcome);
-    let store = crate::probe::s3::S3Probe::new(spec)?;
-    super::objects::upload(store.store(), "", &objects).await?;
-    let keys: std::collections::BTreeSet<&str> = objects.iter().map(|o| o.key.as_str()).collect();
-    let found = super::objects::list(store.store(), "").await?;
-    let newer = found.keys().filter(|k| !keys.contains(k.as_str()) && !k.starts_with(&spec.prefix)).count();
-    let mut detail = format!("{} object(s) restored into {}", objects.len(), spec.bucket);
-    if newer > 0 {
-        let _ = write!(detail, "; {newer} object(s) not in the set were left in place");
-    }
-    Ok(detail)
 }

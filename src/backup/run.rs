@@ -12,11 +12,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
-use sha2::{Digest as _, Sha256};
-use tokio::io::AsyncWriteExt as _;
-
 use super::lock::{FolderLock, LockError, Mode};
-use super::manifest::{FileEntry, Manifest, PRE_RESTORE, SetStatus, TargetOutcome, hash_file, hex, write_synced};
+use super::manifest::{Manifest, PRE_RESTORE, SetStatus, TargetOutcome, write_synced};
 use super::{FAILED, Job, catalog, jobs, set_name};
 use crate::config::Config;
 use crate::config::checks::{Kind, Spec};
@@ -148,7 +145,7 @@ pub(crate) async fn take(
         let result = match &job.spec {
             Spec::Postgres(spec) => super::postgres::dump(job, spec, &config.backup.postgres, &tmp).await,
             Spec::Redis(spec) => super::redis::dump(job, spec, &tmp).await,
-            Spec::S3(spec) => dump_s3(job, spec, &tmp).await,
+            Spec::S3(spec) => super::s3::dump(job, spec, &tmp).await,
             _ => Err("not a kind that is backed up".to_owned()),
         };
         let (success, error, files) = match result {
@@ -345,108 +342,4 @@ pub fn retention_plan(config: &Config, now: SystemTime) -> super::retention::Pla
 /// `/` between parts.
 pub(super) fn relative(set: &Path, path: &Path) -> String {
     path.strip_prefix(set).unwrap_or(path).to_string_lossy().replace('\\', "/")
-}
-
-/// An S3 bucket: its listing, an integrity record (a round trip), and with
-/// `mirror` a copy of every object, each file hashed into the manifest.
-async fn dump_s3(job: &Job, spec: &crate::config::checks::s3::Spec, set: &Path) -> Result<Vec<FileEntry>, String> {
-    use futures::StreamExt as _;
-    use object_store::{ObjectStore as _, ObjectStoreExt as _};
-
-    let probe = crate::probe::s3::S3Probe::new(spec)?;
-    let folder = set.join("s3").join(&job.target);
-    crate::output::create_private_dir_all(&folder).map_err(|e| format!("cannot create the S3 folder: {e}"))?;
-    let entry = |path: &Path, tool: &str, source: &str, seconds: f64| -> Result<FileEntry, String> {
-        let (size, sha256) = hash_file(path).map_err(|e| format!("cannot read {}: {e}", relative(set, path)))?;
-        Ok(FileEntry {
-            path: relative(set, path),
-            size,
-            sha256,
-            tool: tool.to_owned(),
-            tool_version: crate::build_info::VERSION.to_owned(),
-            source: source.to_owned(),
-            duration_seconds: seconds,
-        })
-    };
-    let mut files = Vec::new();
-
-    let begun = Instant::now();
-    let integrity = probe.roundtrip().await;
-    let record = match &integrity {
-        Ok(()) => {
-            serde_json::json!({"bucket": spec.bucket, "roundtrip": "ok", "seconds": begun.elapsed().as_secs_f64()})
-        }
-        Err(f) => {
-            serde_json::json!({"bucket": spec.bucket, "roundtrip": "failed", "reason": f.reason, "message": f.message})
-        }
-    };
-    let path = folder.join("integrity.json");
-    write_synced(&path, record.to_string().as_bytes())
-        .map_err(|e| format!("cannot write the integrity record: {e}"))?;
-    files.push(entry(&path, "ops-gen", "integrity", begun.elapsed().as_secs_f64())?);
-    if let Err(f) = integrity {
-        return Err(format!("the bucket failed its round trip ({}: {})", f.reason, f.message));
-    }
-
-    let begun = Instant::now();
-    let mut listing = String::new();
-    let mut keys = Vec::new();
-    let mut stream = probe.store().list(None);
-    while let Some(meta) = stream.next().await {
-        let meta = meta.map_err(|e| format!("listing the bucket: {}", crate::errors::chain(&e)))?;
-        let line = serde_json::json!({
-            "key": meta.location.as_ref(),
-            "size": meta.size,
-            "etag": meta.e_tag,
-            "last_modified": meta.last_modified.to_rfc3339(),
-        });
-        listing.push_str(&line.to_string());
-        listing.push('\n');
-        keys.push(meta.location);
-    }
-    let path = folder.join("listing.jsonl");
-    write_synced(&path, listing.as_bytes()).map_err(|e| format!("cannot write the listing: {e}"))?;
-    files.push(entry(&path, "ops-gen", "listing", begun.elapsed().as_secs_f64())?);
-
-    if job.mirror {
-        for key in keys {
-            // Keys become paths: no empty, `.` or `..` parts may escape the set.
-            let parts: Vec<&str> = key.as_ref().split('/').collect();
-            if parts.iter().any(|p| p.is_empty() || *p == "." || *p == "..") {
-                return Err(format!("object key {:?} cannot be mirrored to a file safely", key.as_ref()));
-            }
-            let begun = Instant::now();
-            let path = parts.iter().fold(folder.join("objects"), |p, part| p.join(part));
-            if let Some(parent) = path.parent() {
-                crate::output::create_private_dir_all(parent)
-                    .map_err(|e| format!("cannot create a mirror folder: {e}"))?;
-            }
-            // Streamed to disk while hashed: objects can be larger than memory.
-            let mirrored =
-                |e: &dyn std::error::Error| format!("mirroring {}: {}", key.as_ref(), crate::errors::chain(e));
-            let mut body = probe.store().get(&key).await.map_err(|e| mirrored(&e))?.into_stream();
-            let mut file = tokio::fs::File::from_std(
-                crate::output::create_private(&path).map_err(|e| format!("cannot write a mirrored object: {e}"))?,
-            );
-            let mut hasher = Sha256::new();
-            let mut size = 0u64;
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(|e| mirrored(&e))?;
-                hasher.update(&chunk);
-                file.write_all(&chunk).await.map_err(|e| format!("cannot write a mirrored object: {e}"))?;
-                size += chunk.len() as u64;
-            }
-            file.sync_all().await.map_err(|e| format!("cannot write a mirrored object: {e}"))?;
-            files.push(FileEntry {
-                path: relative(set, &path),
-                size,
-                sha256: hex(&hasher.finalize()),
-                tool: "ops-gen".to_owned(),
-                tool_version: crate::build_info::VERSION.to_owned(),
-                source: key.as_ref().to_owned(),
-                duration_seconds: begun.elapsed().as_secs_f64(),
-            });
-        }
-    }
-    Ok(files)
 }
