@@ -1,14 +1,14 @@
 //! `ops-gen backup drill [--from SET]`: prove a set restores.
 //!
-//! Each target of the set is restored into a throwaway instance on a free
-//! loopback port in a temporary folder: PostgreSQL into a fresh cluster
-//! (`initdb` + `pg_ctl`, as the `postgres` user when we run as root, since
-//! PostgreSQL refuses to run as root) with `pg_restore`, Redis into a
-//! `redis-server` that loads the RDB at start. The sanity checks from the
-//! config run against it (SQL queries with expected values or minimums,
-//! expected tables; minimum key counts, expected keys), the measured restore
-//! time is recorded, and everything is torn down. The outcome is written to
-//! `restore-drill-summary.json` in the set, which `/metrics` reads.
+//! The set is verified first; a damaged one is not drilled. Then each
+//! successful target of it (of S3, only a mirrored one) is restored into a
+//! throwaway instance that nobody else can reach, the sanity checks from the
+//! config run against it, the measured restore time is recorded, and
+//! everything is torn down. How is each store's own ([`super::postgres`],
+//! [`super::redis`], [`super::s3`]); `backup.drill.engine` picks local
+//! instances or Docker containers ([`super::container`]). The outcome is
+//! written to `restore-drill-summary.json` in the set, which `/metrics`
+//! reads.
 
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};

@@ -5,13 +5,12 @@
 //! the set (hashes and readability) before touching anything; take a safety
 //! copy of the current state, tagged `pre-restore` (its own retention, and
 //! never at the expense of the set being restored), verify it, and stop if
-//! either fails, so a restore you regret can be undone; then restore. PostgreSQL gets `pg_restore --clean --if-exists` in a single
-//! transaction (all or nothing). Redis cannot be given a file remotely, so
-//! the RDB is loaded into a throwaway `redis-server` and its keys are moved
-//! into the target with `MIGRATE` (TTLs kept) after the target is flushed:
-//! this works for a Redis in a container or on another host alike. S3 gets
-//! every object of a mirrored set put back (objects made since are kept).
-//! Confirmation is the caller's job (the CLI asks, or takes `--yes`).
+//! either fails, so a restore you regret can be undone; then restore each
+//! target the way of its store: PostgreSQL with `pg_restore` in a single
+//! transaction ([`super::postgres`]), Redis by moving the keys of the RDB
+//! into the flushed target ([`super::redis`]), S3 by putting every object of
+//! a mirrored set back ([`super::s3`]). Confirmation is the caller's job
+//! (the CLI asks, or takes `--yes`).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

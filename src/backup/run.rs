@@ -7,7 +7,9 @@
 //! look like a fresh backup. Passwords reach `pg_dump` and `redis-cli`
 //! through their environment (`PGPASSWORD`, `REDISCLI_AUTH`), never their
 //! arguments, which any user can read in `ps`. The whole run holds the
-//! backup folder's lock exclusively ([`super::lock`]).
+//! backup folder's lock exclusively ([`super::lock`]). What a target's dump
+//! writes is its store's ([`super::postgres`], [`super::redis`],
+//! [`super::s3`]).
 
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
