@@ -6,7 +6,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use ops_gen::backup::container::{PgContainer, RedisContainer};
-use ops_gen::backup::drill::FirstValue;
+use ops_gen::backup::postgres::FirstValue;
 use ops_gen::config::backup::{Engine, EngineKind};
 
 use crate::util::{self, PLANTED, Run, TestExporter, ops_gen, run, servers};

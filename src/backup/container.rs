@@ -30,7 +30,8 @@ use std::fmt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::drill::{FirstValue, error_line, globals_outcome};
+use super::postgres::{FirstValue, globals_outcome};
+use super::process::error_line;
 use crate::config::MASK;
 use crate::config::backup::Engine;
 use crate::docker::{Docker, ExecOutput, ThrowawaySpec, Upload};
@@ -72,14 +73,7 @@ impl PgContainer {
         env.push(format!("POSTGRES_PASSWORD={password}"));
         let image = engine.postgres_image.replace("{major}", major);
         let inner = Throwaway::start("pg", image, Vec::new(), env, &[], password).await?;
-        let container = Self { inner, null: crate::output::random_hex(16) };
-        match container.wait_ready().await {
-            Ok(()) => Ok(container),
-            Err(e) => {
-                container.remove().await;
-                Err(e)
-            }
-        }
+        ready(Self { inner, null: crate::output::random_hex(16) }).await
     }
 
     /// The container's name on the engine (for logs and tests).
@@ -100,34 +94,6 @@ impl PgContainer {
 
     async fn psql(&self, args: &[&str], limit: Duration) -> Result<Ran, String> {
         self.inner.run(&[&["psql", "-X"], args].concat(), &self.env(), limit).await
-    }
-
-    async fn wait_ready(&self) -> Result<(), String> {
-        let deadline = Instant::now() + READY_TIMEOUT;
-        // Over TCP: on its first start the official image runs a temporary
-        // server on the socket only, and restarts it once set up.
-        let probe = ["pg_isready", "-h", "127.0.0.1", "-d", "postgres"];
-        loop {
-            let ran = self.inner.run(&probe, &self.env(), QUICK).await?;
-            if ran.code == 0 {
-                break;
-            }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "the drill server of {} did not accept connections within {} s (pg_isready: {})",
-                    self.inner.image,
-                    READY_TIMEOUT.as_secs(),
-                    error_line(&ran.stdout)
-                ));
-            }
-            tokio::time::sleep(POLL).await;
-        }
-        // A server that answers but refuses us says why here.
-        let ran = self.psql(&["-q", "-d", "postgres", "-c", "SELECT 1"], QUICK).await?;
-        if ran.code != 0 {
-            return Err(format!("the drill server of {} refuses psql: {}", self.inner.image, error_line(&ran.stderr)));
-        }
-        Ok(())
     }
 
     /// Runs a `pg_dumpall --globals-only` file (roles, tablespaces) with
@@ -188,6 +154,40 @@ impl PgContainer {
     }
 }
 
+impl Ready for PgContainer {
+    async fn wait_ready(&self) -> Result<(), String> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        // Over TCP: on its first start the official image runs a temporary
+        // server on the socket only, and restarts it once set up.
+        let probe = ["pg_isready", "-h", "127.0.0.1", "-d", "postgres"];
+        loop {
+            let ran = self.inner.run(&probe, &self.env(), QUICK).await?;
+            if ran.code == 0 {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "the drill server of {} did not accept connections within {} s (pg_isready: {})",
+                    self.inner.image,
+                    READY_TIMEOUT.as_secs(),
+                    error_line(&ran.stdout)
+                ));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        // A server that answers but refuses us says why here.
+        let ran = self.psql(&["-q", "-d", "postgres", "-c", "SELECT 1"], QUICK).await?;
+        if ran.code != 0 {
+            return Err(format!("the drill server of {} refuses psql: {}", self.inner.image, error_line(&ran.stderr)));
+        }
+        Ok(())
+    }
+
+    fn throwaway(self) -> Throwaway {
+        self.inner
+    }
+}
+
 /// A throwaway Redis server in a container, loaded from an RDB file at
 /// start.
 #[derive(Debug)]
@@ -213,41 +213,13 @@ impl RedisContainer {
             .collect();
         let files = [(Upload::File(rdb), "/data/dump.rdb"), (Upload::Bytes(conf.as_bytes()), CONF)];
         let inner = Throwaway::start("redis", image, cmd, engine.env.entries(), &files, password).await?;
-        let container = Self { inner };
-        match container.wait_ready().await {
-            Ok(()) => Ok(container),
-            Err(e) => {
-                container.remove().await;
-                Err(e)
-            }
-        }
+        ready(Self { inner }).await
     }
 
     /// The container's name on the engine (for logs and tests).
     #[must_use]
     pub fn name(&self) -> &str {
         &self.inner.name
-    }
-
-    async fn wait_ready(&self) -> Result<(), String> {
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            // `LOADING` while the RDB is read, refused before it listens.
-            let ran = self.run(&["PING"], QUICK).await?;
-            if ran.code == 0 && ran.stdout.trim() == "PONG" {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                let said = if ran.stdout.trim().is_empty() { &ran.stderr } else { &ran.stdout };
-                return Err(format!(
-                    "the drill server of {} did not answer within {} s (redis-cli: {})",
-                    self.inner.image,
-                    READY_TIMEOUT.as_secs(),
-                    error_line(said)
-                ));
-            }
-            tokio::time::sleep(POLL).await;
-        }
     }
 
     async fn run(&self, args: &[&str], limit: Duration) -> Result<Ran, String> {
@@ -271,6 +243,56 @@ impl RedisContainer {
     /// Removes the container and the data loaded into it.
     pub async fn remove(self) {
         self.inner.remove().await;
+    }
+}
+
+impl Ready for RedisContainer {
+    async fn wait_ready(&self) -> Result<(), String> {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            // `LOADING` while the RDB is read, refused before it listens.
+            let ran = self.run(&["PING"], QUICK).await?;
+            if ran.code == 0 && ran.stdout.trim() == "PONG" {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let said = if ran.stdout.trim().is_empty() { &ran.stderr } else { &ran.stdout };
+                return Err(format!(
+                    "the drill server of {} did not answer within {} s (redis-cli: {})",
+                    self.inner.image,
+                    READY_TIMEOUT.as_secs(),
+                    error_line(said)
+                ));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    fn throwaway(self) -> Throwaway {
+        self.inner
+    }
+}
+
+/// What makes a fresh drill container usable, so that [`ready`] serves
+/// both kinds.
+trait Ready: Sized {
+    /// Waits until the server accepts our connections (up to
+    /// [`READY_TIMEOUT`]; at once with an error when the container stops).
+    async fn wait_ready(&self) -> Result<(), String>;
+
+    /// The container itself, to remove.
+    fn throwaway(self) -> Throwaway;
+}
+
+/// `container` once it is ready; one that never gets there is removed
+/// before the error returns, so a failed start leaves nothing behind.
+async fn ready<C: Ready>(container: C) -> Result<C, String> {
+    match container.wait_ready().await {
+        Ok(()) => Ok(container),
+        Err(e) => {
+            container.throwaway().remove().await;
+            Err(e)
+        }
     }
 }
 

@@ -17,25 +17,40 @@
 //! Sets are ordered by the times their manifests record, never by folder
 //! name, and retention counts copies per target ([`retention`]).
 //!
+//! The verbs hold the orchestration (the lock, the set, the manifest,
+//! progress and summaries); what a kind of target needs lives in one file
+//! per store, its dump, drill and restore side by side.
+//!
 //! - [`manifest`]: the files' formats.
 //! - [`lock`]: the one lock over the folder (shared for readers).
-//! - [`run`]: taking a set (PostgreSQL with `pg_dump -Fc` and
-//!   `pg_dumpall --globals-only`, Redis through the replication stream with
-//!   `redis-cli --rdb`, S3 listings and mirrors).
+//! - [`run`]: taking a set, one target after the other.
 //! - [`retention`]: which sets may go, per target and tag.
 //! - [`verify`]: re-hashing and readability checks.
-//! - [`drill`]: restoring a set into throwaway instances and checking it;
-//!   [`container`]: those instances as Docker containers that expose nothing.
+//! - [`drill`]: restoring a set into throwaway instances and checking it.
 //! - [`restore`]: putting a set back into the real targets, safely.
+//! - The stores: [`postgres`] (`pg_dump -Fc` and
+//!   `pg_dumpall --globals-only`; a throwaway cluster; `pg_restore`),
+//!   [`redis`] (`redis-cli --rdb` through the replication stream; a
+//!   throwaway `redis-server`; `MIGRATE`), [`s3`] (listings and mirrors; a
+//!   scratch bucket; the objects put back).
+//! - What the stores use: [`container`], the drill's instances as Docker
+//!   containers that expose nothing; `scratch.rs`, how PostgreSQL client
+//!   programs reach a target and a throwaway `redis-server` on a private
+//!   socket; `objects.rs`, a set's objects put into a bucket and read back
+//!   there; `process.rs`, the client tools run as child processes.
 
 pub mod container;
 pub mod drill;
 pub mod lock;
 pub mod manifest;
 mod objects;
+pub mod postgres;
+mod process;
+pub mod redis;
 pub mod restore;
 pub mod retention;
 pub mod run;
+pub mod s3;
 mod scratch;
 pub mod verify;
 

@@ -1,5 +1,5 @@
-//! S3 targets in drills and restores: the mirrored objects of a set put back
-//! into a bucket, and checked there.
+//! The objects of S3 targets ([`super::s3`]) in drills and restores: the
+//! mirrored objects of a set put back into a bucket, and checked there.
 //!
 //! A set made with `mirror: true` holds every object of the bucket under
 //! `s3/<target>/objects/<key>`, each with its size and sha256 in the manifest

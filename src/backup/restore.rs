@@ -5,15 +5,13 @@
 //! the set (hashes and readability) before touching anything; take a safety
 //! copy of the current state, tagged `pre-restore` (its own retention, and
 //! never at the expense of the set being restored), verify it, and stop if
-//! either fails, so a restore you regret can be undone; then restore. PostgreSQL gets `pg_restore --clean --if-exists` in a single
-//! transaction (all or nothing). Redis cannot be given a file remotely, so
-//! the RDB is loaded into a throwaway `redis-server` and its keys are moved
-//! into the target with `MIGRATE` (TTLs kept) after the target is flushed:
-//! this works for a Redis in a container or on another host alike. S3 gets
-//! every object of a mirrored set put back (objects made since are kept).
-//! Confirmation is the caller's job (the CLI asks, or takes `--yes`).
+//! either fails, so a restore you regret can be undone; then restore each
+//! target the way of its store: PostgreSQL with `pg_restore` in a single
+//! transaction ([`super::postgres`]), Redis by moving the keys of the RDB
+//! into the flushed target ([`super::redis`]), S3 by putting every object of
+//! a mirrored set back ([`super::s3`]). Confirmation is the caller's job
+//! (the CLI asks, or takes `--yes`).
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -112,9 +110,9 @@ pub async fn restore(config: &Config, set: &Path, options: Options) -> Result<Su
         let started = Instant::now();
         let files: Vec<PathBuf> = outcome.files.iter().map(|f| set.join(&f.path)).collect();
         let result = match config.targets.get(&outcome.target) {
-            Some(Spec::Postgres(spec)) => restore_postgres(spec, &files, options.with_roles).await,
-            Some(Spec::Redis(spec)) => restore_redis(spec, &files).await,
-            Some(Spec::S3(spec)) => restore_s3(spec, set, outcome).await,
+            Some(Spec::Postgres(spec)) => super::postgres::restore(spec, &files, options.with_roles).await,
+            Some(Spec::Redis(spec)) => super::redis::restore(spec, &files).await,
+            Some(Spec::S3(spec)) => super::s3::restore(spec, set, outcome).await,
             _ => Err("not a kind that is restored".to_owned()),
         };
         let (success, detail) = match result {
@@ -167,126 +165,4 @@ async fn safety_copy(
         )));
     }
     Ok(folder)
-}
-
-/// Puts every object of the set back into the bucket, overwriting objects of
-/// the same key. Objects made after the set are left in place (and counted):
-/// deleting them is not a restore's call to make.
-async fn restore_s3(
-    spec: &crate::config::checks::s3::Spec,
-    set: &Path,
-    outcome: &TargetOutcome,
-) -> Result<String, String> {
-    let objects = super::objects::mirrored(set, outcome);
-    let store = crate::probe::s3::S3Probe::new(spec)?;
-    super::objects::upload(store.store(), "", &objects).await?;
-    let keys: std::collections::BTreeSet<&str> = objects.iter().map(|o| o.key.as_str()).collect();
-    let found = super::objects::list(store.store(), "").await?;
-    let newer = found.keys().filter(|k| !keys.contains(k.as_str()) && !k.starts_with(&spec.prefix)).count();
-    let mut detail = format!("{} object(s) restored into {}", objects.len(), spec.bucket);
-    if newer > 0 {
-        let _ = write!(detail, "; {newer} object(s) not in the set were left in place");
-    }
-    Ok(detail)
-}
-
-async fn restore_postgres(
-    spec: &crate::config::checks::postgres::Spec,
-    files: &[PathBuf],
-    with_roles: bool,
-) -> Result<String, String> {
-    let client = super::scratch::PgClient::new(spec)?;
-    let dumps: Vec<&PathBuf> = files.iter().filter(|f| f.extension().is_some_and(|e| e == "dump")).collect();
-    let mut done = Vec::new();
-    if with_roles {
-        let globals = files.iter().find(|f| f.file_name().is_some_and(|n| n == super::run::GLOBALS)).ok_or(
-            "the set holds no globals.sql (it was taken before ops-gen dumped roles); restore without --with-roles",
-        )?;
-        let first = dumps.first().and_then(|d| d.file_stem()).and_then(|s| s.to_str()).unwrap_or("postgres");
-        let mut psql = client.command("psql", first, "ops-gen-restore");
-        psql.args(["--no-psqlrc", "--quiet", "--file"]).arg(globals);
-        let out = psql.output().await.map_err(|e| format!("cannot run psql ({e}); install postgresql-client"))?;
-        super::drill::globals_outcome(out.status.success(), &String::from_utf8_lossy(&out.stderr))?;
-    }
-    for dump in dumps {
-        let db = dump.file_stem().and_then(|s| s.to_str()).ok_or("a dump without a name")?.to_owned();
-        let mut command = client.command("pg_restore", &db, "ops-gen-restore");
-        command.args(["--clean", "--if-exists", "--single-transaction", "--exit-on-error"]);
-        if !with_roles {
-            // Objects become the connecting user's, whatever roles exist.
-            command.arg("--no-owner");
-        }
-        command.arg(dump);
-        let out =
-            command.output().await.map_err(|e| format!("cannot run pg_restore ({e}); install postgresql-client"))?;
-        if !out.status.success() {
-            let why = super::drill::last_line(&out.stderr);
-            return Err(format!("pg_restore of database `{db}` failed, nothing of it changed: {why}"));
-        }
-        done.push(db);
-    }
-    let roles = if with_roles { "roles and " } else { "" };
-    Ok(format!("{roles}database(s) {} restored", done.join(", ")))
-}
-
-async fn restore_redis(spec: &crate::config::checks::redis::Spec, files: &[PathBuf]) -> Result<String, String> {
-    let rdb = files.iter().find(|f| f.extension().is_some_and(|e| e == "rdb")).ok_or("the set holds no RDB file")?;
-    let target = spec.url.get();
-    let info = target.get_connection_info();
-    let redis::ConnectionAddr::Tcp(host, port) = info.addr() else {
-        return Err("only Redis over plain TCP can be restored".to_owned());
-    };
-    let (host, port) = (host.clone(), *port);
-    let settings = info.redis_settings();
-    let (username, password) = (settings.username().map(str::to_owned), settings.password().map(str::to_owned));
-
-    let mut scratch = super::scratch::ScratchRedis::load(rdb, "ops-gen-restore-redis-").await?;
-    let src = &mut scratch.conn;
-
-    let mut dst = target
-        .get_multiplexed_async_connection()
-        .await
-        .map_err(|e| format!("cannot connect: {}", crate::errors::chain(&e)))?;
-    let _: () = redis::cmd("FLUSHALL").query_async(&mut dst).await.map_err(|e| format!("FLUSHALL: {e}"))?;
-
-    let keyspace: String = redis::cmd("INFO").arg("keyspace").query_async(src).await.map_err(|e| e.to_string())?;
-    let dbs: Vec<i64> =
-        keyspace.lines().filter_map(|l| l.strip_prefix("db")?.split(':').next()?.parse().ok()).collect();
-    let mut moved = 0usize;
-    for db in dbs {
-        let _: () = redis::cmd("SELECT").arg(db).query_async(src).await.map_err(|e| e.to_string())?;
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(src)
-                .await
-                .map_err(|e| e.to_string())?;
-            if !keys.is_empty() {
-                // The scratch server pushes the keys to the target itself.
-                let mut migrate = redis::cmd("MIGRATE");
-                migrate.arg(&host).arg(port).arg("").arg(db).arg(60_000).arg("REPLACE");
-                match (&username, &password) {
-                    (Some(user), Some(pass)) => {
-                        migrate.arg("AUTH2").arg(user).arg(pass);
-                    }
-                    (None, Some(pass)) => {
-                        migrate.arg("AUTH").arg(pass);
-                    }
-                    _ => {}
-                }
-                migrate.arg("KEYS").arg(&keys);
-                let _: String = migrate.query_async(src).await.map_err(|e| format!("MIGRATE to the target: {e}"))?;
-                moved += keys.len();
-            }
-            cursor = next;
-            if cursor == 0 {
-                break;
-            }
-        }
-    }
-    scratch.stop().await;
-    Ok(format!("{moved} key(s) restored"))
 }

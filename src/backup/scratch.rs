@@ -1,5 +1,7 @@
-//! Pieces `run`, `drill` and `restore` share: how PostgreSQL client programs
-//! reach a target, and a throwaway `redis-server` loaded from an RDB.
+//! Clients a store uses in more than one verb: how PostgreSQL client
+//! programs reach a target (the dump and the restore of
+//! [`super::postgres`]), and a throwaway `redis-server` loaded from an RDB
+//! (the drill and the restore of [`super::redis`]).
 //!
 //! Throwaway servers hold a copy of production data, so nobody else on the
 //! host may reach them: they listen on a Unix socket only (no TCP port), in

@@ -222,7 +222,7 @@ async fn pg_dump(config: &Config) -> Vec<Finding> {
         Spec::Postgres(spec) => Some(async move {
             let check = format!("pg_dump for {}", job.target);
             let limit = spec.timeout.unwrap_or(defaults::CHECK_TIMEOUT).get();
-            match tokio::time::timeout(limit, backup::run::pg_dump_fits(&spec)).await {
+            match tokio::time::timeout(limit, backup::postgres::pg_dump_fits(&spec)).await {
                 Ok(Ok(fit)) => {
                     Finding::ok(check, format!("pg_dump {} can dump its PostgreSQL {}", fit.version, fit.server_major))
                 }
