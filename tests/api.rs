@@ -432,3 +432,45 @@ async fn ctl_pipes_json_and_exits_on_http_errors() {
     down.expect_code(1);
     assert!(down.stderr.contains("cannot reach"), "{}", down.stderr);
 }
+
+/// A client without a token cannot grow the audit log: beyond a few calls a
+/// second per address it gets 429, counted into one summary line a minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokenless_floods_leave_the_audit_log_small() {
+    let api = Api::start("").await;
+    let url = api.exporter.url("/api/ops/whoami");
+    let http = api.exporter.http.clone();
+    let statuses: Vec<u16> = futures::stream::iter(0..20_000)
+        .map(|_| {
+            let (http, url) = (http.clone(), url.clone());
+            async move { http.get(&url).send().await.map_or(0, |r| r.status().as_u16()) }
+        })
+        .buffer_unordered(50)
+        .collect()
+        .await;
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert!(limited > 19_000, "only {limited} of 20,000 tokenless calls were limited");
+    assert!(statuses.iter().all(|s| matches!(s, 401 | 429)), "every call is refused");
+    let size = std::fs::metadata(api.files.path().join("audit.log")).map_or(0, |m| m.len());
+    assert!(size < 64 * 1024, "20,000 tokenless calls wrote {size} bytes of audit log");
+    // A caller with a token is not slowed by someone else's flood.
+    assert_eq!(api.status(reqwest::Method::GET, "/api/ops/whoami", Some(READER)).await, 200);
+}
+
+/// The context API shows the server's latest results: a call runs no check
+/// (so never writes to S3 or a canary), however often it is made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn context_calls_run_no_check() {
+    let app = util::servers::http_app().await;
+    let api = Api::start(&format!("checks:\n  web:\n    kind: http\n    url: {}\n", app.url("/count"))).await;
+    util::eventually("the warm-up run", Duration::from_secs(5), async || api.exporter.get("/-/ready").await.0 == 200)
+        .await;
+    let before = app.accepted.load(std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..20 {
+        let response = api.request(reqwest::Method::GET, "/api/ops/context", Some(READER)).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let context: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(context["checks"]["checks"][0]["name"], "web", "{context}");
+    }
+    assert_eq!(app.accepted.load(std::sync::atomic::Ordering::SeqCst), before, "context calls ran the check");
+}

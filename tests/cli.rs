@@ -241,3 +241,22 @@ fn init_without_or_with_a_broken_compose_file_says_so() {
     assert!(out.stderr.contains("compose.yaml is not a valid compose file"), "{}", out.stderr);
     assert!(!dir.path().join("ops-gen.yml").exists(), "nothing written");
 }
+
+/// Secrets that sit in a URL's path or user part (a Slack webhook, a
+/// GitHub token as the user) never show in `config check`, nor do the
+/// values of variables named like webhooks or DSNs.
+#[test]
+fn config_check_shows_no_secret_from_a_url_path_or_user() {
+    let slack = "https://hooks.slack.com/services/T0AAAA/B0BBBB/slacksecret0123456789";
+    let github = "https://ghp_0123456789abcdefghijABCDEFGHIJ012345@git.example.com/health";
+    let dir = config_dir(&format!(
+        "notify:\n  webhook: ${{OPS_GEN_NOTIFY_WEBHOOK}}\nchecks:\n  git:\n    kind: http\n    url: {github}\n  hook:\n    kind: http\n    url: https://chat.example.com/hooks/k3n8xq0w5mf9rj2yb7tdl4ahve\n"
+    ));
+    let out = run(ops_gen(dir.path()).env("OPS_GEN_NOTIFY_WEBHOOK", slack).args(["config", "check"]));
+    out.expect_code(0);
+    for secret in ["slacksecret0123456789", "B0BBBB", "ghp_0123456789", "k3n8xq0w5mf9rj2yb7tdl4ahve"] {
+        assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret), "`{secret}` shown:\n{}", out.stdout);
+    }
+    assert!(out.stdout.contains("https://hooks.slack.com/services/***"), "{}", out.stdout);
+    assert!(out.stdout.contains("https://***@git.example.com/health"), "{}", out.stdout);
+}

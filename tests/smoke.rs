@@ -254,9 +254,14 @@ async fn every_step_passes_and_the_exporter_reports_it_against_stand_in() {
     let runs = std::fs::read_dir(dir.join("output/smoke")).unwrap().filter(|e| e.as_ref().unwrap().path().is_dir());
     assert_eq!(runs.count(), 2, "one folder per run");
 
-    // The exporter serves the latest result, and Prometheus has it.
-    let body = util::get_text(&format!("http://{}/metrics", serve.addr)).await;
-    assert!(body.contains("\nopsgen_smoke_success 1\n"), "{body}");
+    // The exporter serves the latest result (read off the request path,
+    // within a second), and Prometheus has it.
+    let metrics = format!("http://{}/metrics", serve.addr);
+    util::eventually("the exporter to read the new smoke result", Duration::from_secs(5), async || {
+        util::get_text(&metrics).await.contains("\nopsgen_smoke_success 1\n")
+    })
+    .await;
+    let body = util::get_text(&metrics).await;
     let ts = latest["last_run_timestamp_seconds"].as_f64().unwrap();
     let served: f64 = body
         .lines()

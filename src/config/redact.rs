@@ -22,9 +22,24 @@ use super::{Loaded, MASK, Source};
 /// structural rules, never as free substrings.
 pub const MIN_SECRET_LEN: usize = 4;
 
-/// Parts of a key name that mark its value as secret.
-const SECRET_WORDS: [&str; 9] =
-    ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY", "CREDENTIAL", "AUTH", "PRIVATE", "COOKIE"];
+/// Parts of a key name that mark its value as secret. A webhook's address
+/// is its credential (whoever has it can post), and so is a DSN.
+const SECRET_WORDS: [&str; 11] =
+    ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY", "CREDENTIAL", "AUTH", "PRIVATE", "COOKIE", "WEBHOOK", "DSN"];
+
+/// Hosts whose URL paths carry the credential, and how much of the path
+/// stays readable: Slack and Discord webhooks, Telegram bots, ntfy topics.
+const SECRET_PATH_HOSTS: [(&str, &str); 5] = [
+    ("hooks.slack.com", "/services/"),
+    ("discord.com", "/api/webhooks/"),
+    ("discordapp.com", "/api/webhooks/"),
+    ("api.telegram.org", "/bot"),
+    ("ntfy.sh", "/"),
+];
+
+/// A path segment at least this long, of letters, digits, `-` and `_` only,
+/// is taken for a token (Mattermost, Rocket.Chat and most webhook URLs).
+const TOKEN_SEGMENT: usize = 24;
 
 /// Whether an environment variable or field named `key` holds a secret
 /// (`DB_PASSWORD`, `api_key`, `AWS_SECRET_ACCESS_KEY`, `authToken`).
@@ -100,7 +115,7 @@ impl Redactor {
                 out = out.replace(v.as_str(), MASK);
             }
         }
-        let out = mask_url_passwords(&out);
+        let out = mask_urls(&out);
         let out = mask_auth_schemes(&out);
         mask_key_values(&out)
     }
@@ -169,6 +184,54 @@ fn url_passwords(text: &str) -> Vec<String> {
         rest = &after[authority_end..];
     }
     found
+}
+
+/// One URL as it may be shown: the password (or a user part that is a
+/// token) masked, every query value masked, and the path masked where it
+/// holds the credential (a known webhook host, or a token-like segment).
+/// Text that is not a URL comes back as it is.
+#[must_use]
+pub fn mask_url(url: &str) -> String {
+    let masked = super::mask_query(&mask_url_passwords(url));
+    let Some(scheme_end) = masked.find("://") else { return masked };
+    let after = scheme_end + 3;
+    let path_start = masked[after..].find('/').map_or(masked.len(), |i| after + i);
+    let path_end = masked[path_start..].find(['?', '#']).map_or(masked.len(), |i| path_start + i);
+    let host = masked[after..path_start].rsplit('@').next().unwrap_or("");
+    let host = host.split(':').next().unwrap_or("").to_ascii_lowercase();
+    let path = &masked[path_start..path_end];
+    let shown_path = match SECRET_PATH_HOSTS.iter().find(|(h, _)| host == *h || host.ends_with(&format!(".{h}"))) {
+        Some((_, keep)) if path.len() > keep.len() && path.starts_with(keep) => format!("{keep}{MASK}"),
+        Some(_) => path.to_owned(),
+        None => path
+            .split('/')
+            .map(|segment| {
+                let token = segment.len() >= TOKEN_SEGMENT
+                    && segment.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                    && segment.chars().any(|c| c.is_ascii_digit());
+                if token { MASK } else { segment }
+            })
+            .collect::<Vec<_>>()
+            .join("/"),
+    };
+    format!("{}{shown_path}{}", &masked[..path_start], &masked[path_end..])
+}
+
+/// Every URL in free text through [`mask_url`].
+fn mask_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find("://") {
+        let start = rest[..pos]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '.' | '-')))
+            .map_or(0, |i| i + 1);
+        let end = rest[pos + 3..].find(ends_token).map_or(rest.len(), |i| pos + 3 + i);
+        out.push_str(&rest[..start]);
+        out.push_str(&mask_url(&rest[start..end]));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `scheme://user:password@host` → `scheme://user:***@host`, everywhere.
@@ -315,9 +378,28 @@ mod tests {
             r.text("connect postgres://app:s3cr3t@db:5432/app failed"),
             "connect postgres://app:***@db:5432/app failed"
         );
-        assert_eq!(r.text("http://host/path?x=1"), "http://host/path?x=1");
+        assert_eq!(r.text("http://host/path?x=1"), "http://host/path?x=***", "query values may be keys");
         assert_eq!(r.text("redis://:pw1234@cache:6379"), "redis://:***@cache:6379");
         assert_eq!(url_passwords("a postgres://u:p%40ss@h/d b"), ["p%40ss", "p@ss"]);
+    }
+
+    #[test]
+    fn urls_lose_every_credential_they_carry() {
+        let cases = [
+            ("https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXX", "https://hooks.slack.com/services/***"),
+            ("https://discord.com/api/webhooks/123/abcDEF-ghi", "https://discord.com/api/webhooks/***"),
+            ("https://api.telegram.org/bot123456:AAE-xyz/sendMessage", "https://api.telegram.org/bot***"),
+            ("https://ntfy.sh/my-secret-topic", "https://ntfy.sh/***"),
+            ("https://ghp_0123456789abcdefghij0123456789abcdef@git.example.com/x", "https://***@git.example.com/x"),
+            ("https://chat.example.com/hooks/k3n8xq0w5mf9rj2yb7tdl4ahve", "https://chat.example.com/hooks/***"),
+            ("https://u:pw@host/p?token=abc", "https://u:***@host/p?token=***"),
+            ("http://127.0.0.1:9743/-/healthy", "http://127.0.0.1:9743/-/healthy"),
+            ("https://example.com/api/v1/notifications/status", "https://example.com/api/v1/notifications/status"),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(mask_url(url), shown, "{url}");
+        }
+        assert!(is_secret_key("OPS_GEN_NOTIFY_WEBHOOK") && is_secret_key("SENTRY_DSN"));
     }
 
     #[test]

@@ -388,7 +388,7 @@ fn self_series(me: &SelfState, enc: &mut DescriptorEncoder) -> std::fmt::Result 
     .encode_gauge(&me.smoke.last_run_timestamp_seconds)?;
     enc.encode_descriptor(
         series::DISK_READ_TIMESTAMP_SECONDS,
-        "When the backup folder and the smoke result were last read for these series (every scrape.min_interval, off the request path); falling behind means the folder hangs and the backup series are stale.",
+        "When the backup folder and the smoke result were last read for these series (every second, off the request path); falling behind means a folder hangs and the backup and smoke series are stale.",
         None,
         MetricType::Gauge,
     )?

@@ -62,8 +62,12 @@ impl Drop for Active {
 #[derive(Debug, Default)]
 struct DiskView {
     backups: Arc<Vec<metrics::BackupRow>>,
+    /// When the backup folder was last read, and the modification time of
+    /// its `latest.json` then.
+    backups_read_at: Option<SystemTime>,
+    backups_marker: Option<SystemTime>,
     smoke: Option<crate::output::SmokeLatest>,
-    /// When these were read; `None` until the first read ends.
+    /// When these were last read; `None` until the first read ends.
     read_at: Option<SystemTime>,
 }
 
@@ -339,16 +343,16 @@ impl Exporter {
     }
 }
 
-/// Starts the task that reads the backup folder and the smoke result every
-/// `scrape.min_interval` (at least every second), each read on the blocking
-/// pool and awaited before the next, so a hung folder holds one thread and
-/// nothing else.
+/// Starts the task that reads the files `serve` shows: the smoke result
+/// every second; the backup folder every `scrape.min_interval`, and at
+/// once when its `latest.json` changes (a `backup run` just ended). Each
+/// read runs on the blocking pool and is awaited before the next, so a hung
+/// folder holds one thread and nothing else.
 fn start_disk_reads(
     config: Arc<crate::config::Config>,
 ) -> (tokio::sync::watch::Receiver<Arc<DiskView>>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = tokio::sync::watch::channel(Arc::new(DiskView::default()));
     let task = tokio::spawn(async move {
-        let every = config.scrape.min_interval.get().max(Duration::from_secs(1));
         loop {
             let previous = Arc::clone(&tx.borrow());
             let config = Arc::clone(&config);
@@ -358,15 +362,35 @@ fn start_disk_reads(
             if tx.send(Arc::new(view)).is_err() {
                 return;
             }
-            tokio::time::sleep(every).await;
+            tokio::time::sleep(DISK_TICK).await;
         }
     });
     (rx, task)
 }
 
-/// One read of the files `serve` shows. Keeps the previous rows' `Arc` when
-/// nothing changed, so renderings are reused.
+/// How often the smoke result is read, and the backup folder's
+/// `latest.json` looked at.
+const DISK_TICK: Duration = Duration::from_secs(1);
+
+/// One read of the files `serve` shows. The backup folder is read again
+/// only when `scrape.min_interval` has passed or its `latest.json` changed;
+/// the previous rows' `Arc` is kept when nothing changed, so renderings are
+/// reused.
 fn read_disk(config: &crate::config::Config, previous: &DiskView) -> DiskView {
+    let smoke = crate::output::SmokeLatest::read(std::path::Path::new(crate::output::SMOKE_DIR));
+    let marker = std::fs::metadata(config.backup.dir.join(crate::backup::run::LATEST)).and_then(|m| m.modified()).ok();
+    let due = previous.backups_read_at.is_none_or(|at| {
+        at.elapsed().unwrap_or(Duration::MAX) >= config.scrape.min_interval.get() || marker != previous.backups_marker
+    });
+    if !due {
+        return DiskView {
+            backups: Arc::clone(&previous.backups),
+            backups_read_at: previous.backups_read_at,
+            backups_marker: previous.backups_marker,
+            smoke,
+            read_at: Some(SystemTime::now()),
+        };
+    }
     let jobs = crate::backup::jobs(config);
     let names: Vec<&str> = jobs.iter().map(|j| j.target.as_str()).collect();
     let sets = crate::backup::catalog(&config.backup.dir).unwrap_or_default();
@@ -396,8 +420,8 @@ fn read_disk(config: &crate::config::Config, previous: &DiskView) -> DiskView {
         })
         .collect();
     let backups = if *previous.backups == rows { Arc::clone(&previous.backups) } else { Arc::new(rows) };
-    let smoke = crate::output::SmokeLatest::read(std::path::Path::new(crate::output::SMOKE_DIR));
-    DiskView { backups, smoke, read_at: Some(SystemTime::now()) }
+    let now = SystemTime::now();
+    DiskView { backups, backups_read_at: Some(now), backups_marker: marker, smoke, read_at: Some(now) }
 }
 
 /// The routes of `ops-gen serve`.
@@ -580,6 +604,12 @@ async fn reload_handler(State(exporter): State<Arc<Exporter>>) -> Response {
 }
 
 impl Exporter {
+    /// Every check's latest result (nothing runs).
+    #[must_use]
+    pub fn latest(&self) -> Snapshot {
+        self.active().runner.latest()
+    }
+
     /// What the status page shows, from the latest results (nothing runs).
     #[must_use]
     pub fn status(&self) -> status::Status {

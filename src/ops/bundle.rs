@@ -167,7 +167,7 @@ pub async fn collect(loaded: &Loaded, project: &Project, options: &Options) -> R
         json(&redactor.json(&serde_json::to_value(&report).unwrap_or_default()))
     });
     let context = part(limit, async {
-        let context = super::context::collect(loaded, project, docker.as_ref(), &env, redactor).await;
+        let context = super::context::collect(loaded, project, docker.as_ref(), &env, redactor, None).await;
         json(&redactor.json(&serde_json::to_value(&context).unwrap_or_default()))
     });
     let (metrics, logs, health, context) = tokio::join!(metrics, logs, health, context);

@@ -2,9 +2,11 @@
 //! touching it: versions (ops-gen, the stack folder's git commit, Docker,
 //! Compose), each container of the Compose project with its image digest
 //! and (redacted) environment, the profile's drift from `compose status`,
-//! the backup folder's `latest.json` and sets, every check run once, and
-//! the latest smoke result. `ops-gen bundle` writes it as `context.json`;
-//! the ops API (`/api/ops/context`) serves the same.
+//! the backup folder's `latest.json` and sets, every check's result, and
+//! the latest smoke result. `ops-gen bundle` writes it as `context.json`
+//! (running every check once); the ops API (`/api/ops/context`) serves the
+//! same with the server's latest results, so a call never runs a check
+//! (never writes to S3 or a canary).
 //!
 //! Every part is bounded (Docker calls by their own limit, checks by their
 //! `timeout`, git and the Compose CLI by [`TOOL_TIMEOUT`]); a part that
@@ -116,13 +118,16 @@ pub async fn redactor(
 }
 
 /// Collects the snapshot. `env` is what [`container_env`] read (shown
-/// redacted); `docker` is `None` when the engine did not answer.
+/// redacted); `docker` is `None` when the engine did not answer; `latest`
+/// holds the checks' results to show (a running server's), or `None` to run
+/// every check once now.
 pub async fn collect(
     loaded: &Loaded,
     project: &Project,
     docker: Option<&Docker>,
     env: &BTreeMap<String, Vec<String>>,
     redactor: &Redactor,
+    latest: Option<&crate::probe::runner::Snapshot>,
 ) -> Context {
     let config = &loaded.config;
     let mut errors = Vec::new();
@@ -153,21 +158,25 @@ pub async fn collect(
         (version, containers, drift, errors)
     };
     let checks = async {
-        match crate::ops::run_once(config).await {
-            Ok(snapshot) => serde_json::to_value(crate::report::ProbeReport::new(&snapshot)).unwrap_or_default(),
-            Err(e) => serde_json::json!({"error": e.to_string()}),
+        let report = |snapshot: &crate::probe::runner::Snapshot| {
+            serde_json::to_value(crate::report::ProbeReport::new(snapshot)).unwrap_or_default()
+        };
+        match latest {
+            Some(snapshot) => report(snapshot),
+            None => match crate::ops::run_once(config).await {
+                Ok(snapshot) => report(&snapshot),
+                Err(e) => serde_json::json!({"error": e.to_string()}),
+            },
         }
     };
-    let ((docker_version, containers, drift, docker_errors), checks, compose, git_sha) =
-        tokio::join!(docker_part, checks, compose_version(), git_sha(&project.dir));
+    let ((docker_version, containers, drift, docker_errors), checks, compose, git_sha, files) =
+        tokio::join!(docker_part, checks, compose_version(), git_sha(&project.dir), read_files(&config.backup.dir));
     errors.extend(docker_errors);
     let dir = &config.backup.dir;
-    let latest = std::fs::read(dir.join(crate::backup::run::LATEST)).ok().and_then(|b| serde_json::from_slice(&b).ok());
-    let sets = crate::backup::sets(dir)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|s| s.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .collect();
+    let (latest, sets, smoke) = files.unwrap_or_else(|e| {
+        errors.push(e);
+        (None, Vec::new(), None)
+    });
     Context {
         ops_gen: Versions { version: crate::build_info::VERSION, revision: crate::build_info::REVISION },
         project: project.name.clone(),
@@ -179,8 +188,33 @@ pub async fn collect(
         drift,
         backups: Backups { dir: dir.display().to_string(), latest, sets },
         checks: redactor.json(&checks),
-        smoke: crate::output::SmokeLatest::read(Path::new(crate::output::SMOKE_DIR)),
+        smoke,
         errors,
+    }
+}
+
+/// What the snapshot reads from files.
+type Files = (Option<serde_json::Value>, Vec<String>, Option<crate::output::SmokeLatest>);
+
+/// The backup folder's `latest.json` and set names, and the smoke result,
+/// read on the blocking pool within [`TOOL_TIMEOUT`]: a hung folder (NFS)
+/// is an error in the snapshot, never a stuck worker thread.
+async fn read_files(dir: &Path) -> Result<Files, String> {
+    let dir = dir.to_owned();
+    let read = tokio::task::spawn_blocking(move || {
+        let latest =
+            std::fs::read(dir.join(crate::backup::run::LATEST)).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        let sets = crate::backup::sets(&dir)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|s| s.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect();
+        (latest, sets, crate::output::SmokeLatest::read(Path::new(crate::output::SMOKE_DIR)))
+    });
+    match tokio::time::timeout(TOOL_TIMEOUT, read).await {
+        Ok(Ok(files)) => Ok(files),
+        Ok(Err(e)) => Err(format!("backups: {e}")),
+        Err(_) => Err(format!("backups: the folder did not answer within {}s", TOOL_TIMEOUT.as_secs())),
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::Invalid;
-use crate::config::{HumanDuration, MASK, Redact, Redacted, Secret, mask_query};
+use crate::config::{HumanDuration, Redact, Redacted, Secret};
 
 /// Config of an `http` check: either one request (`url` and the request
 /// keys at this level) or a flow (`steps`).
@@ -243,19 +243,8 @@ impl Redact for UrlTemplate {
         // parse with one of the two.
         let fill =
             |with: &str| render(raw, &placeholders(raw).into_iter().map(|n| (n.to_owned(), with.to_owned())).collect());
-        let url = parse_http_url(&fill("x")).or_else(|e| parse_http_url(&fill("")).map_err(|_| e))?;
-        let shown = mask_query(&match url.password() {
-            // Mask the user part of the text as written, placeholders kept.
-            Some(_) => match (raw.find("://"), raw.rfind('@')) {
-                (Some(scheme_end), Some(at)) if at > scheme_end => {
-                    let user_end = raw[scheme_end + 3..at].find(':').map_or(at, |i| scheme_end + 3 + i);
-                    format!("{}:{MASK}{}", &raw[..user_end], &raw[at..])
-                }
-                _ => MASK.to_owned(),
-            },
-            None => raw.to_owned(),
-        });
-        Ok((Self(raw.to_owned()), shown))
+        parse_http_url(&fill("x")).or_else(|e| parse_http_url(&fill("")).map_err(|_| e))?;
+        Ok((Self(raw.to_owned()), crate::config::redact::mask_url(raw)))
     }
 }
 

@@ -84,10 +84,18 @@ type Keyed = RateLimiter<
 type Direct = governor::DefaultDirectRateLimiter;
 
 /// Rate limits: per caller for what costs, overall for the beacon (one
-/// token is shared by every browser).
+/// token is shared by every browser), and per client address for calls
+/// without a valid token (before anything is written).
 #[derive(Debug)]
 struct Limits {
+    anonymous: RateLimiter<
+        std::net::IpAddr,
+        governor::state::keyed::DefaultKeyedStateStore<std::net::IpAddr>,
+        governor::clock::DefaultClock,
+        governor::middleware::NoOpMiddleware,
+    >,
     logs: Keyed,
+    context: Keyed,
     bundle: Keyed,
     actions: Keyed,
     beacon: Direct,
@@ -98,8 +106,12 @@ impl Limits {
         let per_minute = |n: u32| Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
         let beacon = Quota::per_second(NonZeroU32::new(50).unwrap_or(NonZeroU32::MIN))
             .allow_burst(NonZeroU32::new(200).unwrap_or(NonZeroU32::MIN));
+        let anonymous = Quota::per_second(NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN));
         Self {
+            anonymous: RateLimiter::keyed(anonymous),
             logs: RateLimiter::keyed(per_minute(60)),
+            context: RateLimiter::keyed(per_minute(30)),
             bundle: RateLimiter::keyed(per_minute(6)),
             actions: RateLimiter::keyed(per_minute(12)),
             beacon: RateLimiter::direct(beacon),
@@ -112,6 +124,8 @@ impl Limits {
             return self.beacon.check().is_ok();
         } else if route.starts_with("/api/ops/logs") {
             &self.logs
+        } else if route == "/api/ops/context" {
+            &self.context
         } else if route.contains("bundle") {
             &self.bundle
         } else if route.starts_with("/api/ops/actions/") {
@@ -164,6 +178,17 @@ async fn guard(State(exporter): State<Arc<Exporter>>, request: Request, next: Ne
         .map(str::to_owned)
         .or_else(|| (route == "/api/ops/frontend-log").then(|| query_token(request.uri().query())).flatten());
     let caller = auth::identify(settings, presented.as_deref());
+    // Calls without a valid token: a few per second per address, then 429
+    // counted into one summary line a minute instead of a line each.
+    if caller.is_none()
+        && method != Method::OPTIONS
+        && exporter.ops().limits.anonymous.check_key(&crate::exporter::access::client(&request)).is_err()
+    {
+        exporter.ops().audit.refused(&settings.audit_path(), crate::exporter::access::client(&request));
+        let mut response = problem(StatusCode::TOO_MANY_REQUESTS, "too many calls without a valid token; slow down");
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+        return response;
+    }
     let response = if method == Method::OPTIONS {
         next.run(request).await
     } else {
@@ -328,8 +353,11 @@ async fn context(State(exporter): State<Arc<Exporter>>) -> Response {
     };
     let docker = crate::docker::Docker::connect().await.ok();
     let (redactor, env) = crate::ops::context::redactor(&loaded, docker.as_ref(), &project.name, ENV_LIMIT).await;
-    let snapshot = crate::ops::context::collect(&loaded, &project, docker.as_ref(), &env, &redactor).await;
-    let mut value = serde_json::to_value(&snapshot).unwrap_or_default();
+    let latest = exporter.latest();
+    let snapshot =
+        crate::ops::context::collect(&loaded, &project, docker.as_ref(), &env, &redactor, Some(&latest)).await;
+    // Field by field, like a bundle: errors and `backups.latest` too.
+    let mut value = redactor.json(&serde_json::to_value(&snapshot).unwrap_or_default());
     if let Some(map) = value.as_object_mut() {
         let ops = exporter.ops();
         let frontend = serde_json::json!({
