@@ -11,6 +11,7 @@ use crate::util::{self, PLANTED, TestExporter};
 const ADMIN: &str = "admin-token-0123456789abcdef";
 const READER: &str = "read-token-0123456789abcdef";
 const BEACON: &str = "beacon-token-0123456789abcdef";
+const ORIGIN: &str = "https://app.example.com";
 
 /// A config with three tokens (one per role) and the API's files in `dir`.
 fn config(dir: &std::path::Path, extra: &str) -> String {
@@ -126,8 +127,9 @@ async fn the_beacon_stores_bounded_validated_events_that_survive_a_restart() {
     // (a client still sending may see the connection close instead, so ask
     // with the headers alone).
     assert_eq!(oversized_beacon_status(api.exporter.addr).await, 413);
-    assert_eq!(api.beacon("{not json", None).await.status(), 400);
-    assert_eq!(api.beacon(r#"{"message": "m", "extra": 1}"#, None).await.status(), 400);
+    assert_eq!(api.beacon(body.to_string(), None).await.status(), 403, "origins are configured: none is refused");
+    assert_eq!(api.beacon("{not json", Some(ORIGIN)).await.status(), 400);
+    assert_eq!(api.beacon(r#"{"message": "m", "extra": 1}"#, Some(ORIGIN)).await.status(), 400);
     let anonymous = api.exporter.http.post(api.exporter.url("/api/ops/frontend-log")).body(body.to_string());
     assert_eq!(anonymous.send().await.unwrap().status(), 401);
     assert_eq!(api.frontend_logs("").await["events"].as_array().unwrap().len(), 1);
@@ -142,7 +144,7 @@ async fn the_beacon_stores_bounded_validated_events_that_survive_a_restart() {
     let mut limited = 0;
     for n in 0..600 {
         let body = serde_json::json!({"route": format!("/p{}", n % 7), "message": format!("flood {n}")});
-        if api.beacon(body.to_string(), None).await.status() == 429 {
+        if api.beacon(body.to_string(), Some(ORIGIN)).await.status() == 429 {
             limited += 1;
         }
     }
@@ -248,7 +250,7 @@ async fn events_stream_check_changes_frontend_errors_and_container_restarts() {
     assert_eq!((red["check"].as_str(), red["state"].as_str()), (Some("shop"), Some("red")), "{red}");
 
     // A browser error.
-    api.beacon(r#"{"route": "/cart", "message": "boom"}"#, None).await;
+    api.beacon(r#"{"route": "/cart", "message": "boom"}"#, Some(ORIGIN)).await;
     let front = next_event(&mut stream, "frontend").await;
     assert_eq!(front["message"], "boom");
 
@@ -377,7 +379,7 @@ async fn ctl_pipes_json_and_exits_on_http_errors() {
     let stack = util::ComposeProject::up(&host, &crate::bundle::stack_file(20));
     crate::bundle::wait_for_logs(&stack);
     let api = Api::start(&format!("stack:\n  project: {}\n", stack.name)).await;
-    api.beacon(r#"{"route": "/cart", "message": "boom"}"#, None).await;
+    api.beacon(r#"{"route": "/cart", "message": "boom"}"#, Some(ORIGIN)).await;
 
     let summary = ctl(&api, READER, &["summary"]);
     summary.expect_code(0);
@@ -473,4 +475,33 @@ async fn context_calls_run_no_check() {
         assert_eq!(context["checks"]["checks"][0]["name"], "web", "{context}");
     }
     assert_eq!(app.accepted.load(std::sync::atomic::Ordering::SeqCst), before, "context calls ran the check");
+}
+
+/// A browser error is redacted before it is kept (memory and file) and when
+/// it is read back: a connection URL's password and a password the config
+/// holds never come back. One client cannot use up the beacon budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beacons_are_redacted_and_limited_per_client() {
+    let api =
+        Api::start("targets:\n  cache:\n    kind: redis\n    url: redis://:bare-redis-pw-0123@127.0.0.1:1\n").await;
+    let message = "login failed: bare-redis-pw-0123 via postgres://studio:pg-pw-4567@db/app";
+    let body =
+        serde_json::json!({"route": "/login", "message": message, "stack": "at x (postgres://studio:pg-pw-4567@db)"});
+    assert_eq!(api.beacon(body.to_string(), Some(ORIGIN)).await.status(), 204);
+    let served = api.frontend_logs("?since=5m").await.to_string();
+    let kept = std::fs::read_to_string(api.files.path().join("frontend.jsonl")).unwrap();
+    let ctl = ctl(&api, READER, &["frontend-logs", "--since", "5m"]);
+    for (what, text) in [("served", served.as_str()), ("file", kept.as_str()), ("ctl", ctl.stdout.as_str())] {
+        assert!(!text.contains("bare-redis-pw-0123") && !text.contains("pg-pw-4567"), "{what}: {text}");
+    }
+    assert!(served.contains("postgres://studio:***@db/app"), "{served}");
+
+    let mut accepted = 0;
+    for n in 0..50 {
+        let body = serde_json::json!({"route": format!("/r{n}"), "message": "m"});
+        if api.beacon(body.to_string(), Some(ORIGIN)).await.status() == 204 {
+            accepted += 1;
+        }
+    }
+    assert!(accepted <= 15, "one client got {accepted} of 50 beacons in at once");
 }

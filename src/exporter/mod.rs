@@ -46,6 +46,8 @@ struct Active {
     /// `refresher`.
     disk: tokio::sync::watch::Receiver<Arc<DiskView>>,
     refresher: tokio::task::JoinHandle<()>,
+    /// The secrets this config knows, for what the server keeps or shows.
+    redactor: crate::config::redact::Redactor,
 }
 
 impl Drop for Active {
@@ -179,7 +181,8 @@ impl Exporter {
         }
         runner.start_schedules();
         let (disk, refresher) = start_disk_reads(Arc::new(loaded.config.clone()));
-        Ok(Active { loaded, runner, disk, refresher })
+        let redactor = crate::config::redact::Redactor::for_config(&loaded);
+        Ok(Active { loaded, runner, disk, refresher, redactor })
     }
 
     fn active(&self) -> Arc<Active> {
@@ -604,6 +607,12 @@ async fn reload_handler(State(exporter): State<Arc<Exporter>>) -> Response {
 }
 
 impl Exporter {
+    /// The active config's redactor (its secret values learned at load).
+    #[must_use]
+    pub fn redactor(&self) -> crate::config::redact::Redactor {
+        self.active().redactor.clone()
+    }
+
     /// Every check's latest result (nothing runs).
     #[must_use]
     pub fn latest(&self) -> Snapshot {

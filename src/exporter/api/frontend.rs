@@ -90,6 +90,22 @@ impl Event {
             ws_state: cut(beacon.ws_state, SHORT),
         })
     }
+
+    /// The event with every secret `redactor` knows or recognizes masked
+    /// (a connection URL in a message, a password the config holds).
+    #[must_use]
+    pub fn redacted(&self, redactor: &crate::config::redact::Redactor) -> Self {
+        Self {
+            received: self.received,
+            at: self.at.clone(),
+            build_hash: redactor.text(&self.build_hash),
+            route: redactor.text(&self.route),
+            message: redactor.text(&self.message),
+            stack: redactor.text(&self.stack),
+            browser: redactor.text(&self.browser),
+            ws_state: redactor.text(&self.ws_state),
+        }
+    }
 }
 
 /// The ring of recent browser errors, and its file.

@@ -99,6 +99,14 @@ struct Limits {
     bundle: Keyed,
     actions: Keyed,
     beacon: Direct,
+    /// Beacons per client address, and per page route they report.
+    beacon_clients: RateLimiter<
+        std::net::IpAddr,
+        governor::state::keyed::DefaultKeyedStateStore<std::net::IpAddr>,
+        governor::clock::DefaultClock,
+        governor::middleware::NoOpMiddleware,
+    >,
+    beacon_routes: Keyed,
 }
 
 impl Limits {
@@ -115,6 +123,14 @@ impl Limits {
             bundle: RateLimiter::keyed(per_minute(6)),
             actions: RateLimiter::keyed(per_minute(12)),
             beacon: RateLimiter::direct(beacon),
+            beacon_clients: RateLimiter::keyed(
+                Quota::per_second(NonZeroU32::new(2).unwrap_or(NonZeroU32::MIN))
+                    .allow_burst(NonZeroU32::new(10).unwrap_or(NonZeroU32::MIN)),
+            ),
+            beacon_routes: RateLimiter::keyed(
+                Quota::per_second(NonZeroU32::new(5).unwrap_or(NonZeroU32::MIN))
+                    .allow_burst(NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN)),
+            ),
         }
     }
 
@@ -201,6 +217,8 @@ async fn guard(State(exporter): State<Arc<Exporter>>, request: Request, next: Ne
             }
             Ok(()) => {
                 let mut request = request;
+                let client = crate::exporter::access::client(&request);
+                request.extensions_mut().insert(Client(client));
                 if let Some(caller) = caller.clone() {
                     request.extensions_mut().insert(caller);
                 }
@@ -243,12 +261,27 @@ fn problem(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
 }
 
+/// The address of the client, as the guard saw it.
+#[derive(Debug, Clone, Copy)]
+struct Client(std::net::IpAddr);
+
 /// CORS for the beacon: only configured origins, only on its route.
-/// `Err(())` for an origin that is not configured.
+/// `Err(())` for an origin that is not configured, and, once origins are
+/// configured, for a beacon that names none.
 fn cors(exporter: &Exporter, headers: &HeaderMap) -> Result<Option<HeaderValue>, ()> {
-    let Some(origin) = headers.get(header::ORIGIN) else { return Ok(None) };
-    let allowed = exporter.loaded().config.auth.beacon_origins.iter().any(|o| origin.as_bytes() == o.as_bytes());
+    let origins = exporter.loaded().config.auth.beacon_origins.clone();
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return if origins.is_empty() { Ok(None) } else { Err(()) };
+    };
+    let allowed = origins.iter().any(|o| origin.as_bytes() == o.as_bytes());
     if allowed { Ok(Some(origin.clone())) } else { Err(()) }
+}
+
+/// 429 for a beacon over one of its limits.
+fn too_many_beacons() -> Response {
+    let mut response = problem(StatusCode::TOO_MANY_REQUESTS, "too many browser errors from here; slow down");
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
+    response
 }
 
 fn foreign_origin() -> Response {
@@ -273,17 +306,29 @@ async fn beacon_preflight(State(exporter): State<Arc<Exporter>>, headers: Header
     }
 }
 
-/// `POST /api/ops/frontend-log`: one browser error (≤ 64 KiB of JSON).
-async fn frontend_log(State(exporter): State<Arc<Exporter>>, headers: HeaderMap, body: Bytes) -> Response {
+/// `POST /api/ops/frontend-log`: one browser error (≤ 64 KiB of JSON),
+/// redacted before it is kept or passed on. Limited overall (in the guard),
+/// per client address and per page route, so one holder of the public
+/// beacon token can neither use up the budget nor flush the store.
+async fn frontend_log(
+    State(exporter): State<Arc<Exporter>>,
+    axum::Extension(Client(client)): axum::Extension<Client>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Ok(origin) = cors(&exporter, &headers) else { return foreign_origin() };
     if body.len() > frontend::MAX_BODY {
         return problem(StatusCode::PAYLOAD_TOO_LARGE, "a beacon is at most 64 KiB");
     }
+    let ops = exporter.ops();
+    if ops.limits.beacon_clients.check_key(&client).is_err() {
+        return too_many_beacons();
+    }
     let mut response = match frontend::Event::from_body(&body, SystemTime::now()) {
         Err(message) => problem(StatusCode::BAD_REQUEST, &message),
+        Ok(event) if ops.limits.beacon_routes.check_key(&event.route).is_err() => too_many_beacons(),
         Ok(event) => {
-            let ops = exporter.ops();
-            let event = ops.frontend.add(event);
+            let event = ops.frontend.add(event.redacted(&exporter.redactor()));
             ops.hub.publish(events::Event::from_frontend(&event));
             StatusCode::NO_CONTENT.into_response()
         }
@@ -328,8 +373,10 @@ async fn frontend_logs(
     match since(query.since.as_deref(), SystemTime::now()) {
         Err(message) => problem(StatusCode::BAD_REQUEST, &message),
         Ok(since) => {
-            let events = exporter.ops().frontend.since(since);
-            let events: Vec<&frontend::Event> = events.iter().map(AsRef::as_ref).collect();
+            // Kept redacted; redacted again for events an older version kept.
+            let redactor = exporter.redactor();
+            let events: Vec<frontend::Event> =
+                exporter.ops().frontend.since(since).iter().map(|e| e.redacted(&redactor)).collect();
             axum::Json(serde_json::json!({ "events": events })).into_response()
         }
     }
