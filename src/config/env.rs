@@ -38,6 +38,30 @@ pub fn references(raw: &str) -> Vec<String> {
     names.into_inner()
 }
 
+/// The variables `raw` references that are unset and have no default, each
+/// with the line (from 1) of its first use; comment lines are skipped.
+#[must_use]
+pub fn unset(raw: &str) -> Vec<(String, usize)> {
+    let mut found: Vec<(String, usize)> = Vec::new();
+    for (n, line) in raw.lines().enumerate() {
+        if line.trim_start().starts_with('#') {
+            continue;
+        }
+        let mut rest = line;
+        while let Some(start) = rest.find("${") {
+            let Some(len) = rest[start..].find('}') else { break };
+            let reference = &rest[start..=start + len];
+            let name =
+                reference[2..reference.len() - 1].split(":-").next().unwrap_or("").split('-').next().unwrap_or("");
+            if expand(reference).is_err_and(|e| e.contains("is not set")) && !found.iter().any(|(f, _)| f == name) {
+                found.push((name.to_owned(), n + 1));
+            }
+            rest = &rest[start + len + 1..];
+        }
+    }
+    found
+}
+
 fn expand_with(raw: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;

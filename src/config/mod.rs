@@ -272,9 +272,16 @@ impl Loaded {
 impl Config {
     /// Parses and validates a config document; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Self, ConfigError> {
+        Self::parse_document(text, file).map_err(|e| every_unset_variable(e, text))
+    }
+
+    fn parse_document(text: &str, file: &str) -> Result<Self, ConfigError> {
         // A file holding only comments is a valid, empty config.
         let text =
             if text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) { "{}" } else { text };
+        if let Some(error) = tab_indent(text, file) {
+            return Err(error);
+        }
         let raw: RawConfig = serde_path_to_error::deserialize(serde_norway::Deserializer::from_str(text))
             .map_err(|e| yaml_error(file, "", &e.path().to_string(), e.inner()))?;
 
@@ -565,6 +572,71 @@ impl EntryError {
 
 /// Turns a YAML/serde error into a [`ConfigError`] naming the full key, with
 /// a suggestion for misspelt keys and variants.
+/// A line indented with a tab, which YAML refuses with a cryptic "found
+/// character that cannot start any token": said in plain words, with the
+/// top-level section it is in.
+fn tab_indent(text: &str, file: &str) -> Option<ConfigError> {
+    let mut section = String::new();
+    for (n, line) in text.lines().enumerate() {
+        if !line.starts_with([' ', '\t']) {
+            if let Some((key, _)) = line.split_once(':')
+                && !line.trim_start().starts_with('#')
+            {
+                key.trim().clone_into(&mut section);
+            }
+            continue;
+        }
+        let indent = &line[..line.len() - line.trim_start().len()];
+        if let Some(column) = indent.find('\t') {
+            return Some(ConfigError::Invalid {
+                file: file.to_owned(),
+                key: section,
+                message: format!("line {} is indented with a tab; YAML indents with spaces only", n + 1),
+                location: Some(Location { line: n + 1, column: column + 1 }),
+                fix: Some("replace the tab with spaces (two per level, as in examples/ops-gen.yml)".to_owned()),
+            });
+        }
+    }
+    None
+}
+
+/// When an unset variable stopped loading, names every unset one at once
+/// (with the line of its first use), so one run shows all there is to fix.
+fn every_unset_variable(error: ConfigError, text: &str) -> ConfigError {
+    let ConfigError::Invalid { file, key, message, location, fix } = error else { return error };
+    let unset = env::unset(text);
+    if !message.contains("is not set") || unset.len() < 2 {
+        return ConfigError::Invalid { file, key, message, location, fix };
+    }
+    let names: Vec<String> = unset.iter().map(|(name, line)| format!("`{name}` (line {line})")).collect();
+    let exports: Vec<String> = unset.iter().map(|(name, _)| format!("{name}=…")).collect();
+    ConfigError::Invalid {
+        file,
+        key,
+        message: format!("{} environment variables are not set: {}", unset.len(), names.join(", ")),
+        location,
+        fix: Some(format!(
+            "export {} before starting ops-gen, or give each a default: `${{NAME:-default}}`",
+            exports.join(" ")
+        )),
+    }
+}
+
+/// A serde type name as people say it, with an example value.
+fn in_words(expected: &str) -> Option<(&'static str, &'static str)> {
+    Some(match expected {
+        "usize" | "u64" | "u32" | "u16" | "u8" | "i64" | "i32" | "isize" | "a nonzero usize" => {
+            ("a whole number", "`7`")
+        }
+        "f64" | "f32" => ("a number", "`0.5`"),
+        "a boolean" => ("`true` or `false`", ""),
+        "a sequence" => ("a list", "`[a, b]`, or one `- item` per line"),
+        "a map" => ("a mapping", "`key: value` lines indented under it"),
+        other if other.starts_with("struct ") => ("a mapping", "`key: value` lines indented under it"),
+        _ => return None,
+    })
+}
+
 fn yaml_error(file: &str, prefix: &str, path: &str, err: &serde_norway::Error) -> ConfigError {
     let location = err.location().map(|l| Location { line: l.line(), column: l.column() });
     // serde_norway prefixes its own partial path and appends the position;
@@ -584,6 +656,21 @@ fn yaml_error(file: &str, prefix: &str, path: &str, err: &serde_norway::Error) -
     }
 
     let mut key = [prefix, path].iter().filter(|s| !s.is_empty() && **s != ".").copied().collect::<Vec<_>>().join(".");
+    // serde_path_to_error's `?` stands for a key the YAML parser never read.
+    while let Some(known) = key.strip_suffix(".?").or_else(|| (key == "?").then_some("")).map(str::len) {
+        key.truncate(known);
+    }
+    if message.starts_with("did not find expected key")
+        && let Some(loc) = &location
+    {
+        return ConfigError::Invalid {
+            file: file.to_owned(),
+            key,
+            message: format!("line {} is not indented like the keys around it", loc.line),
+            location,
+            fix: Some("indent it with as many spaces as the keys at its level (two per level)".to_owned()),
+        };
+    }
     let mut fix = None;
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
@@ -608,6 +695,17 @@ fn yaml_error(file: &str, prefix: &str, path: &str, err: &serde_norway::Error) -
     } else if let Some(rest) = message.strip_prefix("missing field `") {
         let field = rest.split('`').next().unwrap_or(rest);
         fix = Some(format!("add `{field}:` here"));
+    } else if let Some((found, expected)) = message.split_once(", expected ")
+        && let Some((noun, example)) = in_words(expected)
+    {
+        let found = found.strip_prefix("invalid type: ").unwrap_or(found);
+        let found = match found.split_once(' ') {
+            Some(("string", value)) => value.trim_matches('"').to_owned(),
+            Some(("integer" | "floating", value)) => value.replace("point ", "").trim_matches('`').to_owned(),
+            _ => found.to_owned(),
+        };
+        message = format!("`{found}` is not {noun}");
+        fix = Some(if example.is_empty() { format!("write {noun}") } else { format!("write {noun}, e.g. {example}") });
     } else if let Some((_, expected)) = message.split_once(", expected ") {
         fix = Some(match expected {
             "a boolean" => "write `true` or `false`".to_owned(),
