@@ -2,7 +2,7 @@
 CARGO ?= cargo
 OPS_GEN ?= $(CARGO) run --release --locked --quiet --
 
-.PHONY: help run probe check generate doctor up status health smoke down destroy backup restore bundle storage test services services-down bench bench-backup bench-profile bench-doctor bench-drift bench-bundle bench-api
+.PHONY: help run probe check generate doctor up status health smoke down destroy backup restore bundle storage test services services-down bench bench-backup bench-profile bench-doctor bench-drift bench-bundle bench-api bench-login
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ bench-backup: ## compare backup run/verify/drill with pg_dump, pg_restore and re
 
 bench-profile: ## time compose generate and compose up against Compose itself (writes bench/results/profile.md)
 	bench/profile.sh
+
+bench-login: ## /healthz latency while 32 connections send wrong basic-auth passwords (writes bench/results/login.md)
+	bench/login.sh
 
 bench-api: ## ops API: beacon ingest with memory, events fan-out to 100 subscribers (writes bench/results/api.md)
 	bench/api.sh

@@ -762,3 +762,84 @@ async fn a_web_config_gives_tls_and_basic_auth_that_prometheus_uses() {
     out.expect_code(2);
     assert!(out.stderr.contains("auth.web_config") && out.stderr.contains("http_server_config"), "{}", out.stderr);
 }
+
+/// Arbitrary methods, queries, headers and bodies sent to every route of a
+/// running server (with and without valid tokens): the server never panics
+/// and never answers a 5xx but the documented ones (502/503 when the Docker
+/// engine fails), and `/healthz` still answers at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arbitrary_requests_to_every_route_never_break_the_server() {
+    use proptest::strategy::{Strategy as _, ValueTree as _};
+    const READER: &str = "read-token-0123456789abcdef";
+    const BEACON: &str = "beacon-token-0123456789abcdef";
+    let files = tempfile::tempdir().unwrap();
+    let exporter = TestExporter::start(&format!(
+        "auth:\n  tokens:\n    - {{name: bob, token: {READER}}}\n    - {{name: web, token: {BEACON}, role: beacon}}\n  audit_log: {}\n  frontend_log: {}\nstack:\n  project: fuzz-nothing-runs-here\n",
+        files.path().join("audit.log").display(),
+        files.path().join("frontend.jsonl").display()
+    ))
+    .await;
+    let routes = [
+        "/",
+        "/status.json",
+        "/metrics",
+        "/healthz",
+        "/-/healthy",
+        "/-/ready",
+        "/readyz",
+        "/-/reload",
+        "/probe",
+        "/runbooks/",
+        "/runbooks/backup-stale",
+        "/api/ops/context",
+        "/api/ops/logs",
+        "/api/ops/support-bundle",
+        "/api/ops/frontend-log",
+        "/api/ops/frontend-logs",
+        "/api/ops/whoami",
+        "/api/ops/beacon.js",
+        "/api/ops/actions/restart/web",
+        "/no/such/route",
+    ];
+    let methods = ["GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD", "PATCH"];
+    let header_names =
+        ["authorization", "content-type", "origin", "x-prometheus-scrape-timeout-seconds", "accept", "x-requested-by"];
+    let case = (
+        0..routes.len(),
+        0..methods.len(),
+        "[ -~]{0,60}",
+        0..header_names.len(),
+        "[ -~]{0,80}",
+        proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+        0..3usize,
+    );
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    for _ in 0..400 {
+        let (route, method, query, header, value, body, token) = case.new_tree(&mut runner).unwrap().current();
+        let method = reqwest::Method::from_bytes(methods[method].as_bytes()).unwrap();
+        let mut url = format!("{}?{}", exporter.url(routes[route]), query.replace(['#', ' '], "&"));
+        if token == 2 {
+            url.push_str("&token=");
+            url.push_str(BEACON);
+        }
+        let mut request = exporter.http.request(method.clone(), &url).body(body);
+        if let Ok(value) = reqwest::header::HeaderValue::from_str(&value) {
+            request = request.header(header_names[header], value);
+        }
+        if token == 1 {
+            request = request.bearer_auth(READER);
+        }
+        let status = tokio::time::timeout(Duration::from_secs(30), request.send())
+            .await
+            .unwrap_or_else(|_| panic!("{method} {url} hung"))
+            .unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+            .status()
+            .as_u16();
+        assert!(
+            status < 500 || matches!(status, 502 | 503) && routes[route].starts_with("/api/ops/"),
+            "{method} {url} ({}: {value:?}) answered {status}",
+            header_names[header]
+        );
+    }
+    assert_eq!(exporter.get("/healthz").await.0, 200);
+}
