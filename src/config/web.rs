@@ -43,6 +43,12 @@ struct TlsFile {
 }
 
 /// A loaded web config.
+/// The SHA-256 of a user's password last verified, and when.
+type Verified = ([u8; 32], std::time::Instant);
+
+/// How long a verified password is taken without bcrypt again.
+pub const VERIFIED_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+
 #[derive(Debug, Clone)]
 pub struct WebConfig {
     /// The TLS server config, when the file asks for TLS.
@@ -50,7 +56,7 @@ pub struct WebConfig {
     users: BTreeMap<String, String>,
     /// Passwords already checked against their bcrypt hash (bcrypt costs
     /// tens of milliseconds on purpose; a scrape every 15 s should not).
-    verified: Arc<Mutex<BTreeMap<String, [u8; 32]>>>,
+    verified: Arc<Mutex<BTreeMap<String, Verified>>>,
 }
 
 impl WebConfig {
@@ -103,13 +109,16 @@ impl WebConfig {
             .and_then(|text| text.split_once(':').map(|(u, p)| (u.to_owned(), p.to_owned())))
     }
 
-    /// Whether `user` and `password` were verified before (no bcrypt): the
-    /// SHA-256 of the password is kept per user after a successful check.
+    /// Whether `user` and `password` were verified within [`VERIFIED_TTL`]
+    /// (no bcrypt): the SHA-256 of the password is kept per user after a
+    /// successful check.
     #[must_use]
     pub fn verified_before(&self, user: &str, password: &str) -> bool {
         let digest: [u8; 32] = Sha256::digest(password.as_bytes()).into();
         let verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
-        verified.get(user).is_some_and(|d| subtle::ConstantTimeEq::ct_eq(&d[..], &digest[..]).into())
+        verified.get(user).is_some_and(|(d, at)| {
+            at.elapsed() < VERIFIED_TTL && bool::from(subtle::ConstantTimeEq::ct_eq(&d[..], &digest[..]))
+        })
     }
 
     /// Checks `password` against the user's bcrypt hash (slow on purpose:
@@ -124,7 +133,8 @@ impl WebConfig {
         let ok = bcrypt::verify(password, hash).unwrap_or(false);
         if ok {
             let digest: [u8; 32] = Sha256::digest(password.as_bytes()).into();
-            self.verified.lock().unwrap_or_else(PoisonError::into_inner).insert(user.to_owned(), digest);
+            let now = std::time::Instant::now();
+            self.verified.lock().unwrap_or_else(PoisonError::into_inner).insert(user.to_owned(), (digest, now));
         }
         ok
     }
