@@ -94,7 +94,8 @@ async fn main() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let hash = bcrypt::hash("the-right-password-0123", 10).expect("a bcrypt hash");
     std::fs::write(dir.path().join("web.yml"), format!("basic_auth_users:\n  prometheus: {hash}\n")).expect("web.yml");
-    std::fs::write(dir.path().join("ops-gen.yml"), "auth:\n  web_config: web.yml\nchecks: {}\n").expect("config");
+    let config = format!("auth:\n  web_config: {}\nchecks: {{}}\n", dir.path().join("web.yml").display());
+    std::fs::write(dir.path().join("ops-gen.yml"), config).expect("config");
     let loaded = ops_gen::config::Loaded::load(Some(&dir.path().join("ops-gen.yml"))).expect("a valid config");
     let exporter = ops_gen::exporter::Exporter::start(loaded).expect("the exporter");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
