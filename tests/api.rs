@@ -460,21 +460,35 @@ async fn tokenless_floods_leave_the_audit_log_small() {
 }
 
 /// The context API shows the server's latest results: a call runs no check
-/// (so never writes to S3 or a canary), however often it is made.
+/// (so never writes to S3 or a canary), however often it is made. Counted
+/// on the real S3 server (the canary object) and on an HTTP target.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn context_calls_run_no_check() {
     let app = util::servers::http_app().await;
-    let api = Api::start(&format!("checks:\n  web:\n    kind: http\n    url: {}\n", app.url("/count"))).await;
-    util::eventually("the warm-up run", Duration::from_secs(5), async || api.exporter.get("/-/ready").await.0 == 200)
+    let (_, _, access, secret) = util::s3();
+    let data = util::s3_data("media");
+    let s3 = util::OwnS3::start(data.path()).await;
+    let api = Api::start(&format!(
+        "targets:\n  store:\n    kind: s3\n    endpoint: {}\n    bucket: media\n    access_key: {access}\n    secret_key: {secret}\ncanary:\n  enabled: true\n  interval: 1h\nchecks:\n  web:\n    kind: http\n    url: {}\n",
+        s3.endpoint(),
+        app.url("/count")
+    ))
+    .await;
+    util::eventually("the warm-up run", Duration::from_secs(10), async || api.exporter.get("/-/ready").await.0 == 200)
         .await;
+    let canary = data.path().join("media/ops-gen/canary.json");
+    let written = std::fs::read(&canary).expect("the canary's first write");
     let before = app.accepted.load(std::sync::atomic::Ordering::SeqCst);
     for _ in 0..20 {
         let response = api.request(reqwest::Method::GET, "/api/ops/context", Some(READER)).send().await.unwrap();
         assert_eq!(response.status(), 200);
         let context: serde_json::Value = response.json().await.unwrap();
-        assert_eq!(context["checks"]["checks"][0]["name"], "web", "{context}");
+        let names: Vec<&str> =
+            context["checks"]["checks"].as_array().unwrap().iter().filter_map(|c| c["name"].as_str()).collect();
+        assert!(names.contains(&"web") && names.contains(&"canary-store"), "{context}");
     }
     assert_eq!(app.accepted.load(std::sync::atomic::Ordering::SeqCst), before, "context calls ran the check");
+    assert_eq!(std::fs::read(&canary).unwrap(), written, "context calls wrote the canary again");
 }
 
 /// A browser error is redacted before it is kept (memory and file) and when

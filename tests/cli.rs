@@ -228,7 +228,9 @@ fn init_writes_a_valid_config_from_the_compose_file_without_secrets() {
     let out = run(ops_gen(dir.path()).args(["config", "check"]).env("DB_PASSWORD", "x").env("CACHE_PASSWORD", "y"));
     out.expect_code(0);
     let out = run(ops_gen(dir.path()).args(["config", "check"]));
-    assert!(out.expect_code(2).stderr.contains("PASSWORD` is not set"), "{}", out.stderr);
+    let stderr = &out.expect_code(2).stderr;
+    assert!(stderr.contains("2 environment variables are not set: `DB_PASSWORD`"), "{stderr}");
+    assert!(stderr.contains("`CACHE_PASSWORD`"), "every unset variable at once: {stderr}");
 
     // It never overwrites without --force.
     let out = run(ops_gen(dir.path()).arg("init"));

@@ -642,6 +642,7 @@ async fn one_prometheus_watches_three_hosts_through_file_sd_and_probe() {
         prometheus.query("count(up{job=\"ops-gen-probe\"} == 1)").await.as_deref() == Some("12")
             && prometheus.query("count(opsgen_s3_roundtrip_success{job=\"ops-gen-probe\"} == 1)").await.as_deref()
                 == Some("3")
+            && prometheus.query("opsgen_config_last_reload_success{job=\"ops-gen\"}").await.is_some()
     })
     .await;
     for host in names {

@@ -39,16 +39,19 @@ pub const BCRYPT_PER_MINUTE: u32 = 10;
 /// The header that, like a JSON body, makes a request one no form can send.
 const REQUESTED_BY: &str = "x-requested-by";
 
+/// A rate limit kept per client address.
+pub type PerAddress = RateLimiter<
+    IpAddr,
+    governor::state::keyed::DefaultKeyedStateStore<IpAddr>,
+    governor::clock::DefaultClock,
+    governor::middleware::NoOpMiddleware,
+>;
+
 /// What the layer keeps between requests.
 #[derive(Debug)]
 pub struct Access {
     /// Unverified credentials checked, per client address.
-    attempts: RateLimiter<
-        IpAddr,
-        governor::state::keyed::DefaultKeyedStateStore<IpAddr>,
-        governor::clock::DefaultClock,
-        governor::middleware::NoOpMiddleware,
-    >,
+    attempts: PerAddress,
     /// One bcrypt at a time, whoever asks.
     bcrypt: tokio::sync::Semaphore,
 }

@@ -88,24 +88,14 @@ type Direct = governor::DefaultDirectRateLimiter;
 /// without a valid token (before anything is written).
 #[derive(Debug)]
 struct Limits {
-    anonymous: RateLimiter<
-        std::net::IpAddr,
-        governor::state::keyed::DefaultKeyedStateStore<std::net::IpAddr>,
-        governor::clock::DefaultClock,
-        governor::middleware::NoOpMiddleware,
-    >,
+    anonymous: crate::exporter::access::PerAddress,
     logs: Keyed,
     context: Keyed,
     bundle: Keyed,
     actions: Keyed,
     beacon: Direct,
     /// Beacons per client address, and per page route they report.
-    beacon_clients: RateLimiter<
-        std::net::IpAddr,
-        governor::state::keyed::DefaultKeyedStateStore<std::net::IpAddr>,
-        governor::clock::DefaultClock,
-        governor::middleware::NoOpMiddleware,
-    >,
+    beacon_clients: crate::exporter::access::PerAddress,
     beacon_routes: Keyed,
 }
 
