@@ -68,10 +68,7 @@ impl Client {
             .ok()
             .filter(|t| !t.is_empty())
             .ok_or_else(|| CtlError::Setup("no token: set OPS_GEN_TOKEN to an API token of the server".to_owned()))?;
-        crate::tls::init();
-        let http = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .build()
+        let http = crate::tls::http_client(|| reqwest::Client::builder().timeout(TIMEOUT))
             .map_err(|e| CtlError::Setup(format!("cannot set up HTTP: {e}")))?;
         Ok(Self { base, token: Secret::new(token), http })
     }

@@ -105,8 +105,13 @@ struct PerCheck {
 
 async fn run(mut received: mpsc::Receiver<StateChange>, settings: watch::Receiver<Settings>) {
     let source = format!("ops-gen@{}", hostname());
-    crate::tls::init();
-    let http = reqwest::Client::new();
+    let http = match crate::tls::http_client(reqwest::Client::builder) {
+        Ok(http) => http,
+        Err(e) => {
+            tracing::error!("notifications are off: cannot build the HTTP client: {e}");
+            return;
+        }
+    };
     let mut checks: HashMap<String, PerCheck> = HashMap::new();
     loop {
         let debounce = settings.borrow().debounce.get();

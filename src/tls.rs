@@ -22,6 +22,29 @@ pub fn init() {
     });
 }
 
+/// An HTTP client from `builder` (called again for a second try). On a host
+/// without a CA bundle (a minimal container image, `SSL_CERT_FILE` pointing
+/// nowhere), reqwest cannot load the system's roots and refuses to build;
+/// then the client is built trusting no CA, so plain `http://` works and an
+/// `https://` request fails with a certificate error where it is made (and
+/// a warning says why, once), never a failed start.
+pub fn http_client(builder: impl Fn() -> reqwest::ClientBuilder) -> Result<reqwest::Client, String> {
+    static WARNED: Once = Once::new();
+    init();
+    match builder().build() {
+        Ok(client) => Ok(client),
+        Err(e) if crate::errors::chain(&e).contains("No CA certificates") => {
+            WARNED.call_once(|| {
+                tracing::warn!(
+                    "no CA certificates on this system (install ca-certificates, or set SSL_CERT_FILE): HTTPS requests will fail certificate checks"
+                );
+            });
+            builder().tls_certs_only([]).build().map_err(|e| crate::errors::chain(&e.without_url()))
+        }
+        Err(e) => Err(crate::errors::chain(&e.without_url())),
+    }
+}
+
 /// A client config that verifies the server against the system's roots, or,
 /// with `verify` off, encrypts without checking who answers (libpq's
 /// `sslmode=require` behaviour, common with self-signed database certs).

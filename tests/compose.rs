@@ -173,3 +173,43 @@ fn no_engine_is_a_clear_finding() {
     r.expect_code(1);
     assert!(r.stderr.contains("cannot reach the Docker engine at unix:///nonexistent/docker.sock"), "{}", r.stderr);
 }
+
+/// The engine over TCP (`DOCKER_HOST=tcp://…` or `http://…`), as a socket
+/// proxy offers it: a forwarder on loopback in front of the real engine's
+/// socket, and `compose status` reads the engine through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docker_over_tcp_works_through_a_proxy() {
+    let socket = util::docker_host().trim_start_matches("unix://").to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let proxied = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = std::sync::Arc::clone(&proxied);
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let socket = socket.clone();
+            tokio::spawn(async move {
+                if let Ok(mut engine) = tokio::net::UnixStream::connect(&socket).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut engine).await;
+                }
+            });
+        }
+    });
+    let dir = util::config_dir("stack:\n  project: over-tcp\n");
+    for scheme in ["tcp", "http"] {
+        let host = format!("{scheme}://127.0.0.1:{port}");
+        let before = proxied.load(std::sync::atomic::Ordering::SeqCst);
+        let out = tokio::task::spawn_blocking({
+            let path = dir.path().to_owned();
+            move || util::run(util::ops_gen(&path).env("DOCKER_HOST", &host).args(["compose", "status"]))
+        })
+        .await
+        .unwrap();
+        assert!(!out.all().contains("not supported") && !out.all().contains("cannot reach"), "{scheme}: {}", out.all());
+        assert!(out.stdout.contains("prometheus"), "{scheme}: the profile's services are listed: {}", out.all());
+        assert!(
+            proxied.load(std::sync::atomic::Ordering::SeqCst) > before,
+            "{scheme}: the engine was reached through the proxy"
+        );
+    }
+}

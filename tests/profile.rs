@@ -364,3 +364,21 @@ async fn every_dashboard_and_rule_query_evaluates_on_a_real_prometheus() {
     assert!(failures.is_empty(), "queries Prometheus rejects:\n{}", failures.join("\n"));
     assert!(empty_own.is_empty(), "the exporter's own panels show no data:\n{}", empty_own.join("\n"));
 }
+
+/// The exporter reaches Docker through the socket proxy only when the
+/// profile runs one: without it no `DOCKER_HOST` points at a service that
+/// does not exist.
+#[test]
+fn the_exporter_gets_docker_host_only_with_the_socket_proxy() {
+    let exporter_env = |services: &str| {
+        let dir = util::config_dir(&format!("profile:\n  services: [{services}]\n"));
+        run(ops_gen(dir.path()).args(["compose", "generate", "--out", "."])).expect_code(0);
+        let compose: serde_norway::Value = serde_norway::from_str(
+            &std::fs::read_to_string(dir.path().join("compose/docker-compose.ops.yml")).unwrap(),
+        )
+        .unwrap();
+        serde_norway::to_string(&compose["services"]["ops-gen"]["environment"]).unwrap()
+    };
+    assert!(exporter_env("ops-gen, prometheus, socket-proxy").contains("DOCKER_HOST=tcp://socket-proxy:2375"));
+    assert!(!exporter_env("ops-gen, prometheus").contains("DOCKER_HOST"));
+}

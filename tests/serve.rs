@@ -844,3 +844,35 @@ async fn arbitrary_requests_to_every_route_never_break_the_server() {
     }
     assert_eq!(exporter.get("/healthz").await.0, 200);
 }
+
+/// A host without a CA bundle (a minimal image): `serve` starts, plain-http
+/// checks, the S3 round trip and notifications work, and an HTTPS check
+/// fails with a TLS reason where TLS is used, never a panic at start.
+#[tokio::test]
+async fn without_a_ca_bundle_serve_starts_and_only_https_fails() {
+    let app = servers::http_app().await;
+    let (endpoint, bucket, access, secret) = util::s3();
+    let https = app.url("/ok").replacen("http://", "https://", 1);
+    let dir = util::config_dir(&format!(
+        "notify:\n  webhook: {}\nchecks:\n  web:\n    kind: http\n    url: {}\n  secure:\n    kind: http\n    url: {https}\ntargets:\n  store:\n    kind: s3\n    endpoint: {endpoint}\n    bucket: {bucket}\n    access_key: {access}\n    secret_key: {secret}\n",
+        app.url("/hook"),
+        app.url("/ok")
+    ));
+    let server = ServeProcess::start_with(
+        dir,
+        "127.0.0.1:0",
+        &[("SSL_CERT_FILE", "/nonexistent/ca.pem"), ("SSL_CERT_DIR", "/nonexistent")],
+    );
+    let url = format!("http://{}/metrics", server.addr);
+    util::eventually("the checks' first results", Duration::from_secs(10), async || {
+        util::get_text(&url).await.contains(r#"opsgen_check_success{check="store",kind="s3"} 1"#)
+    })
+    .await;
+    let body = util::get_text(&url).await;
+    assert!(body.contains(r#"opsgen_check_success{check="web",kind="http"} 1"#), "{body}");
+    assert!(body.contains(r#"opsgen_check_success{check="secure",kind="http"} 0"#), "{body}");
+    assert!(
+        body.contains(r#"opsgen_check_failures_total{check="secure",kind="http",reason="tls"} 1"#),
+        "the HTTPS check fails as TLS: {body}"
+    );
+}

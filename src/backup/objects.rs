@@ -200,9 +200,7 @@ async fn bucket_request(spec: &Spec, action: BucketAction) -> Result<(), String>
     let bucket = rusty_s3::Bucket::new(endpoint, style, spec.bucket.clone(), spec.region.clone())
         .map_err(|e| format!("bucket {}: {e}", spec.bucket))?;
     let credentials = rusty_s3::Credentials::new(spec.access_key.expose(), spec.secret_key.expose());
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
+    let client = crate::tls::http_client(|| reqwest::Client::builder().timeout(Duration::from_secs(30)))
         .map_err(|e| format!("cannot set up an HTTP client: {e}"))?;
     let expires = Duration::from_secs(300);
     let (what, request) = match action {

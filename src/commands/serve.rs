@@ -59,11 +59,8 @@ async fn shutdown_signal() {
 /// success status, else 1 with what it answered.
 pub fn healthcheck(args: &HealthcheckArgs) -> Result<Outcome> {
     block_on(async {
-        crate::tls::init();
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(args.timeout))
-            .build()
-            .context("cannot build the HTTP client")?;
+        let client = crate::tls::http_client(|| reqwest::Client::builder().timeout(Duration::from_secs(args.timeout)))
+            .map_err(|e| anyhow::anyhow!("cannot build the HTTP client: {e}"))?;
         match client.get(&args.url).send().await {
             Ok(response) if response.status().is_success() => Ok(Outcome::Ok),
             Ok(response) => {

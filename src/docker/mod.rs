@@ -336,21 +336,22 @@ impl Docker {
         let http = |message: String| DockerError::Http { what: WHAT, message };
         let version = self.client.client_version();
         let path = format!("/v{}.{}/system/df?type=volume", version.major_version, version.minor_version);
-        crate::tls::init();
-        let builder = reqwest::Client::builder().timeout(DF_TIMEOUT);
-        let (builder, url) = if let Some(socket) = self.host.strip_prefix("unix://") {
-            (builder.unix_socket(socket), format!("http://docker{path}"))
-        } else if let Some(address) = self.host.strip_prefix("tcp://")
-            && std::env::var_os("DOCKER_TLS_VERIFY").is_none_or(|v| v.is_empty())
-        {
-            (builder, format!("http://{address}{path}"))
-        } else {
-            return Err(http(format!(
-                "volume sizes are read over a unix socket or plain tcp, not {}; run ops-gen on the Docker host",
-                self.host
-            )));
-        };
-        let client = builder.build().map_err(|e| http(crate::errors::chain(&e)))?;
+        let builder = || reqwest::Client::builder().timeout(DF_TIMEOUT);
+        let (builder, url): (Box<dyn Fn() -> reqwest::ClientBuilder>, String) =
+            if let Some(socket) = self.host.strip_prefix("unix://") {
+                let socket = socket.to_owned();
+                (Box::new(move || builder().unix_socket(socket.clone())), format!("http://docker{path}"))
+            } else if let Some(address) = self.host.strip_prefix("tcp://").or_else(|| self.host.strip_prefix("http://"))
+                && std::env::var_os("DOCKER_TLS_VERIFY").is_none_or(|v| v.is_empty())
+            {
+                (Box::new(builder), format!("http://{address}{path}"))
+            } else {
+                return Err(http(format!(
+                    "volume sizes are read over a unix socket or plain tcp, not {}; run ops-gen on the Docker host",
+                    self.host
+                )));
+            };
+        let client = crate::tls::http_client(builder).map_err(http)?;
         self.calls.fetch_add(1, Ordering::Relaxed);
         let response = client.get(&url).send().await.map_err(|e| {
             if e.is_timeout() { DockerError::Timeout { what: WHAT } } else { http(crate::errors::chain(&e)) }

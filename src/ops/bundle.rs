@@ -265,8 +265,7 @@ fn json(value: &serde_json::Value) -> Collected {
 }
 
 async fn fetch(url: &str, limit: Duration) -> Result<String, String> {
-    crate::tls::init();
-    let client = reqwest::Client::builder().timeout(limit).build().map_err(|e| e.to_string())?;
+    let client = crate::tls::http_client(|| reqwest::Client::builder().timeout(limit))?;
     let response = client.get(url).send().await.map_err(|e| {
         format!("the exporter at {url} did not answer (is `ops-gen serve` running?): {}", crate::errors::chain(&e))
     })?;

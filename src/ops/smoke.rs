@@ -141,7 +141,25 @@ pub async fn run(ctx: &Context<'_>, options: &Options) -> Report {
     let limit = options.step_timeout;
     // Requests end with their step (its limit names the hang); this only
     // stops a leaked request.
-    let http = reqwest::Client::builder().timeout(limit + Duration::from_secs(1)).build().unwrap_or_default();
+    let http = match crate::tls::http_client(|| reqwest::Client::builder().timeout(limit + Duration::from_secs(1))) {
+        Ok(http) => http,
+        Err(e) => {
+            let step = Step {
+                name: "http client".to_owned(),
+                ok: false,
+                detail: format!("cannot build the HTTP client: {e}"),
+                fix: None,
+                seconds: 0.0,
+            };
+            return Report {
+                success: false,
+                started_at: humantime::format_rfc3339_seconds(started).to_string(),
+                finished_timestamp_seconds: unix(SystemTime::now()),
+                duration_seconds: clock.elapsed().as_secs_f64(),
+                steps: vec![step],
+            };
+        }
+    };
     let expected = Expected::from_profile(ctx);
     let mut steps: Vec<StepFuture<'_>> = Vec::new();
     if ctx.components().next().is_some() {

@@ -66,11 +66,12 @@ impl HttpProbe {
                 Ok(Prepared { step, headers })
             })
             .collect::<Result<Vec<_>, String>>()?;
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("ops-gen/", env!("CARGO_PKG_VERSION")))
-            .tls_danger_accept_invalid_certs(!spec.tls_verify)
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {}", chain(&e.without_url())))?;
+        let client = crate::tls::http_client(|| {
+            reqwest::Client::builder()
+                .user_agent(concat!("ops-gen/", env!("CARGO_PKG_VERSION")))
+                .tls_danger_accept_invalid_certs(!spec.tls_verify)
+        })
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Self { client, is_flow: !spec.steps.is_empty(), steps })
     }
 

@@ -70,17 +70,32 @@ impl S3Probe {
         crate::tls::init();
         let endpoint = spec.endpoint.get().as_url().ok_or("the endpoint cannot hold {{placeholders}}")?;
         let retry = object_store::RetryConfig { max_retries: 0, ..object_store::RetryConfig::default() };
-        let store = AmazonS3Builder::new()
-            .with_endpoint(endpoint.as_str().trim_end_matches('/'))
-            .with_allow_http(endpoint.scheme() == "http")
-            .with_virtual_hosted_style_request(!spec.path_style)
-            .with_bucket_name(&spec.bucket)
-            .with_region(&spec.region)
-            .with_access_key_id(spec.access_key.expose())
-            .with_secret_access_key(spec.secret_key.expose())
-            .with_retry(retry)
-            .build()
-            .map_err(|e| format!("cannot set up the S3 client: {e}"))?;
+        let plain = endpoint.scheme() == "http";
+        let build = |options: object_store::ClientOptions| {
+            AmazonS3Builder::new()
+                .with_client_options(options)
+                .with_endpoint(endpoint.as_str().trim_end_matches('/'))
+                .with_allow_http(plain)
+                .with_virtual_hosted_style_request(!spec.path_style)
+                .with_bucket_name(&spec.bucket)
+                .with_region(&spec.region)
+                .with_access_key_id(spec.access_key.expose())
+                .with_secret_access_key(spec.secret_key.expose())
+                .with_retry(retry.clone())
+                .build()
+        };
+        let store = match build(object_store::ClientOptions::new()) {
+            Ok(store) => store,
+            // Without a CA bundle the HTTP client cannot load the system's
+            // roots; a plain-http endpoint never speaks TLS, so it needs none.
+            Err(_) if plain => build(object_store::ClientOptions::new().with_allow_invalid_certificates(true))
+                .map_err(|e| format!("cannot set up the S3 client: {e}"))?,
+            Err(e) => {
+                return Err(format!(
+                    "cannot set up the S3 client: {e} (is there a CA bundle? install ca-certificates)"
+                ));
+            }
+        };
         Ok(Self { store, spec: spec.clone(), counter: AtomicU64::new(0), listing: Mutex::new(None) })
     }
 

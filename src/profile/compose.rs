@@ -267,7 +267,13 @@ fn exporter(ctx: &Context<'_>, service: &mut Service, volumes: &mut Vec<Volumes>
     let listen = format!("0.0.0.0:{}", Component::Exporter.container_port());
     service.command = Some(Command::Args(vec!["serve".to_owned(), "--listen".to_owned(), listen]));
     service.working_dir = Some(EXPORTER_WORKDIR.to_owned());
-    let mut environment = vec![("DOCKER_HOST".to_owned(), DOCKER_PROXY.to_owned())];
+    // Through the read-only socket proxy when the profile runs it; without
+    // it the exporter has no Docker engine (no socket is mounted), and its
+    // drift check says so.
+    let mut environment = Vec::new();
+    if ctx.enabled(Component::SocketProxy) {
+        environment.push(("DOCKER_HOST".to_owned(), DOCKER_PROXY.to_owned()));
+    }
     if let Some(file) = &ctx.config_file {
         volumes.push(Volumes::Simple(format!("./{}:{CONFIG_MOUNT}:ro", file.display())));
         environment.push(("OPS_GEN_CONFIG".to_owned(), CONFIG_MOUNT.to_owned()));

@@ -575,8 +575,14 @@ impl ServeProcess {
 
     /// Serves the `ops-gen.yml` of `dir`, working in `dir`, on `listen`.
     pub fn start_in(dir: tempfile::TempDir, listen: &str) -> Self {
+        Self::start_with(dir, listen, &[])
+    }
+
+    /// The same, with extra environment variables.
+    pub fn start_with(dir: tempfile::TempDir, listen: &str, env: &[(&str, &str)]) -> Self {
         use std::io::{BufRead as _, BufReader};
         let mut child = ops_gen(dir.path())
+            .envs(env.iter().copied())
             .args(["serve", "--listen", listen])
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
