@@ -213,3 +213,39 @@ async fn docker_over_tcp_works_through_a_proxy() {
         );
     }
 }
+
+/// A profile service that cannot start fails `compose up` soon, naming the
+/// service with its last log lines, instead of waiting for the timeout; a
+/// restarting service is red in `compose status`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_that_cannot_start_fails_up_at_once_with_its_last_lines() {
+    let host = docker_host();
+    let project = util::unique("opsgen").to_lowercase();
+    let config = format!(
+        "stack:\n  project: {project}\n\
+         profile:\n  services: [node-exporter]\n  disk_budget: 1GiB\n\
+         \x20 images:\n    node-exporter: ops-gen-test/exits:1\n\
+         \x20 ports: {{node-exporter: {}}}\n",
+        free_port()
+    );
+    let dir = util::config_dir(&config);
+    let path = dir.path();
+    let started = std::time::Instant::now();
+    let r = compose_cmd(path, &host, &["up", "--timeout", "170"]);
+    r.expect_code(3);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(120),
+        "up waited for the timeout: {:?}",
+        started.elapsed()
+    );
+    assert!(r.stderr.contains("node-exporter"), "{}", r.stderr);
+    assert!(r.stderr.contains("last lines of node-exporter"), "{}", r.stderr);
+    assert!(r.stderr.contains("this image always fails to start"), "{}", r.stderr);
+    let status = compose_cmd(path, &host, &["status"]);
+    assert!(
+        status.stdout.lines().any(|l| l.starts_with("red") && l.contains("node-exporter")),
+        "a service that restarts or stopped is red: {}",
+        status.stdout
+    );
+    compose_cmd(path, &host, &["down"]).expect_code(0);
+}

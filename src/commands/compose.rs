@@ -152,7 +152,17 @@ pub fn up(cli: &Cli, args: &UpArgs) -> Result<Outcome> {
         spinner.started("profile");
         let result = async {
             compose::start(compose_cli, &project).await?;
-            compose::wait_healthy(docker, &project, Duration::from_secs(args.timeout), |_| {}).await
+            let mut seen: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+            compose::wait_healthy(docker, &project, Duration::from_secs(args.timeout), |containers| {
+                for c in containers {
+                    let state = compose::describe(c);
+                    if seen.get(&c.service) != Some(&state) {
+                        spinner.update("profile", &format!("{} {state}", c.service));
+                        seen.insert(c.service.clone(), state);
+                    }
+                }
+            })
+            .await
         }
         .await;
         spinner.finished("profile");

@@ -119,6 +119,8 @@ pub fn confirm(yes: bool, confirmation: &Confirmation<'_>) -> Result<bool> {
 pub struct Spinners {
     verb: &'static str,
     show: bool,
+    /// Progress as plain lines on stderr (no terminal, no `--json`/`-q`).
+    lines: bool,
     bars: Mutex<Vec<(String, indicatif::ProgressBar)>>,
 }
 
@@ -126,8 +128,22 @@ impl Spinners {
     /// Spinners saying `verb target…`, when `cli` allows them.
     #[must_use]
     pub fn for_cli(cli: &Cli, verb: &'static str) -> Self {
-        let show = !cli.json && !cli.quiet && std::io::stderr().is_terminal();
-        Self { verb, show, bars: Mutex::new(Vec::new()) }
+        let wanted = !cli.json && !cli.quiet;
+        let show = wanted && std::io::stderr().is_terminal();
+        Self { verb, show, lines: wanted && !show, bars: Mutex::new(Vec::new()) }
+    }
+
+    /// Says how `target` is doing: on its spinner on a terminal, else as a
+    /// line on stderr (nothing with `--json` or `-q`).
+    pub fn update(&self, target: &str, message: &str) {
+        if self.lines {
+            eprintln!("{target}: {message}");
+            return;
+        }
+        let bars = self.bars.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, bar)) = bars.iter().find(|(t, _)| t == target) {
+            bar.set_message(format!("{} {target}: {message}", self.verb));
+        }
     }
 }
 

@@ -19,6 +19,7 @@
 pub mod preflight;
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -37,11 +38,17 @@ pub enum ComposeError {
     #[error(transparent)]
     Docker(#[from] DockerError),
     #[error(
-        "not healthy after {}s: {}; see `ops-gen compose logs SERVICE`",
+        "not healthy after {}s: {}; see `ops-gen compose logs SERVICE`{}",
         waited.as_secs(),
-        pending.join(", ")
+        pending.join(", "),
+        last_lines(logs)
     )]
-    NotHealthy { waited: Duration, pending: Vec<String> },
+    NotHealthy {
+        waited: Duration,
+        pending: Vec<String>,
+        /// The last log lines of each service that failed, redacted.
+        logs: Vec<(String, Vec<String>)>,
+    },
     #[error("`{0}` is not a service of this stack (ops services: {1})")]
     UnknownService(String, String),
 }
@@ -138,8 +145,20 @@ pub async fn wait_healthy(
         if pending.is_empty() {
             return Ok(containers);
         }
-        if started.elapsed() >= timeout {
-            return Err(ComposeError::NotHealthy { waited: started.elapsed(), pending });
+        // A container that stopped, or restarts over and over, will not
+        // become healthy by waiting: say so now, not at the timeout.
+        let failed: Vec<&Container> =
+            containers.iter().filter(|c| matches!(c.state.as_str(), "exited" | "dead") || c.restarts >= 3).collect();
+        if !failed.is_empty() || started.elapsed() >= timeout {
+            let stuck: Vec<&Container> =
+                if failed.is_empty() { containers.iter().filter(|c| !ready(c)).collect() } else { failed };
+            let redactor = crate::config::redact::Redactor::default();
+            let mut logs = Vec::new();
+            for c in stuck {
+                let lines = docker.logs(&c.id, LOG_LINES).await.unwrap_or_default();
+                logs.push((c.service.clone(), lines.iter().map(|l| redactor.text(&l.message)).collect()));
+            }
+            return Err(ComposeError::NotHealthy { waited: started.elapsed(), pending, logs });
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -149,10 +168,33 @@ fn ready(c: &Container) -> bool {
     c.state == "running" && c.health.as_deref().is_none_or(|h| h == "healthy")
 }
 
-fn describe(c: &Container) -> String {
-    match &c.health {
+/// How many of a failed service's last log lines an error quotes.
+const LOG_LINES: usize = 10;
+
+/// The quoted log lines of failed services, for the error message.
+fn last_lines(logs: &[(String, Vec<String>)]) -> String {
+    let mut out = String::new();
+    for (service, lines) in logs.iter().filter(|(_, lines)| !lines.is_empty()) {
+        let _ = write!(out, "\n  last lines of {service}:");
+        for line in lines {
+            let _ = write!(out, "\n    {line}");
+        }
+    }
+    out
+}
+
+/// A container's state in a few words: `running, starting`, `restarting (3
+/// restarts)`.
+#[must_use]
+pub fn describe(c: &Container) -> String {
+    let state = match &c.health {
         Some(h) => format!("{}, {h}", c.state),
         None => c.state.clone(),
+    };
+    match c.restarts {
+        0 => state,
+        1 => format!("{state} (1 restart)"),
+        n => format!("{state} ({n} restarts)"),
     }
 }
 
@@ -222,7 +264,7 @@ pub struct Row {
 }
 
 /// Green: running and healthy. Yellow: starting, restarted, or running an
-/// outdated image. Red: missing, stopped or unhealthy.
+/// outdated image. Red: missing, stopped, restarting or unhealthy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Colour {
@@ -252,8 +294,10 @@ pub async fn status(docker: &Docker, project: &Project) -> Result<Vec<Row>, Comp
         let reference = project.images.get(service).map_or(c.image.as_str(), String::as_str);
         let image_drift = docker.image_id(reference).await?.is_some_and(|id| id != c.image_id);
         let colour = match (c.state.as_str(), c.health.as_deref()) {
-            ("running", Some("unhealthy")) | ("exited" | "dead" | "created" | "removing", _) => Colour::Red,
-            ("running", Some("starting")) | ("restarting" | "paused", _) => Colour::Yellow,
+            ("running", Some("unhealthy")) | ("exited" | "dead" | "created" | "removing" | "restarting", _) => {
+                Colour::Red
+            }
+            ("running", Some("starting")) | ("paused", _) => Colour::Yellow,
             ("running", _) if image_drift || c.restarts > 0 => Colour::Yellow,
             ("running", _) => Colour::Green,
             _ => Colour::Red,
