@@ -193,9 +193,51 @@ async fn a_hung_target_makes_a_partial_bundle_in_time() {
     assert_eq!(index["complete"], false);
     let health = index["parts"].as_array().unwrap().iter().find(|p| p["file"] == "health.json").unwrap();
     assert!(health["status"] == "timeout" && health["error"] == "not done within 2s", "{health}");
-    assert!(!folder.join("health.json").exists());
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(folder.join("health.json")).unwrap()).unwrap();
+    assert_eq!(written["error"], "not done within 2s", "a part not collected says why in its own file");
     assert!(folder.join("log-tail.txt").exists(), "the other parts are written");
     assert!(folder.with_extension("tar.gz").is_file());
+}
+
+/// With no exporter answering and no Docker engine, a bundle still has
+/// every file: the checks' results (run by the bundle itself, and saying
+/// so) and a log tail that says why it holds no container logs.
+#[tokio::test]
+async fn without_an_exporter_or_docker_a_bundle_still_has_every_file() {
+    let app = servers::http_app().await;
+    let dir = util::config_dir(&format!(
+        "listen: 127.0.0.1:{}
+checks:
+  web:
+    kind: http
+    url: {}
+profile:
+  services: []
+",
+        util::free_port(),
+        app.url("/ok")
+    ));
+    let path = dir.path().to_owned();
+    // The app answers from this runtime: wait for the command off it.
+    let r = tokio::task::spawn_blocking(move || {
+        run(ops_gen(&path).env("DOCKER_HOST", "unix:///nonexistent/docker.sock").args(["bundle", "--timeout", "5"]))
+    })
+    .await
+    .unwrap();
+    r.expect_code(1);
+    let ops = dir.path().join("output/ops");
+    let folder = std::fs::read_dir(&ops).unwrap().map(|e| e.unwrap().path()).find(|p| p.is_dir()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(folder.join("metrics-summary.json")).unwrap()).unwrap();
+    assert!(summary["source"].as_str().is_some_and(|s| s.starts_with("the checks, run by this bundle")), "{summary}");
+    let success = summary["families"].as_array().unwrap().iter().find(|f| f["name"] == "opsgen_check_success").unwrap();
+    assert_eq!(success["samples"][0]["value"], 1.0, "{summary}");
+    let tail = std::fs::read_to_string(folder.join("log-tail.txt")).unwrap();
+    assert!(tail.starts_with("not collected: ") && tail.contains("Docker"), "{tail}");
+    for file in ["health.json", "context.json", "bundle.json"] {
+        assert!(folder.join(file).is_file(), "{file}");
+    }
 }
 
 #[test]

@@ -152,8 +152,17 @@ pub async fn collect(loaded: &Loaded, project: &Project, options: &Options) -> R
     let metrics_url = options.metrics_url.clone().unwrap_or_else(|| metrics_url(loaded));
 
     let metrics = part(limit, async {
-        let text = fetch(&metrics_url, limit).await?;
-        json(&redactor.json(&summarise(&metrics_url, &text)))
+        // When no exporter answers (which is when a bundle is most needed),
+        // the checks run here, and the summary says so.
+        let summary = match fetch(&metrics_url, limit.mul_f32(0.3)).await {
+            Ok(text) => summarise(&metrics_url, &text),
+            Err(unreachable) => {
+                let snapshot = super::run_once(&loaded.config).await.map_err(|e| e.to_string())?;
+                let source = format!("the checks, run by this bundle: {unreachable}");
+                summarise(&source, &exposition(&snapshot))
+            }
+        };
+        json(&redactor.json(&summary))
     });
     let logs = part(limit, async {
         let docker = docker.as_ref().ok_or("the Docker engine did not answer")?;
@@ -182,10 +191,15 @@ pub async fn collect(loaded: &Loaded, project: &Project, options: &Options) -> R
             Ok(Err(e)) => (PartStatus::Failed, Some(redactor.text(&e)), Vec::new()),
             Err(()) => (PartStatus::Timeout, Some(format!("not done within {}", HumanDuration(limit))), Vec::new()),
         };
+        // A part that could not be collected is still a file, saying why:
+        // the helper sees what is missing without opening the index.
+        let bytes = match &error {
+            None => bytes,
+            Some(why) if file != "log-tail.txt" => json(&serde_json::json!({ "error": why })).unwrap_or_default(),
+            Some(why) => format!("not collected: {why}\n").into_bytes(),
+        };
         parts.push(Part { file, status, error, seconds, bytes: bytes.len() as u64 });
-        if status == PartStatus::Ok {
-            files.push((file, bytes));
-        }
+        files.push((file, bytes));
     }
     let truncated = cap(&mut files, options.max_bytes);
     for part in &mut parts {
@@ -247,6 +261,21 @@ pub fn render(report: &BundleReport) -> String {
         report.duration_seconds,
         report.folder.display()
     );
+    text
+}
+
+/// The standard series of every check of `snapshot`, as exposition text for
+/// [`summarise`].
+fn exposition(snapshot: &crate::probe::runner::Snapshot) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    for (check, result) in &snapshot.entries {
+        let labels = format!("check=\"{}\",kind=\"{}\"", check.name, check.kind());
+        let ok = result.as_ref().is_some_and(|r| r.outcome.is_success());
+        let took = result.as_ref().map_or(0.0, |r| r.duration.as_secs_f64());
+        let _ = writeln!(text, "{}{{{labels}}} {}", crate::series::CHECK_SUCCESS, u8::from(ok));
+        let _ = writeln!(text, "{}{{{labels}}} {took}", crate::series::CHECK_DURATION_SECONDS);
+    }
     text
 }
 
