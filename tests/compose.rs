@@ -106,6 +106,9 @@ async fn up_status_restart_down_keeps_data_and_destroy_backs_up_first() {
     };
     docker(&host, &["exec", &container(), "sh", "-c", "echo kept > /prometheus/ops-gen-canary"]);
     compose_cmd(path, &host, &["down"]).expect_code(0);
+    let networks =
+        docker(&host, &["network", "ls", "-q", "--filter", &format!("label=com.docker.compose.project={project}")]);
+    assert!(networks.trim().is_empty(), "down leaves no network of the profile behind: {networks}");
     let r = compose_cmd(path, &host, &["status"]);
     r.expect_code(1);
     assert!(r.stdout.lines().filter(|l| l.starts_with("red") && l.contains("missing")).count() == 3, "{}", r.stdout);

@@ -273,6 +273,7 @@ pub fn down(cli: &Cli) -> Result<Outcome> {
     block_on(async {
         let Some((stack, compose_cli)) = stack_and_cli(cli).await? else { return Ok(Outcome::ProblemsFound) };
         compose::down(&compose_cli, &stack.project).await?;
+        compose::remove_networks(&stack.docker, &stack.project).await?;
         print_text("ops profile stopped; its volumes are kept (`ops-gen compose up` brings it back)\n")?;
         Ok(Outcome::Ok)
     })

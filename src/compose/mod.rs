@@ -198,6 +198,16 @@ pub fn describe(c: &Container) -> String {
     }
 }
 
+/// Removes the profile's own networks (labelled as the profile's, in this
+/// project) once its containers are gone; the app's networks stay.
+pub async fn remove_networks(docker: &Docker, project: &Project) -> Result<(), ComposeError> {
+    let labels = [("com.docker.compose.project", project.name.as_str()), (LABEL_PROFILE, PROFILE)];
+    for network in docker.networks(&labels).await? {
+        docker.remove_network(&network).await?;
+    }
+    Ok(())
+}
+
 /// Stops and removes the profile's containers; volumes and the app stay.
 pub async fn down(cli: &ComposeCli, project: &Project) -> Result<(), ComposeError> {
     let mut args = vec!["rm", "--stop", "--force"];
@@ -243,6 +253,7 @@ pub async fn doomed(docker: &Docker, project: &Project) -> Result<Doomed, Compos
 pub async fn destroy(cli: &ComposeCli, docker: &Docker, project: &Project) -> Result<Doomed, ComposeError> {
     let doomed = doomed(docker, project).await?;
     down(cli, project).await?;
+    remove_networks(docker, project).await?;
     for volume in &doomed.volumes {
         docker.remove_volume(volume).await?;
     }

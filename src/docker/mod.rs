@@ -22,8 +22,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bollard::query_parameters::{
-    EventsOptions, InspectContainerOptions, ListContainersOptions, ListImagesOptions, ListVolumesOptions, LogsOptions,
-    RemoveVolumeOptions,
+    EventsOptions, InspectContainerOptions, ListContainersOptions, ListImagesOptions, ListNetworksOptions,
+    ListVolumesOptions, LogsOptions, RemoveVolumeOptions,
 };
 
 use futures::TryStreamExt as _;
@@ -362,6 +362,21 @@ impl Docker {
         }
         let body: serde_json::Value = response.json().await.map_err(|e| http(crate::errors::chain(&e)))?;
         Ok(volume_usage(&body))
+    }
+
+    /// Names of the networks carrying every `label=value` pair given.
+    pub async fn networks(&self, labels: &[(&str, &str)]) -> Result<Vec<String>, DockerError> {
+        let wanted = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let options = ListNetworksOptions { filters: Some(HashMap::from([("label".to_owned(), wanted)])) };
+        let list = self.bounded("list networks", self.client.list_networks(Some(options))).await?;
+        let mut names: Vec<String> = list.into_iter().filter_map(|n| n.name).collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Deletes a network (refused by the engine while a container uses it).
+    pub async fn remove_network(&self, name: &str) -> Result<(), DockerError> {
+        self.bounded("remove network", self.client.remove_network(name)).await
     }
 
     /// Deletes a volume (it must not be in use).
