@@ -382,3 +382,15 @@ fn the_exporter_gets_docker_host_only_with_the_socket_proxy() {
     assert!(exporter_env("ops-gen, prometheus, socket-proxy").contains("DOCKER_HOST=tcp://socket-proxy:2375"));
     assert!(!exporter_env("ops-gen, prometheus").contains("DOCKER_HOST"));
 }
+
+/// Only the services that run get their files: no Grafana, Loki, log
+/// shipper or Uptime Kuma files for a profile without them.
+#[test]
+fn disabled_services_get_no_files() {
+    let dir = util::config_dir("profile:\n  services: [ops-gen, prometheus]\n");
+    run(ops_gen(dir.path()).args(["compose", "generate", "--out", "."])).expect_code(0);
+    for folder in ["grafana", "loki", "alloy", "promtail", "uptime-kuma"] {
+        assert!(!dir.path().join(folder).exists(), "{folder}/ was written for a service that does not run");
+    }
+    assert!(dir.path().join("prometheus").is_dir(), "the rules and their tests are written always");
+}

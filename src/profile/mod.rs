@@ -253,10 +253,20 @@ pub fn generate(ctx: &Context<'_>) -> Vec<Artifact> {
     files.extend(prometheus::artifacts(ctx));
     files.extend(rules::artifacts(ctx));
     files.extend(rule_tests::artifacts(ctx));
-    files.extend(grafana::artifacts(ctx));
-    files.extend(loki::artifacts(ctx));
-    files.extend(shipper::artifacts(ctx));
-    files.extend(kuma::artifacts(ctx));
+    // A service's own files only when it runs: the rules and their tests
+    // are written always (any Prometheus can load them).
+    if ctx.enabled(Component::Grafana) {
+        files.extend(grafana::artifacts(ctx));
+    }
+    if ctx.enabled(Component::Loki) {
+        files.extend(loki::artifacts(ctx));
+    }
+    if ctx.enabled(Component::Alloy) || ctx.enabled(Component::Promtail) {
+        files.extend(shipper::artifacts(ctx));
+    }
+    if ctx.enabled(Component::UptimeKuma) {
+        files.extend(kuma::artifacts(ctx));
+    }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     files
 }
