@@ -1,6 +1,6 @@
 # Short forms; each calls ops-gen or one of the scripts. `make help` lists them.
 CARGO ?= cargo
-OPS_GEN ?= $(CARGO) run --release --locked --quiet --
+OPS_GEN ?= $(CARGO) run --release --locked --
 
 .PHONY: help run probe check generate doctor up status health smoke down destroy backup restore bundle storage test services services-down bench bench-backup bench-profile bench-doctor bench-drift bench-bundle bench-api bench-login
 
