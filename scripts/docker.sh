@@ -13,6 +13,9 @@
 #   scripts/docker.sh env                 print DOCKER_HOST (eval "$(… env)")
 #   scripts/docker.sh images              build the images below if missing or stale
 #   scripts/docker.sh ops-gen-image BIN   build ops-gen-test/ops-gen:dev from BIN
+#   scripts/docker.sh debian-base         import debian:bookworm-slim (debootstrap
+#                                         minbase, cached in OPS_GEN_CACHE_DIR), the
+#                                         base the project's Dockerfile builds FROM
 #
 # Images (busybox userland, /etc/passwd with nobody = 65534):
 #   ops-gen-test/busybox:1          CMD ["sh"]
@@ -69,7 +72,9 @@ CONTAINERD_SOCK=$EXEC_ROOT/containerd/containerd.sock
 START_TIMEOUT=${OPS_GEN_DOCKER_TIMEOUT:-30}
 # PostgreSQL and Redis: the stand-ins of their official images are made of them.
 PACKAGES=(docker.io docker-compose busybox-static prometheus prometheus-node-exporter
-  postgresql-15 postgresql-client-15 redis-server redis-tools)
+  postgresql-15 postgresql-client-15 redis-server redis-tools debootstrap)
+# Kept across runs: the Debian root filesystem debootstrap fetches (~2 min).
+CACHE_DIR=$(realpath -m "${OPS_GEN_CACHE_DIR:-/var/cache/ops-gen-test}")
 KEY_LABEL=org.ops-gen.test.key
 PATH_IN_IMAGES=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -533,6 +538,27 @@ ops_gen_image() {
   build_image ops-gen-test/ops-gen:dev ops_gen
 }
 
+# debian:bookworm-slim, made here: Debian's minimal root filesystem from
+# Debian's package registry, imported under the name the Dockerfile uses.
+debian_base() {
+  require_daemon
+  if docker image inspect debian:bookworm-slim >/dev/null 2>&1; then return; fi
+  local tarball=$CACHE_DIR/debian-bookworm-minbase.tar
+  if [[ ! -s $tarball ]]; then
+    mkdir -p "$CACHE_DIR"
+    local root
+    root=$(mktemp -d "$CACHE_DIR/rootfs.XXXXXX")
+    chmod 0755 "$root" # it becomes the image's `/`: everyone must traverse it
+    log "debootstrap bookworm (minbase) into $root"
+    debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian >"$CACHE_DIR/debootstrap.log" 2>&1 \
+      || { rm -rf "$root"; die "debootstrap failed; see $CACHE_DIR/debootstrap.log"; }
+    tar -C "$root" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+    rm -rf "$root"
+  fi
+  docker import -c 'CMD ["bash"]' "$tarball" debian:bookworm-slim >/dev/null
+  log "imported debian:bookworm-slim"
+}
+
 up() {
   install_missing
   start_dockerd
@@ -552,5 +578,6 @@ case ${1:-} in
   env) check_dir; env_vars ;;
   images) check_dir; need_root "building images"; lock; images ;;
   ops-gen-image) check_dir; need_root "building images"; lock; ops_gen_image "${2:-}" ;;
-  *) echo "usage: $0 up|down|env|images|ops-gen-image BINARY" >&2; exit 2 ;;
+  debian-base) check_dir; need_root "building images"; lock; debian_base ;;
+  *) echo "usage: $0 up|down|env|images|ops-gen-image BINARY|debian-base" >&2; exit 2 ;;
 esac

@@ -18,6 +18,7 @@ mod deploy;
 mod doctor;
 mod drift;
 mod health;
+mod image;
 mod k8s;
 mod notify;
 mod profile;
