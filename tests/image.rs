@@ -60,3 +60,21 @@ async fn the_image_runs_as_65532_with_the_backup_tools_and_reports_healthy() {
     docker(&host, &["network", "rm", &network]);
     assert!(logs.is_empty() || !logs.contains("panicked"), "{logs}");
 }
+
+/// The release workflow publishes the image the profile runs by default,
+/// from this Dockerfile's final stage, for both architectures.
+#[test]
+fn the_release_workflow_publishes_the_profiles_default_image() {
+    let text = std::fs::read_to_string(util::repo_root().join(".github/workflows/release.yml")).unwrap();
+    let workflow: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    let steps = workflow["jobs"]["image"]["steps"].as_sequence().unwrap();
+    let build = steps.iter().find(|s| s["id"] == "build").unwrap();
+    assert_eq!(build["with"]["file"], "Dockerfile");
+    assert_eq!(build["with"]["target"], "runtime");
+    assert_eq!(build["with"]["platforms"], "linux/amd64,linux/arm64");
+    let default = ops_gen::config::profile::Component::Exporter.default_image();
+    let repository = default.rsplit_once(':').unwrap().0;
+    assert!(text.contains(&format!("images: {repository}")), "the workflow publishes {repository}");
+    let dockerfile = std::fs::read_to_string(util::repo_root().join("Dockerfile")).unwrap();
+    assert!(dockerfile.contains("AS runtime") && dockerfile.contains("AS prebuilt"));
+}
