@@ -418,26 +418,75 @@ struct LogsQuery {
 /// A log line's level, when its text says one (`ERROR …`, `level=warn`,
 /// `"level":"info"`).
 fn level(message: &str) -> Option<&'static str> {
-    const LEVELS: [(&str, &str); 9] = [
+    const LEVELS: [(&str, &str); 15] = [
         ("fatal", "error"),
         ("panic", "error"),
+        ("emerg", "error"),
+        ("alert", "error"),
+        ("crit", "error"),
+        ("critical", "error"),
         ("error", "error"),
         ("err", "error"),
         ("warning", "warn"),
         ("warn", "warn"),
+        ("notice", "info"),
         ("info", "info"),
+        ("log", "info"),
         ("debug", "debug"),
         ("trace", "debug"),
     ];
-    let lower = message.to_ascii_lowercase();
+    // A whole word of `LEVELS` at the start of `s` (after brackets, quotes
+    // and spaces).
     let word = |s: &str| {
         let s = s.trim_start_matches(['[', '"', '\'', ' ']);
-        LEVELS.iter().find(|(w, _)| s.starts_with(w) && !s[w.len()..].starts_with(|c: char| c.is_ascii_alphanumeric()))
+        LEVELS
+            .iter()
+            .find(|(w, _)| {
+                s.len() >= w.len()
+                    && s[..w.len()].eq_ignore_ascii_case(w)
+                    && !s[w.len()..].starts_with(|c: char| c.is_ascii_alphanumeric())
+            })
+            .map(|(_, level)| *level)
     };
-    let found = word(&lower)
-        .or_else(|| lower.split_once("level=").and_then(|(_, rest)| word(rest)))
-        .or_else(|| lower.split_once("\"level\":").and_then(|(_, rest)| word(rest)));
-    found.map(|(_, level)| *level)
+    let lower = message.to_ascii_lowercase();
+    // Structured: JSON (`"level":`, `"severity":`, `"lvl":`) and logfmt.
+    for key in ["\"level\":", "\"severity\":", "\"lvl\":", "level=", "severity=", "lvl="] {
+        if let Some(found) = lower.split_once(key).and_then(|(_, rest)| word(rest)) {
+            return Some(found);
+        }
+    }
+    // A bare level word first (`ERROR db down`, `[warn] slow`), but not
+    // prose (`information is power`): lowercase only in brackets.
+    let tokens: Vec<&str> = message.split_whitespace().take(8).collect();
+    let level_token = |token: &str| {
+        let bracketed = token.starts_with('[') && token.ends_with(']');
+        let bare = token.trim_matches(['[', ']', ':', '(', ')']);
+        let shouted = !bare.is_empty() && bare.chars().all(|c| c.is_ascii_uppercase());
+        (bracketed || shouted).then(|| word(bare)).flatten()
+    };
+    if let Some(first) = tokens.first()
+        && let Some(found) = level_token(first).or_else(|| (first.starts_with('[')).then(|| word(first)).flatten())
+    {
+        return Some(found);
+    }
+    // Redis: `PID:ROLE DD Mon YYYY HH:MM:SS.mmm SYMBOL message`, where the
+    // symbol is `.` debug, `-` verbose, `*` notice, `#` warning.
+    if tokens.len() > 5
+        && tokens[0]
+            .split_once(':')
+            .is_some_and(|(pid, role)| pid.chars().all(|c| c.is_ascii_digit()) && matches!(role, "M" | "S" | "C" | "X"))
+    {
+        return match tokens[5] {
+            "." | "-" => Some("debug"),
+            "*" => Some("info"),
+            "#" => Some("warn"),
+            _ => None,
+        };
+    }
+    // After a timestamp and a pid: PostgreSQL (`… UTC [27] ERROR:  …`),
+    // tracing (`2026-…Z ERROR target: …`), log4j, nginx (`… [error] 29#29:`).
+    // Continuation lines of PostgreSQL (DETAIL, HINT, STATEMENT) have none.
+    tokens.iter().skip(1).take(5).find_map(|t| level_token(t))
 }
 
 /// `GET /api/ops/logs`: the last `tail` (default 200) lines of one service,
@@ -650,8 +699,41 @@ mod tests {
         assert_eq!(level("[warn] slow"), Some("warn"));
         assert_eq!(level("ts=1 level=info msg=up"), Some("info"));
         assert_eq!(level(r#"{"level":"debug","msg":"x"}"#), Some("debug"));
+        assert_eq!(level(r#"{"severity":"ERROR","message":"x"}"#), Some("error"));
         assert_eq!(level("information is power"), None);
         assert_eq!(level("listening on :80"), None);
+        assert_eq!(level("the error was handled"), None, "prose mentioning a level is not one");
+    }
+
+    /// Lines as the real servers here write them (PostgreSQL 15, Redis 7,
+    /// s3s-fs and ops-gen through tracing), and nginx's error-log format.
+    #[test]
+    fn levels_of_real_server_lines() {
+        let cases = [
+            (
+                r#"2026-12-05 14:29:40.794 UTC [16430] ERROR:  syntax error at or near "selec" at character 1"#,
+                Some("error"),
+            ),
+            ("2026-12-05 14:38:56.125 UTC [4208] FATAL:  connection to client lost", Some("error")),
+            (
+                "2026-12-05 14:28:25.060 UTC [10843] LOG:  listening on IPv4 address \"127.0.0.1\", port 55432",
+                Some("info"),
+            ),
+            ("2026-12-05 14:29:40.794 UTC [16430] STATEMENT:  selec 1", None),
+            ("10853:M 05 Dec 2026 14:28:25.159 * Running mode=standalone, port=56379.", Some("info")),
+            ("10853:C 05 Dec 2026 14:28:25.157 # Configuration loaded", Some("warn")),
+            ("  2026-12-05T17:17:14.627243Z ERROR s3s::ops: error: S3Error { code: AccessDenied, .. }", Some("error")),
+            ("2026-12-05T19:13:54.909397Z  WARN check failing: error sending request", Some("warn")),
+            ("2026-12-05T19:13:54.863943Z  INFO ops-gen 0.1.0 serving on http://127.0.0.1:19744/", Some("info")),
+            (
+                r#"2026/12/05 19:10:00 [error] 29#29: *5 open() "/srv/x" failed (2: No such file or directory)"#,
+                Some("error"),
+            ),
+            ("2026-12-05 19:10:00,120 WARN  [main] com.example.App - disk almost full", Some("warn")),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(level(line), expected, "{line}");
+        }
     }
 
     proptest::proptest! {
