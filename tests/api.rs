@@ -254,12 +254,28 @@ async fn events_stream_check_changes_frontend_errors_and_container_restarts() {
     let front = next_event(&mut stream, "frontend").await;
     assert_eq!(front["message"], "boom");
 
-    // A real restart through the API, seen as container events.
+    // An exec in the container (what every healthcheck run makes): only a
+    // stream that asks with ?exec=true sees it.
+    let with_exec = api.request(reqwest::Method::GET, "/api/ops/events?exec=true", Some(READER)).send().await.unwrap();
+    let mut with_exec = lines(with_exec);
+    next_event(&mut with_exec, "hello").await;
+    let filter = format!("label=com.docker.compose.project={project}");
+    let id = util::docker(&host, &["ps", "-q", "--filter", &filter]).trim().to_owned();
+    util::docker(&host, &["exec", &id, "true"]);
+    let exec = next_event(&mut with_exec, "container").await;
+    assert!(exec["action"].as_str().unwrap().starts_with("exec_"), "{exec}");
+
+    // A real restart through the API, seen as container events (and the
+    // exec before it left out of the default stream).
     let restart = api.request(reqwest::Method::POST, "/api/ops/actions/restart/web", Some(ADMIN));
     let answer: serde_json::Value = restart.send().await.unwrap().json().await.unwrap();
     assert_eq!(answer["restarted"], 1, "{answer}");
     let event = next_event(&mut stream, "container").await;
     assert_eq!(event["service"], "web", "{event}");
+    assert!(
+        !event["action"].as_str().unwrap().starts_with("exec_"),
+        "healthcheck noise in the default stream: {event}"
+    );
     let missing = api.request(reqwest::Method::POST, "/api/ops/actions/restart/db", Some(ADMIN));
     assert_eq!(missing.send().await.unwrap().status(), 404);
 }

@@ -115,26 +115,43 @@ impl Hub {
         self.sender.receiver_count()
     }
 
-    /// The SSE response of one subscriber.
+    /// The SSE response of one subscriber. Healthchecks make the engine
+    /// report `exec_create`, `exec_start` and `exec_die` for every service
+    /// every few seconds: those are left out unless `with_exec`.
     pub fn stream(
         &self,
+        with_exec: bool,
     ) -> axum::response::Sse<impl futures::Stream<Item = Result<Sse, std::convert::Infallible>> + use<>> {
         let receiver = self.sender.subscribe();
         let hello = Sse::default().event("hello").data("{\"type\":\"hello\"}");
-        let stream = futures::stream::unfold((Some(hello), receiver), |(first, mut receiver)| async move {
+        let stream = futures::stream::unfold((Some(hello), receiver), move |(first, mut receiver)| async move {
             if let Some(hello) = first {
                 return Some((Ok(hello), (None, receiver)));
             }
-            let sse = match receiver.recv().await {
-                Ok(event) => event.to_sse(),
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    Sse::default().event("lagged").data(format!("{{\"type\":\"lagged\",\"missed\":{missed}}}"))
+            let sse = loop {
+                match receiver.recv().await {
+                    Ok(event) if !with_exec && event.is_exec() => {}
+                    Ok(event) => break event.to_sse(),
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        break Sse::default()
+                            .event("lagged")
+                            .data(format!("{{\"type\":\"lagged\",\"missed\":{missed}}}"));
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
                 }
-                Err(broadcast::error::RecvError::Closed) => return None,
             };
             Some((Ok(sse), (None, receiver)))
         });
         axum::response::Sse::new(stream).keep_alive(KeepAlive::new().interval(HEARTBEAT).text("heartbeat"))
+    }
+}
+
+impl Event {
+    /// A container's exec event (`exec_create: …`, `exec_start: …`,
+    /// `exec_die`), what every healthcheck run causes.
+    #[must_use]
+    pub fn is_exec(&self) -> bool {
+        matches!(self, Self::Container { action, .. } if action.starts_with("exec_"))
     }
 }
 

@@ -610,8 +610,21 @@ async fn bundle_action(State(exporter): State<Arc<Exporter>>) -> Response {
 }
 
 /// `GET /api/ops/events`: the live stream.
-async fn events(State(exporter): State<Arc<Exporter>>) -> Response {
-    exporter.ops().hub.stream().into_response()
+async fn events(
+    State(exporter): State<Arc<Exporter>>,
+    query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(query)) = query else {
+        return problem(StatusCode::BAD_REQUEST, "malformed query; use ?exec=true to include healthcheck exec events");
+    };
+    exporter.ops().hub.stream(query.exec.unwrap_or(false)).into_response()
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsQuery {
+    /// Include the engine's exec events (every healthcheck run makes three).
+    exec: Option<bool>,
 }
 
 /// `GET /api/ops/whoami`: `{"name", "role"}` of the caller's token.
