@@ -35,16 +35,17 @@ pub enum Ending {
     Locked(String),
 }
 
-/// Whether `error` is the backup folder's lock refusing because another
-/// process holds it.
-fn busy(error: &(dyn std::error::Error + 'static)) -> bool {
-    matches!(crate::errors::chain_has::<LockError>(error), Some(LockError::Busy { .. }))
+/// `error` as a skip when `busy` (the backup folder's lock refused because
+/// another process holds it), else as a failure.
+fn ended_by(error: &dyn std::error::Error, busy: bool) -> Ending {
+    let text = crate::errors::chain(error);
+    if busy { Ending::Locked(text) } else { Ending::Failed(text) }
 }
 
-/// `error` as a failure, or as a skip when it is the lock being busy.
-fn ended_by(error: &(dyn std::error::Error + 'static)) -> Ending {
-    let text = crate::errors::chain(error);
-    if busy(error) { Ending::Locked(text) } else { Ending::Failed(text) }
+/// Whether a verb's error is the lock being held by another process (the
+/// verbs wrap [`LockError`] transparently, so it is matched by type).
+fn held(error: &LockError) -> bool {
+    matches!(error, LockError::Busy { .. })
 }
 
 /// Does `task` once with `loaded`'s config, on a thread and runtime of
@@ -95,7 +96,10 @@ async fn backup(config: &Config, only: &[Store], tag: Option<&str>) -> Ending {
                 .filter(|t| !t.success)
                 .map(|t| format!("{}: {}", t.target, t.error.as_deref().unwrap_or("failed"))),
         )),
-        Err(e) => ended_by(&e),
+        Err(e) => {
+            let busy = matches!(&e, crate::backup::run::RunError::Lock(lock) if held(lock));
+            ended_by(&e, busy)
+        }
     }
 }
 
@@ -113,7 +117,10 @@ async fn verify(config: &Config) -> Ending {
             set_name(&set),
             joined(record.problems.iter().map(|p| format!("{}: {}", p.subject, p.problem)))
         )),
-        Err(e) => ended_by(&e),
+        Err(e) => {
+            let busy = matches!(&e, crate::backup::verify::VerifyError::Lock(lock) if held(lock));
+            ended_by(&e, busy)
+        }
     }
 }
 
@@ -139,7 +146,11 @@ async fn drill(config: &Config) -> Ending {
                 t.error.as_deref().unwrap_or("a sanity check failed")
             )))
         )),
-        Err(e) => ended_by(&e),
+        Err(e) => {
+            use crate::backup::{drill::DrillError, verify::VerifyError};
+            let busy = matches!(&e, DrillError::Verify(VerifyError::Lock(lock)) if held(lock));
+            ended_by(&e, busy)
+        }
     }
 }
 
@@ -179,7 +190,7 @@ fn clean(loaded: &Loaded, keep: u64) -> Ending {
     let lock = match crate::backup::lock::lock(&folders.backups, crate::backup::lock::Mode::Exclusive, "storage clean")
     {
         Ok(lock) => lock,
-        Err(e) => return ended_by(&e),
+        Err(e) => return ended_by(&e, held(&e)),
     };
     let keep = usize::try_from(keep).unwrap_or(usize::MAX);
     let plan = crate::ops::storage::plan(config, &folders, keep, SystemTime::now());
@@ -204,4 +215,36 @@ fn set_name(set: &Path) -> String {
 #[must_use]
 pub fn jitter(window: Duration) -> Duration {
     window.mul_f64(fastrand::f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A folder held by someone else skips the job, with who holds it; a
+    /// free one lets it run.
+    #[tokio::test]
+    async fn a_held_backup_folder_is_a_skip_not_a_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ops-gen.yml");
+        let backups = dir.path().join("backups");
+        std::fs::write(&file, format!("backup:\n  dir: {}\n", backups.display())).unwrap();
+        let loaded = Arc::new(Loaded::load(Some(&file)).unwrap());
+        let task = Task::StorageClean { keep: None };
+        let held = crate::backup::lock::lock(&backups, crate::backup::lock::Mode::Shared, "backup drill").unwrap();
+        match execute(Arc::clone(&loaded), &task).await {
+            Ending::Locked(why) => assert!(why.contains("is busy") && why.contains("`ops-gen backup drill`"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        drop(held);
+        for _ in 0..200 {
+            match execute(Arc::clone(&loaded), &task).await {
+                Ending::Ok(done) => return assert!(done.starts_with("deleted 0 path(s)"), "{done}"),
+                // Released a moment later when another test forked meanwhile.
+                Ending::Locked(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                Ending::Failed(why) => panic!("{why}"),
+            }
+        }
+        panic!("the folder was never free again");
+    }
 }
