@@ -22,11 +22,12 @@ async fn scrape(serve: &ServeProcess) -> Scrape {
     Scrape { status: 200, content_type: String::new(), body, took: Duration::ZERO }
 }
 
-/// `opsgen_job_runs_total{job, result}`.
-async fn runs(serve: &ServeProcess, job: &str, result: &str) -> f64 {
+/// `opsgen_job_runs_total{job, result}`, a whole number.
+async fn runs(serve: &ServeProcess, job: &str, result: &str) -> u64 {
     let series = format!("opsgen_job_runs_total{{job=\"{job}\",result=\"{result}\"}}");
     let scrape = scrape(serve).await;
-    scrape.value(&series).unwrap_or_else(|| panic!("no {series} in:\n{}", scrape.body))
+    let line = scrape.body.lines().find(|l| l.starts_with(&format!("{series} ")));
+    line.and_then(|l| l.rsplit(' ').next()?.parse().ok()).unwrap_or_else(|| panic!("no {series} in:\n{}", scrape.body))
 }
 
 /// `GET /api/ops/jobs` (read token): the jobs by name.
@@ -78,7 +79,7 @@ async fn a_scheduled_backup_really_runs_and_its_verification_follows() {
         "  jobs:\n    nightly-backup: {cron: \"*/3 * * * * *\", run: backup}\n    verify: {after: nightly-backup, run: verify}\n",
     ));
     util::eventually("a scheduled backup and its verification", Duration::from_secs(90), async || {
-        runs(&serve, "verify", "ok").await >= 1.0
+        runs(&serve, "verify", "ok").await >= 1
     })
     .await;
     let scrape = scrape(&serve).await;
@@ -180,10 +181,10 @@ async fn a_job_is_skipped_while_the_backup_lock_is_held() {
     let text = config(dir.path(), &db_url, "  jobs:\n    nightly-backup: {cron: \"* * * * * *\", run: backup}\n");
     let serve = ServeProcess::start(&text);
     util::eventually("a backup skipped for the held lock", Duration::from_secs(30), async || {
-        runs(&serve, "nightly-backup", "skipped_locked").await >= 2.0
+        runs(&serve, "nightly-backup", "skipped_locked").await >= 2
     })
     .await;
-    assert_eq!(runs(&serve, "nightly-backup", "ok").await, 0.0);
+    assert_eq!(runs(&serve, "nightly-backup", "ok").await, 0);
     assert!(sets(dir.path()).is_empty());
     let job = &jobs(&serve).await["nightly-backup"];
     assert_eq!(job["last_result"], "skipped_locked", "{job:#}");
@@ -200,7 +201,7 @@ async fn a_job_is_skipped_while_the_backup_lock_is_held() {
 
     drop(held);
     util::eventually("the backup once the folder is free", Duration::from_secs(60), async || {
-        runs(&serve, "nightly-backup", "ok").await >= 1.0
+        runs(&serve, "nightly-backup", "ok").await >= 1
     })
     .await;
     assert!(!sets(dir.path()).is_empty());
@@ -219,7 +220,7 @@ async fn a_missed_job_catches_up_once_after_a_restart() {
         &db_url,
         "  jobs:\n    nightly-backup: {cron: \"0 0 1 1 *\", run: backup}\n",
     ));
-    assert_eq!(runs(&first, "nightly-backup", "missed").await, 0.0);
+    assert_eq!(runs(&first, "nightly-backup", "missed").await, 0);
     util::eventually("the state file", Duration::from_secs(10), async || dir.path().join("state.json").is_file()).await;
     drop(first);
 
@@ -229,9 +230,9 @@ async fn a_missed_job_catches_up_once_after_a_restart() {
     let daily =
         config(dir.path(), &db_url, &format!("  jobs:\n    nightly-backup: {{cron: \"{due}\", run: backup}}\n"));
     let second = ServeProcess::start(&daily);
-    assert_eq!(runs(&second, "nightly-backup", "missed").await, 1.0);
+    assert_eq!(runs(&second, "nightly-backup", "missed").await, 1);
     util::eventually("the missed backup to catch up", Duration::from_secs(60), async || {
-        runs(&second, "nightly-backup", "ok").await >= 1.0
+        runs(&second, "nightly-backup", "ok").await >= 1
     })
     .await;
     assert_eq!(sets(dir.path()).len(), 1);
@@ -240,8 +241,8 @@ async fn a_missed_job_catches_up_once_after_a_restart() {
     // Caught up: the next start runs nothing.
     let third = ServeProcess::start(&daily);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(runs(&third, "nightly-backup", "missed").await, 0.0);
-    assert_eq!(runs(&third, "nightly-backup", "ok").await, 0.0);
+    assert_eq!(runs(&third, "nightly-backup", "missed").await, 0);
+    assert_eq!(runs(&third, "nightly-backup", "ok").await, 0);
     assert_eq!(sets(dir.path()).len(), 1);
     let job = &jobs(&third).await["nightly-backup"];
     assert_eq!(job["last_result"], "ok", "the record survived the restarts: {job:#}");
