@@ -115,24 +115,13 @@ pub struct Smoke {
     pub last_failure_reason: Option<String>,
 }
 
-/// One scheduled job.
+/// One scheduled job, as the scheduler knows it, with its light.
 #[derive(Debug, Clone, Serialize)]
 pub struct JobRow {
-    pub name: String,
-    /// Its kind (`backup`, `verify`, …).
-    pub run: String,
-    /// `0 30 2 * * * (Europe/Berlin)` or `after nightly-backup`.
-    pub schedule: String,
+    #[serde(flatten)]
+    pub job: crate::jobs::JobStatus,
     /// Red: its last run failed; yellow: skipped for a held lock; else green.
     pub state: Colour,
-    pub running: bool,
-    /// `ok`, `failed`, `skipped_locked`…; `None` before its first run.
-    pub last_result: Option<String>,
-    /// RFC 3339.
-    pub last_result_at: Option<String>,
-    pub detail: Option<String>,
-    /// RFC 3339; `None` for a job that runs after another.
-    pub next_run_at: Option<String>,
 }
 
 /// A link the page offers.
@@ -279,17 +268,7 @@ fn job_row(job: &crate::jobs::JobStatus) -> JobRow {
         Some(RunResult::SkippedLocked) => Colour::Yellow,
         _ => Colour::Green,
     };
-    JobRow {
-        name: job.name.clone(),
-        run: job.run.to_string(),
-        schedule: job.schedule.clone(),
-        state,
-        running: job.live.as_ref().is_some_and(|l| l.running_since.is_some()),
-        last_result: job.last_result.map(|r| r.as_str().to_owned()),
-        last_result_at: job.last_result_at.clone(),
-        detail: job.last_detail.clone(),
-        next_run_at: job.next_run_at.clone(),
-    }
+    JobRow { job: job.clone(), state }
 }
 
 fn service_row(s: &crate::probe::docker::ServiceState) -> ServiceRow {
@@ -557,24 +536,26 @@ impl Status {
             return;
         }
         out.push_str("<table id=\"job-table\"><thead><tr><th>Job</th><th>Schedule</th><th>Last result</th><th>Next run</th><th></th></tr></thead><tbody>");
-        for j in &self.jobs {
-            let last = match (&j.last_result, j.running) {
+        for row in &self.jobs {
+            let j = &row.job;
+            let running = j.live.as_ref().is_some_and(|l| l.running_since.is_some());
+            let last = match (j.last_result, running) {
                 (_, true) => "running…".to_owned(),
                 (None, false) => "not run yet".to_owned(),
                 (Some(result), false) => format!(
                     "{result} at {}{}",
                     j.last_result_at.as_deref().unwrap_or("?"),
-                    j.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+                    j.last_detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
                 ),
             };
             let _ = write!(
                 out,
                 "<tr class=\"{l}\" data-job=\"{name}\" data-state=\"{l}\"><td>{name} <small>({run})</small></td><td>{schedule}</td><td>{dot}{last}</td><td>{next}</td><td><button class=\"admin\" type=\"button\" data-action=\"job\" data-job=\"{name}\">run now</button></td></tr>",
-                l = light(j.state),
+                l = light(row.state),
                 name = esc(&j.name),
-                run = esc(&j.run),
+                run = esc(&j.run.to_string()),
                 schedule = esc(&j.schedule),
-                dot = dot(j.state),
+                dot = dot(row.state),
                 last = esc(&last),
                 next = esc(j.next_run_at.as_deref().unwrap_or("–")),
             );
@@ -686,15 +667,21 @@ mod tests {
                 last_failure_reason: Some(evil.to_owned()),
             }),
             jobs: vec![JobRow {
-                name: evil.to_owned(),
-                run: evil.to_owned(),
-                schedule: evil.to_owned(),
+                job: crate::jobs::JobStatus {
+                    name: evil.to_owned(),
+                    run: crate::config::schedule::Kind::Backup,
+                    schedule: evil.to_owned(),
+                    last_result: Some(crate::jobs::RunResult::Failed),
+                    last_result_at: Some(evil.to_owned()),
+                    last_detail: Some(evil.to_owned()),
+                    last_run_timestamp_seconds: 1.0,
+                    last_success_timestamp_seconds: 0.0,
+                    last_duration_seconds: 1.0,
+                    next_run_timestamp_seconds: 0.0,
+                    next_run_at: Some(evil.to_owned()),
+                    live: None,
+                },
                 state: Colour::Red,
-                running: false,
-                last_result: Some(evil.to_owned()),
-                last_result_at: Some(evil.to_owned()),
-                detail: Some(evil.to_owned()),
-                next_run_at: Some(evil.to_owned()),
             }],
             links: vec![Link { name: evil.to_owned(), url: evil.to_owned() }],
             runbooks: vec![Link { name: evil.to_owned(), url: evil.to_owned() }],
