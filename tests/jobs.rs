@@ -133,17 +133,20 @@ async fn a_scheduled_backup_really_runs_and_its_verification_follows() {
 /// A smoke run whose Prometheus hangs takes its whole step limit; ticked
 /// every second, it is skipped while it runs and never runs twice at once
 /// (each run opens three connections to Prometheus, two runs would hold
-/// six).
+/// six). A reload while it runs lets the run go on, keeps the counters and
+/// adds the new job.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slow_job_never_overlaps_itself() {
+async fn a_slow_job_never_overlaps_itself_and_outlives_a_reload() {
     let dir = tempfile::tempdir().unwrap();
     let prometheus = servers::hung().await;
-    let serve = ServeProcess::start(&format!(
+    let text = format!(
         "auth:\n  tokens:\n    - {{name: bob, token: {READER}}}\n  audit_log: {audit}\nprofile:\n  services: [prometheus]\n  ports: {{prometheus: {port}}}\nschedule:\n  state: {state}\n  jobs:\n    smoke: {{cron: \"* * * * * *\", run: smoke, step_timeout: 2s}}\n",
         audit = dir.path().join("audit.log").display(),
         port = prometheus.addr.port(),
         state = dir.path().join("state.json").display(),
-    ));
+    );
+    let serve = ServeProcess::start(&text);
+    let count = |job: &serde_json::Value, result: &str| job["live"]["runs"][result].as_u64().unwrap_or(0);
     let mut most_open = 0;
     let watch = async {
         loop {
@@ -154,10 +157,34 @@ async fn a_slow_job_never_overlaps_itself() {
     let enough = async {
         util::eventually("two finished smoke runs and skipped ticks", Duration::from_secs(60), async || {
             let job = &jobs(&serve).await["smoke"];
-            let count = |result: &str| job["live"]["runs"][result].as_u64().unwrap_or(0);
-            count("failed") + count("ok") >= 2 && count("skipped_overlap") >= 2
+            count(job, "failed") + count(job, "ok") >= 2 && count(job, "skipped_overlap") >= 2
         })
         .await;
+        // Reload while a run is under way.
+        let mut running = serde_json::Value::Null;
+        util::eventually("a run under way", Duration::from_secs(30), async || {
+            running = jobs(&serve).await["smoke"].clone();
+            !running["live"]["running_since"].is_null()
+        })
+        .await;
+        std::fs::write(
+            serve.dir.path().join("ops-gen.yml"),
+            format!("{text}    later: {{cron: \"@yearly\", run: verify}}\n"),
+        )
+        .unwrap();
+        serve.signal("HUP");
+        util::eventually("the reloaded jobs", Duration::from_secs(10), async || {
+            jobs(&serve).await.get("later").is_some()
+        })
+        .await;
+        let after = &jobs(&serve).await["smoke"];
+        let finished = |job: &serde_json::Value| count(job, "failed") + count(job, "ok");
+        assert!(
+            after["live"]["running_since"] == running["live"]["running_since"] || finished(after) > finished(&running),
+            "the run under way went on through the reload: before {running:#}, after {after:#}"
+        );
+        assert!(count(after, "skipped_overlap") >= count(&running, "skipped_overlap"), "counters kept: {after:#}");
+        assert_eq!(after["last_result"], running["last_result"], "record kept: {after:#}");
     };
     tokio::select! {
         () = enough => {},
