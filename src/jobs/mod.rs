@@ -409,6 +409,10 @@ impl Shared {
         let path = self.loaded().config.schedule.state_path();
         let records: BTreeMap<String, Record> =
             self.slots().iter().map(|(name, slot)| (name.clone(), slot.state().record.clone())).collect();
+        if records.is_empty() {
+            // No jobs: nothing to keep, and no file to make.
+            return;
+        }
         let target = path.clone();
         match tokio::task::spawn_blocking(move || state::update(&target, &records)).await {
             Ok(Ok(on_disk)) => {
