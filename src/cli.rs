@@ -79,6 +79,11 @@ pub enum Command {
     /// Disk use of the profile's volumes and output folders, and retention over them
     #[command(subcommand)]
     Storage(StorageCommand),
+    /// The scheduled jobs `serve` runs: last result, next run; `jobs run NAME` runs one now
+    ///
+    /// Without a subcommand, one line per job of `schedule.jobs` with its schedule, last result
+    /// and next run, from the state file `serve` keeps (output/jobs/state.json).
+    Jobs(JobsArgs),
     /// Client of a remote `ops-gen serve`: summary, logs, bundle, frontend logs
     ///
     /// The server comes from --url or `OPS_GEN_URL`, the token from `OPS_GEN_TOKEN`. Answers are JSON
@@ -125,6 +130,29 @@ pub enum StorageCommand {
     /// ones latest.json points to), and backup sets as `backup.retention` says (never the newest
     /// verified set). Exit 1 when a deletion failed, 2 without a terminal and without --yes.
     Clean(StorageCleanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    #[command(subcommand)]
+    pub command: Option<JobsCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Run one job now, here, as the scheduler does (then the jobs that run after it)
+    ///
+    /// Takes the backup folder's lock like the scheduler: when another process holds it the job
+    /// is skipped. The run is recorded in the state file. Exit 1 when a run failed or was
+    /// skipped, 2 for a name that is no job.
+    Run(JobRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct JobRunArgs {
+    /// The job, a name from `schedule.jobs`
+    #[arg(value_name = "NAME")]
+    pub name: String,
 }
 
 #[derive(Debug, Args)]

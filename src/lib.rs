@@ -31,7 +31,9 @@
 //!    [`report`] shows check results to people.
 //! 4. [`compose`] runs the profile through the Compose CLI; [`ops`] holds
 //!    the operator's chores (`init`, `doctor`, `health`, `smoke`, `bundle`,
-//!    `storage`); [`ctl`] is the client of a remote `serve`.
+//!    `storage`); [`jobs`] runs them on the schedules of `schedule:` (for
+//!    `serve`, and `ops-gen jobs`); [`ctl`] is the client of a remote
+//!    `serve`.
 //! 5. [`exporter`] is `ops-gen serve`: `/metrics`, health and readiness,
 //!    the status page, config reload, and [`exporter::api`], the
 //!    token-gated ops API under `/api/ops/`.
@@ -51,6 +53,7 @@ pub mod ctl;
 pub mod docker;
 pub mod errors;
 pub mod exporter;
+pub mod jobs;
 pub mod notify;
 pub mod ops;
 pub mod output;

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Parser as _;
-use ops_gen::cli::{BackupCommand, Cli, Command, ComposeCommand, ConfigCommand, K8sCommand, StorageCommand};
+use ops_gen::cli::{
+    BackupCommand, Cli, Command, ComposeCommand, ConfigCommand, JobsCommand, K8sCommand, StorageCommand,
+};
 use ops_gen::commands::compose::Family;
 use ops_gen::commands::{self, Outcome, UsageError};
 use ops_gen::config::ConfigError;
@@ -34,7 +36,7 @@ fn main() -> ExitCode {
 
 /// Hands the command to its family in [`ops_gen::commands`].
 fn dispatch(cli: &Cli) -> Result<Outcome> {
-    use ops_gen::commands::{backup, compose, config, ctl, ops, probe, serve};
+    use ops_gen::commands::{backup, compose, config, ctl, jobs, ops, probe, serve};
     match &cli.command {
         Command::Init(args) => config::init(cli, args),
         Command::Config(ConfigCommand::Check) => config::check(cli),
@@ -63,6 +65,10 @@ fn dispatch(cli: &Cli) -> Result<Outcome> {
         Command::Bundle(args) => ops::bundle(cli, args),
         Command::Storage(StorageCommand::Status) => ops::storage_status(cli),
         Command::Storage(StorageCommand::Clean(args)) => ops::storage_clean(cli, args),
+        Command::Jobs(args) => match &args.command {
+            None => jobs::list(cli),
+            Some(JobsCommand::Run(args)) => jobs::run(cli, args),
+        },
         Command::Ctl(args) => ctl::ctl(args),
     }
 }

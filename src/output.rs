@@ -7,7 +7,8 @@
 //! returns cannot bring the old name back. Files are created owner-only
 //! (0600) whatever the umask: backups and bundles hold a stack's data.
 //! It also names the folders under `output/` that more than one layer uses
-//! ([`SMOKE_DIR`]: written by `ops-gen smoke`, mounted by the profile).
+//! ([`SMOKE_DIR`]: written by `ops-gen smoke`, mounted by the profile;
+//! [`JOBS_STATE`]: the scheduler's memory, read by `ops-gen jobs`).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,11 @@ pub const SET_COMPLETE: &str = "complete.json";
 pub const SMOKE_DIR: &str = "output/smoke";
 /// The newest smoke result, in [`SMOKE_DIR`].
 pub const SMOKE_LATEST: &str = "latest.json";
+
+/// Where `ops-gen serve`'s scheduler keeps each job's last run (the
+/// default of `schedule.state`), so catch-up after downtime knows what was
+/// missed; `ops-gen jobs` reads and updates it too.
+pub const JOBS_STATE: &str = "output/jobs/state.json";
 
 /// Writes `path` through a temporary file (mode 0600) in the same folder,
 /// a flush and a rename, then flushes the folder.

@@ -57,6 +57,16 @@ pub const SERVICE_RESTARTS: &str = "opsgen_service_restarts";
 pub const DRIFT: &str = "opsgen_drift";
 pub const DRIFT_SERVICES: &str = "opsgen_drift_services";
 
+// The scheduled jobs of `ops-gen serve`, labelled `job` (the job's name
+// from `schedule.jobs`; Prometheus, which sets its own `job` label to the
+// scrape job, keeps ours as `exported_job`).
+pub const JOB_LAST_RUN_TIMESTAMP_SECONDS: &str = "opsgen_job_last_run_timestamp_seconds";
+pub const JOB_LAST_SUCCESS_TIMESTAMP_SECONDS: &str = "opsgen_job_last_success_timestamp_seconds";
+pub const JOB_NEXT_RUN_TIMESTAMP_SECONDS: &str = "opsgen_job_next_run_timestamp_seconds";
+pub const JOB_DURATION_SECONDS: &str = "opsgen_job_duration_seconds";
+/// A counter, also labelled `result`.
+pub const JOB_RUNS: &str = "opsgen_job_runs";
+
 // The exporter itself, unlabelled.
 /// An info, labelled `version` and `revision`.
 pub const BUILD: &str = "opsgen_build";

@@ -535,3 +535,41 @@ async fn beacons_are_redacted_and_limited_per_client() {
     }
     assert!(accepted <= 15, "one client got {accepted} of 50 beacons in at once");
 }
+
+/// The jobs routes: anyone with a token reads them (also in the context),
+/// only an admin runs one, a name that is no job is 404; a job run through
+/// the API ends with its result recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_are_listed_to_readers_and_run_by_admins() {
+    use reqwest::Method;
+    let files = tempfile::tempdir().unwrap();
+    let api = Api::start(&format!(
+        "backup:\n  dir: {backups}\nschedule:\n  state: {state}\n  jobs:\n    verify: {{cron: \"@yearly\", run: verify}}\n",
+        backups = files.path().join("backups").display(),
+        state = files.path().join("state.json").display(),
+    ))
+    .await;
+    let listed = || async {
+        let response = api.request(Method::GET, "/api/ops/jobs", Some(READER)).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.json::<serde_json::Value>().await.unwrap()["jobs"][0].clone()
+    };
+    let job = listed().await;
+    assert_eq!((job["name"].as_str(), job["run"].as_str()), (Some("verify"), Some("verify")), "{job}");
+    assert!(job["last_result"].is_null() && job["next_run_at"].as_str().is_some_and(|t| t.contains("-01-01T00:00:00")));
+    assert_eq!(job["live"]["runs"]["missed"], 0, "{job}");
+
+    assert_eq!(api.status(Method::POST, "/api/ops/jobs/verify/run", None).await, 401);
+    assert_eq!(api.status(Method::POST, "/api/ops/jobs/verify/run", Some(READER)).await, 403);
+    assert_eq!(api.status(Method::POST, "/api/ops/jobs/no-such-job/run", Some(ADMIN)).await, 404);
+    assert_eq!(api.status(Method::POST, "/api/ops/jobs/verify/run", Some(ADMIN)).await, 202);
+    util::eventually("the run asked for", Duration::from_secs(10), async || listed().await["last_result"] == "failed")
+        .await;
+    let job = listed().await;
+    assert!(job["last_detail"].as_str().unwrap().contains("no backup set"), "{job}");
+    assert_eq!(job["live"]["runs"]["failed"], 1, "{job}");
+
+    let context: serde_json::Value =
+        api.request(Method::GET, "/api/ops/context", Some(READER)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(context["jobs"][0]["last_result"], "failed", "{context}");
+}

@@ -18,7 +18,7 @@ const LAYERS: &[(u8, &[&str])] = &[
     (1, &["errors", "tls", "build_info", "output", "series", "config", "runbook"]),
     (2, &["docker", "stack"]),
     (3, &["probe", "backup", "profile", "notify", "report"]),
-    (4, &["compose", "ops", "ctl"]),
+    (4, &["compose", "ops", "jobs", "ctl"]),
     (5, &["exporter"]),
     (6, &["cli", "commands"]),
 ];

@@ -16,6 +16,9 @@ fn help_lists_the_commands() {
     let out = run(ops_gen(dir.path()).args(["probe", "--help"]));
     out.expect_code(0);
     insta::with_settings!({ filters => snapshot_filters() }, { insta::assert_snapshot!("probe_help", out.stdout) });
+    let out = run(ops_gen(dir.path()).args(["jobs", "--help"]));
+    out.expect_code(0);
+    insta::with_settings!({ filters => snapshot_filters() }, { insta::assert_snapshot!("jobs_help", out.stdout) });
 }
 
 #[test]
@@ -102,6 +105,22 @@ fn bad_configs_exit_2_with_file_key_and_fix() {
             "flow_uncaptured",
             "checks:\n  flow:\n    kind: http\n    steps:\n      - name: me\n        url: 'http://localhost/items/{{id}}'\n",
         ),
+        ("bad_cron", "schedule:\n  jobs:\n    nightly:\n      cron: \"30 25 * * *\"\n      run: backup\n"),
+        ("unknown_job_kind", "schedule:\n  jobs:\n    nightly:\n      cron: \"@daily\"\n      run: bakup\n"),
+        (
+            "unknown_job_key",
+            "schedule:\n  jobs:\n    nightly:\n      cron: \"@daily\"\n      run: backup\n      jiter: 5m\n",
+        ),
+        ("unknown_time_zone", "schedule:\n  time_zone: Europe/Berln\n"),
+        (
+            "after_unknown_job",
+            "schedule:\n  jobs:\n    nightly-backup:\n      cron: \"@daily\"\n      run: backup\n    verify:\n      after: nightly\n      run: verify\n",
+        ),
+        (
+            "job_option_of_another_kind",
+            "schedule:\n  jobs:\n    drill:\n      cron: \"@weekly\"\n      run: drill\n      only: [postgres]\n",
+        ),
+        ("job_without_a_time", "schedule:\n  jobs:\n    nightly:\n      run: backup\n"),
     ];
     for (name, text) in cases {
         let dir = config_dir(text);

@@ -19,6 +19,7 @@ mod doctor;
 mod drift;
 mod health;
 mod image;
+mod jobs;
 mod k8s;
 mod notify;
 mod profile;

@@ -9,14 +9,15 @@
 //! exit code.
 //!
 //! One file per command family: [`backup`], [`compose`] (also `k8s
-//! generate`), [`ops`] (doctor, health, smoke, bundle, storage), [`serve`]
-//! (also `healthcheck`), [`probe`], [`config`] (also init, runbook,
-//! completions, man) and [`ctl`].
+//! generate`), [`ops`] (doctor, health, smoke, bundle, storage), [`jobs`],
+//! [`serve`] (also `healthcheck`), [`probe`], [`config`] (also init,
+//! runbook, completions, man) and [`ctl`].
 
 pub mod backup;
 pub mod compose;
 pub mod config;
 pub mod ctl;
+pub mod jobs;
 pub mod ops;
 pub mod probe;
 pub mod serve;

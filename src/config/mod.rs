@@ -23,6 +23,7 @@ mod error;
 pub mod notify;
 pub mod profile;
 pub mod redact;
+pub mod schedule;
 mod stack;
 pub mod web;
 
@@ -94,6 +95,8 @@ pub struct Config {
     pub stack: Stack,
     /// The ops profile `ops-gen compose` generates and runs.
     pub profile: profile::Settings,
+    /// The jobs `ops-gen serve` runs on a schedule.
+    pub schedule: schedule::Settings,
     /// The checks the `canary` section makes, by name (`canary-<target>`).
     #[serde(skip)]
     pub canaries: BTreeMap<String, Spec>,
@@ -180,6 +183,7 @@ impl Default for Config {
             canary: checks::canary::Settings::default(),
             stack: Stack::default(),
             profile: profile::Settings::default(),
+            schedule: schedule::Settings::default(),
             canaries: BTreeMap::new(),
         }
     }
@@ -209,6 +213,8 @@ struct RawConfig {
     stack: Stack,
     #[serde(default)]
     profile: profile::Settings,
+    #[serde(default)]
+    schedule: schedule::Raw,
 }
 
 impl RawConfig {
@@ -297,6 +303,7 @@ impl Config {
         let mut checks = typed_entries(file, "checks", raw.checks)?;
         attach_stack(file, &raw.stack, &mut checks)?;
         let canaries = canary_checks(file, &raw.canary, &targets, &checks)?;
+        let schedule = schedule::Settings::from_raw(file, raw.schedule)?;
         let config = Self {
             listen,
             scrape: raw.scrape,
@@ -308,6 +315,7 @@ impl Config {
             canary: raw.canary,
             stack: raw.stack,
             profile: raw.profile,
+            schedule,
             canaries,
         };
         config.validate(file)?;

@@ -78,6 +78,8 @@ pub struct SelfState {
     /// When the backup folder and the smoke result were last read (0: not
     /// yet).
     pub disk_read_timestamp_seconds: f64,
+    /// The jobs of `schedule:`, as the scheduler knows them.
+    pub jobs: Vec<crate::jobs::JobStatus>,
 }
 
 /// Every series but the per-scrape one, encoded once and served to every
@@ -393,6 +395,57 @@ fn self_series(me: &SelfState, enc: &mut DescriptorEncoder) -> std::fmt::Result 
         MetricType::Gauge,
     )?
     .encode_gauge(&me.disk_read_timestamp_seconds)?;
+    job_series(&me.jobs, enc)
+}
+
+/// Name, help and value of a job family.
+type JobGauge = (&'static str, &'static str, fn(&crate::jobs::JobStatus) -> f64);
+
+/// The scheduled jobs' series, when the config has jobs: every job has
+/// every family, and its run counter every result, from the start.
+fn job_series(jobs: &[crate::jobs::JobStatus], enc: &mut DescriptorEncoder) -> std::fmt::Result {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let gauges: [JobGauge; 4] = [
+        (
+            series::JOB_LAST_RUN_TIMESTAMP_SECONDS,
+            "When the job's last run (that succeeded or failed) finished, in Unix seconds; 0 when it never ran.",
+            |j| j.last_run_timestamp_seconds,
+        ),
+        (
+            series::JOB_LAST_SUCCESS_TIMESTAMP_SECONDS,
+            "When the job last succeeded, in Unix seconds; 0 when it never did.",
+            |j| j.last_success_timestamp_seconds,
+        ),
+        (
+            series::JOB_NEXT_RUN_TIMESTAMP_SECONDS,
+            "When the job's schedule runs it next, in Unix seconds (before the random jitter); 0 for a job that runs after another.",
+            |j| j.next_run_timestamp_seconds,
+        ),
+        (series::JOB_DURATION_SECONDS, "How long the job's last run took; 0 when it never ran.", |j| {
+            j.last_duration_seconds
+        }),
+    ];
+    for (name, help, value) in gauges {
+        let mut family = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
+        for job in jobs {
+            family.encode_family(&[("job", job.name.as_str())])?.encode_gauge(&value(job))?;
+        }
+    }
+    let mut runs = enc.encode_descriptor(
+        series::JOB_RUNS,
+        "The job's times since ops-gen started, by result: ok, failed, skipped_overlap (still running at its next time), skipped_locked (another process held the backup folder), missed (due while ops-gen was down; run once at start with catch_up).",
+        None,
+        MetricType::Counter,
+    )?;
+    for job in jobs {
+        for result in crate::jobs::RunResult::ALL {
+            let count = job.live.as_ref().and_then(|l| l.runs.get(&result).copied()).unwrap_or(0);
+            runs.encode_family(&[("job", job.name.as_str()), ("result", result.as_str())])?
+                .encode_counter::<NoLabelSet, _, u64>(&count, None)?;
+        }
+    }
     Ok(())
 }
 

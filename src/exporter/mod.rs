@@ -2,7 +2,9 @@
 //!
 //! [`Exporter`] holds the active config and its [`Runner`], and swaps both
 //! atomically on reload (`SIGHUP` or `POST /-/reload`); a bad new config keeps
-//! the old one running and sets `opsgen_config_last_reload_success 0`.
+//! the old one running and sets `opsgen_config_last_reload_success 0`. It
+//! also runs the jobs of `schedule:` ([`crate::jobs::Scheduler`]), whose
+//! clocks a reload rebuilds while runs under way go on.
 //! [`serve`] takes an already-bound listener and a shutdown future, so tests
 //! bind `127.0.0.1:0` and run many servers side by side.
 
@@ -88,6 +90,7 @@ struct RenderKey {
     ledger: u64,
     reload: ReloadStatus,
     smoke: crate::ops::smoke::Series,
+    jobs: u64,
 }
 
 impl PartialEq for RenderKey {
@@ -103,6 +106,7 @@ impl PartialEq for RenderKey {
             && self.ledger == other.ledger
             && self.reload == other.reload
             && self.smoke == other.smoke
+            && self.jobs == other.jobs
             && self.results.len() == other.results.len()
             && self.results.iter().zip(&other.results).all(|(a, b)| same(a, b))
     }
@@ -137,6 +141,7 @@ pub struct Exporter {
     changes: crate::probe::runner::StateChanges,
     ops: crate::exporter::api::Ops,
     access: access::Access,
+    scheduler: crate::jobs::Scheduler,
 }
 
 impl Exporter {
@@ -151,7 +156,9 @@ impl Exporter {
         if let Ok(project) = crate::compose::Project::load(&loaded) {
             crate::exporter::api::events::watch_containers(&ops.hub, project.name);
         }
-        let active = Arc::new(Self::activate(loaded, &ledger, &changes, None)?);
+        let active = Self::activate(loaded, &ledger, &changes, None)?;
+        let scheduler = crate::jobs::Scheduler::start(&active.loaded);
+        let active = Arc::new(active);
         Ok(Arc::new(Self {
             active: RwLock::new(active),
             ledger,
@@ -162,6 +169,7 @@ impl Exporter {
             changes,
             ops,
             access: access::Access::default(),
+            scheduler,
         }))
     }
 
@@ -206,6 +214,12 @@ impl Exporter {
         &self.ops
     }
 
+    /// The jobs of `schedule:`, as they run.
+    #[must_use]
+    pub fn scheduler(&self) -> &crate::jobs::Scheduler {
+        &self.scheduler
+    }
+
     /// Runs the on-scrape checks once in the background to warm results up.
     fn warm_up(self: &Arc<Self>) {
         let exporter = Arc::clone(self);
@@ -232,6 +246,7 @@ impl Exporter {
                     );
                 }
                 self.notifier.update(active.loaded.config.notify.clone());
+                self.scheduler.reload(&active.loaded);
                 *self.active.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(active);
                 // The cached rendering holds the old runner: let it go now.
                 *self.rendered.lock().unwrap_or_else(PoisonError::into_inner) = None;
@@ -311,6 +326,7 @@ impl Exporter {
             ledger: self.ledger.version(),
             reload: *self.reload_status.lock().unwrap_or_else(PoisonError::into_inner),
             smoke,
+            jobs: self.scheduler.version(),
         };
         let mut cache = self.rendered.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((cached_key, rendered)) = cache.as_ref()
@@ -342,6 +358,7 @@ impl Exporter {
             disk_read_timestamp_seconds: disk_read_at
                 .and_then(|at| at.duration_since(SystemTime::UNIX_EPOCH).ok())
                 .map_or(0.0, |d| d.as_secs_f64()),
+            jobs: self.scheduler.list(),
         }
     }
 }
@@ -630,6 +647,7 @@ impl Exporter {
             config: &active.loaded.config,
             source: active.loaded.source.label(),
             smoke: disk.smoke.clone(),
+            jobs: self.scheduler.list(),
             now: SystemTime::now(),
         })
     }

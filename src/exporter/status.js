@@ -148,6 +148,7 @@
   $("forget").addEventListener("click", function () { forget(); say("Token forgotten.", true); });
 
   function describe(action, service, body) {
+    if (action === "job") return "Job " + service + " started; its result shows here when it ends.";
     if (action === "restart") {
       return "Restarted " + (body && body.restarted !== undefined ? body.restarted + " container(s) of " : "") + service + ".";
     }
@@ -159,9 +160,10 @@
     var button = event.target.closest ? event.target.closest("button[data-action]") : null;
     if (!button || role !== "admin") return;
     var action = button.getAttribute("data-action");
-    var service = button.getAttribute("data-service") || "";
-    var label = action === "restart" ? "Restart " + service : "Capture bundle";
-    var path = action === "restart" ? "actions/restart/" + encodeURIComponent(service) : "actions/bundle";
+    var service = button.getAttribute("data-service") || button.getAttribute("data-job") || "";
+    var label = action === "restart" ? "Restart " + service : action === "job" ? "Run " + service : "Capture bundle";
+    var path = action === "restart" ? "actions/restart/" + encodeURIComponent(service)
+      : action === "job" ? "jobs/" + encodeURIComponent(service) + "/run" : "actions/bundle";
     button.disabled = true;
     say(label + ": working…");
     api("POST", path).then(function (response) {

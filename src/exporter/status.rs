@@ -1,7 +1,8 @@
 //! The status page at `/` and the same data as JSON at `/status.json`: green,
 //! yellow or red per app service (from the `docker` check) and per check,
 //! backup ages against their thresholds, drift, the latest smoke result,
-//! links to the profile's tools and the runbooks.
+//! each scheduled job's last result and next run (with a "run now" button
+//! for admins), links to the profile's tools and the runbooks.
 //!
 //! One renderer: the page is plain server-rendered HTML, and its small
 //! inline script refreshes itself by fetching `/` again and swapping the
@@ -41,6 +42,8 @@ pub struct Status {
     pub backups: Vec<BackupAge>,
     /// `None`: no smoke run yet (or a result this version cannot read).
     pub smoke: Option<Smoke>,
+    /// The jobs of `schedule:`.
+    pub jobs: Vec<JobRow>,
     pub links: Vec<Link>,
     pub runbooks: Vec<Link>,
 }
@@ -112,6 +115,15 @@ pub struct Smoke {
     pub last_failure_reason: Option<String>,
 }
 
+/// One scheduled job, as the scheduler knows it, with its light.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobRow {
+    #[serde(flatten)]
+    pub job: crate::jobs::JobStatus,
+    /// Red: its last run failed; yellow: skipped for a held lock; else green.
+    pub state: Colour,
+}
+
 /// A link the page offers.
 #[derive(Debug, Clone, Serialize)]
 pub struct Link {
@@ -129,6 +141,7 @@ pub(super) struct Inputs<'a> {
     pub source: String,
     /// `output/smoke/latest.json`, if it could be read.
     pub smoke: Option<crate::output::SmokeLatest>,
+    pub jobs: Vec<crate::jobs::JobStatus>,
     pub now: SystemTime,
 }
 
@@ -207,13 +220,15 @@ impl Status {
             .map(|b| backup_age(&b, now))
             .collect::<Vec<_>>();
         let smoke = inputs.smoke.as_ref().and_then(smoke);
+        let jobs: Vec<JobRow> = inputs.jobs.iter().map(job_row).collect();
         let overall = worst(
             checks
                 .iter()
                 .map(|c| c.state)
                 .chain(services.iter().map(|s| s.state))
                 .chain(backups.iter().map(|b| b.state))
-                .chain(smoke.iter().map(|s| s.state)),
+                .chain(smoke.iter().map(|s| s.state))
+                .chain(jobs.iter().map(|j| j.state)),
         );
         let profile = &inputs.config.profile;
         let links = [Component::Grafana, Component::Dozzle, Component::UptimeKuma]
@@ -239,10 +254,21 @@ impl Status {
             drift,
             backups,
             smoke,
+            jobs,
             links,
             runbooks,
         }
     }
+}
+
+fn job_row(job: &crate::jobs::JobStatus) -> JobRow {
+    use crate::jobs::RunResult;
+    let state = match job.last_result {
+        Some(RunResult::Failed) => Colour::Red,
+        Some(RunResult::SkippedLocked) => Colour::Yellow,
+        _ => Colour::Green,
+    };
+    JobRow { job: job.clone(), state }
 }
 
 fn service_row(s: &crate::probe::docker::ServiceState) -> ServiceRow {
@@ -371,6 +397,7 @@ impl Status {
         self.services_html(&mut out);
         self.backups_html(&mut out);
         self.smoke_html(&mut out);
+        self.jobs_html(&mut out);
         self.links_html(&mut out);
         out.push_str("</div></main>");
         out
@@ -502,6 +529,40 @@ impl Status {
         out.push_str("</section>");
     }
 
+    fn jobs_html(&self, out: &mut String) {
+        out.push_str("<section class=\"wide\" id=\"jobs\"><h2>Jobs</h2>");
+        if self.jobs.is_empty() {
+            out.push_str("<p class=\"muted\">No scheduled jobs: <code>schedule.jobs</code> in ops-gen.yml runs backups, verification, drills, smoke and storage clean from here.</p></section>");
+            return;
+        }
+        out.push_str("<table id=\"job-table\"><thead><tr><th>Job</th><th>Schedule</th><th>Last result</th><th>Next run</th><th></th></tr></thead><tbody>");
+        for row in &self.jobs {
+            let j = &row.job;
+            let running = j.live.as_ref().is_some_and(|l| l.running_since.is_some());
+            let last = match (j.last_result, running) {
+                (_, true) => "running…".to_owned(),
+                (None, false) => "not run yet".to_owned(),
+                (Some(result), false) => format!(
+                    "{result} at {}{}",
+                    j.last_result_at.as_deref().unwrap_or("?"),
+                    j.last_detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+                ),
+            };
+            let _ = write!(
+                out,
+                "<tr class=\"{l}\" data-job=\"{name}\" data-state=\"{l}\"><td>{name} <small>({run})</small></td><td>{schedule}</td><td>{dot}{last}</td><td>{next}</td><td><button class=\"admin\" type=\"button\" data-action=\"job\" data-job=\"{name}\">run now</button></td></tr>",
+                l = light(row.state),
+                name = esc(&j.name),
+                run = esc(&j.run.to_string()),
+                schedule = esc(&j.schedule),
+                dot = dot(row.state),
+                last = esc(&last),
+                next = esc(j.next_run_at.as_deref().unwrap_or("–")),
+            );
+        }
+        out.push_str("</tbody></table></section>");
+    }
+
     fn links_html(&self, out: &mut String) {
         out.push_str("<section><h2>Links</h2><ul id=\"links\">");
         for l in &self.links {
@@ -605,6 +666,23 @@ mod tests {
                 last_failure_at: Some(evil.to_owned()),
                 last_failure_reason: Some(evil.to_owned()),
             }),
+            jobs: vec![JobRow {
+                job: crate::jobs::JobStatus {
+                    name: evil.to_owned(),
+                    run: crate::config::schedule::Kind::Backup,
+                    schedule: evil.to_owned(),
+                    last_result: Some(crate::jobs::RunResult::Failed),
+                    last_result_at: Some(evil.to_owned()),
+                    last_detail: Some(evil.to_owned()),
+                    last_run_timestamp_seconds: 1.0,
+                    last_success_timestamp_seconds: 0.0,
+                    last_duration_seconds: 1.0,
+                    next_run_timestamp_seconds: 0.0,
+                    next_run_at: Some(evil.to_owned()),
+                    live: None,
+                },
+                state: Colour::Red,
+            }],
             links: vec![Link { name: evil.to_owned(), url: evil.to_owned() }],
             runbooks: vec![Link { name: evil.to_owned(), url: evil.to_owned() }],
         };

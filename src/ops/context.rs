@@ -2,8 +2,8 @@
 //! touching it: versions (ops-gen, the stack folder's git commit, Docker,
 //! Compose), each container of the Compose project with its image digest
 //! and (redacted) environment, the profile's drift from `compose status`,
-//! the backup folder's `latest.json` and sets, every check's result, and
-//! the latest smoke result. `ops-gen bundle` writes it as `context.json`
+//! the backup folder's `latest.json` and sets, every check's result, the
+//! latest smoke result and, from a running `serve`, its scheduled jobs. `ops-gen bundle` writes it as `context.json`
 //! (running every check once); the ops API (`/api/ops/context`) serves the
 //! same with the server's latest results, so a call never runs a check
 //! (never writes to S3 or a canary).
@@ -47,6 +47,11 @@ pub struct Context {
     pub checks: serde_json::Value,
     /// `output/smoke/latest.json`.
     pub smoke: Option<crate::output::SmokeLatest>,
+    /// The scheduled jobs with their last result and next run, as the
+    /// scheduler of a running `serve` passes them in (`crate::jobs` sits
+    /// above this module); absent elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<serde_json::Value>,
     /// The parts that could not be read, and why.
     pub errors: Vec<String>,
 }
@@ -189,6 +194,7 @@ pub async fn collect(
         backups: Backups { dir: dir.display().to_string(), latest, sets },
         checks: redactor.json(&checks),
         smoke,
+        jobs: None,
         errors,
     }
 }

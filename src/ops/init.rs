@@ -3,7 +3,9 @@
 //! Reads the compose file, recognises PostgreSQL and Redis from their images
 //! (and S3 stores, for which it says what to add), and writes a commented config with a
 //! target per store, an `http` check per other service that publishes a port,
-//! and the backup section. Secrets are never copied: a password the compose
+//! the backup section and, when there is a store to back up, the schedules
+//! `ops-gen serve` runs: a nightly backup, its verification after each
+//! backup, and a weekly restore drill. Secrets are never copied: a password the compose
 //! file takes from a variable is referenced by that variable; one written
 //! there literally gets a variable of its own name, for you to export.
 //!
@@ -285,11 +287,40 @@ pub fn render(compose: &Path, found: &[Found]) -> String {
 
     out.push_str("\n# `ops-gen backup run` backs up every postgres and redis target above.\n");
     out.push_str("backup:\n  dir: output/backups\n  retention:\n    keep_last: 7\n");
+    if stores.is_empty() {
+        out.push_str(
+            "\n# `schedule:` lets `ops-gen serve` take, verify and drill backups by itself once a target exists\n\
+             # (see examples/ops-gen.yml).\n",
+        );
+    } else {
+        out.push_str(SCHEDULE);
+    }
     if !secrets.is_empty() {
         let _ = write!(out, "\n# Variables to export before starting ops-gen: {}\n", secrets.join(", "));
     }
     out
 }
+
+/// The default schedules: a nightly backup, its verification, a weekly drill.
+const SCHEDULE: &str = "
+# The jobs `ops-gen serve` runs by itself (`ops-gen jobs` lists them, `ops-gen jobs run NAME`
+# runs one now). Times are read in `time_zone`; each run starts within `jitter` of its time.
+schedule:
+  time_zone: UTC
+  jitter: 5m
+  jobs:
+    nightly-backup:
+      cron: \"0 30 2 * * *\"
+      run: backup
+    # after each successful backup
+    verify:
+      after: nightly-backup
+      run: verify
+    # restore the newest set into throwaway instances, Sundays
+    weekly-drill:
+      cron: \"0 0 4 * * SUN\"
+      run: drill
+";
 
 fn note_secret(out: &mut String, secret: &Secret, secrets: &mut Vec<String>) {
     match secret {

@@ -337,6 +337,25 @@ pub fn clean(config: &Config, folders: &Folders, plan: Plan) -> CleanReport {
     let lock = has_backups.then(|| {
         backup::lock::lock(&folders.backups, backup::lock::Mode::Exclusive, "storage clean").map_err(|e| e.to_string())
     });
+    remove(config, folders, plan, lock.as_ref().map(|l| l.as_ref().map_err(String::as_str)))
+}
+
+/// [`clean`] for a caller that already holds the backup folder's exclusive
+/// lock (a scheduled clean takes it first, so a busy folder skips the whole
+/// job instead of failing its backup part).
+#[must_use]
+pub fn clean_holding(config: &Config, folders: &Folders, plan: Plan, lock: &backup::lock::FolderLock) -> CleanReport {
+    remove(config, folders, plan, Some(Ok(lock)))
+}
+
+/// Removes what `plan` names; backup sets only with `lock` held (`None`:
+/// the plan has none; an error: why the lock could not be had).
+fn remove(
+    config: &Config,
+    folders: &Folders,
+    plan: Plan,
+    lock: Option<Result<&backup::lock::FolderLock, &str>>,
+) -> CleanReport {
     let still = if matches!(lock, Some(Ok(_))) {
         backup::run::retention_plan(config, SystemTime::now()).delete
     } else {
@@ -349,7 +368,7 @@ pub fn clean(config: &Config, folders: &Folders, plan: Plan) -> CleanReport {
         if r.what == What::Backup {
             match &lock {
                 Some(Err(why)) => {
-                    failed.extend(r.paths.iter().map(|p| Failure { path: p.clone(), error: why.clone() }));
+                    failed.extend(r.paths.iter().map(|p| Failure { path: p.clone(), error: (*why).to_owned() }));
                 }
                 Some(Ok(held)) => {
                     let sets: Vec<PathBuf> = r.paths.iter().filter(|p| still.contains(p)).cloned().collect();
@@ -389,7 +408,6 @@ pub fn clean(config: &Config, folders: &Folders, plan: Plan) -> CleanReport {
             freed_bytes += r.bytes;
         }
     }
-    drop(lock);
     CleanReport { plan, removed, failed, freed_bytes }
 }
 

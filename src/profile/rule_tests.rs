@@ -15,12 +15,14 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::rules::{
-    Alert, Annotations, DAY, EXPORTER_JOB, MINUTE, PromDuration, RESTORE_DRILL_MAX_AGE, hours, minutes,
+    Alert, Annotations, DAY, EXPORTER_JOB, JOB_OVERDUE_SLACK, MINUTE, PromDuration, RESTORE_DRILL_MAX_AGE, hours,
+    minutes,
 };
 use super::{Artifact, Component, Context};
 use crate::series::{
     BACKUP_LAST_SUCCESS_TIMESTAMP_SECONDS, BACKUP_MAX_AGE_SECONDS, BACKUP_RETENTION_BLOCKED, BACKUP_VERIFIED,
-    CANARY_SURVIVED, CHECK_SUCCESS, CONFIG_LAST_RELOAD_SUCCESS, DRIFT, REDIS_LAST_BGSAVE_SUCCESS,
+    CANARY_SURVIVED, CHECK_SUCCESS, CONFIG_LAST_RELOAD_SUCCESS, DRIFT, JOB_LAST_RUN_TIMESTAMP_SECONDS,
+    JOB_LAST_SUCCESS_TIMESTAMP_SECONDS, JOB_NEXT_RUN_TIMESTAMP_SECONDS, JOB_RUNS, REDIS_LAST_BGSAVE_SUCCESS,
     RESTORE_DRILL_DURATION_SECONDS, RESTORE_DRILL_LAST_SUCCESS_TIMESTAMP_SECONDS, RESTORE_DRILL_SUCCESS,
     S3_ROUNDTRIP_SUCCESS, SERVICE_RESTARTS, SERVICE_UP, SMOKE_LAST_RUN_TIMESTAMP_SECONDS, SMOKE_SUCCESS,
 };
@@ -169,6 +171,7 @@ fn test_file(ctx: &Context<'_>) -> TestFile {
             verification(ctx, &exporter),
             drills(ctx, &exporter),
             stale_drills(ctx, &exporter),
+            jobs(ctx, &exporter),
             checks(ctx, &exporter),
             s3(ctx, &exporter),
             persistence(ctx, &exporter),
@@ -187,6 +190,8 @@ fn healthy(ctx: &Context<'_>, exporter: &Labels, project: &Labels, node: &Labels
     let check = |name, kind| with(exporter, &[("check", name), ("kind", kind)]);
     let service = with(project, &[("service", "app")]);
     let root = with(node, &[("device", "/dev/sda1"), ("fstype", "ext4"), ("mountpoint", "/")]);
+    // Prometheus keeps the exporter's `job` label as `exported_job`.
+    let job = with(exporter, &[("exported_job", "nightly-backup")]);
     let scenario = Scenario::new(ctx, "a healthy stack fires nothing")
         .series(BACKUP_LAST_SUCCESS_TIMESTAMP_SECONDS, &postgres, "1+0x30 1800+0x30 3600+0x30 5400+0x40")
         .series(BACKUP_MAX_AGE_SECONDS, &postgres, "3600+0x130")
@@ -210,7 +215,11 @@ fn healthy(ctx: &Context<'_>, exporter: &Labels, project: &Labels, node: &Labels
         .series("node_filesystem_size_bytes", &root, "100000000000+0x130")
         .series("node_filesystem_readonly", &root, "0+0x130")
         .series("up", exporter, "1+0x130")
-        .series(CONFIG_LAST_RELOAD_SUCCESS, exporter, "1+0x130");
+        .series(CONFIG_LAST_RELOAD_SUCCESS, exporter, "1+0x130")
+        .series(JOB_LAST_RUN_TIMESTAMP_SECONDS, &job, "60+0x130")
+        .series(JOB_LAST_SUCCESS_TIMESTAMP_SECONDS, &job, "60+0x130")
+        .series(JOB_NEXT_RUN_TIMESTAMP_SECONDS, &job, "86460+0x130")
+        .series(&format!("{JOB_RUNS}_total"), &with(&job, &[("result", "ok")]), "1+0x130");
     Alert::ALL.into_iter().fold(scenario, |s, alert| s.quiet(hours(2), alert)).group
 }
 
@@ -285,6 +294,69 @@ fn verification(ctx: &Context<'_>, exporter: &Labels) -> TestGroup {
                 "Backup retention of postgres is blocked by the clock",
                 "The newest backup set's recorded time lies in the future (the clock was ahead when it was taken, \
                  or is behind now): retention deletes nothing until the clock passes it.",
+            )],
+        )
+        .group
+}
+
+/// Scheduled jobs over two hours: one whose last run failed at 31 minutes,
+/// one due from 11 minutes on and never succeeding (skipped: the lock is
+/// held), one whose clock stopped at 5 minutes, and a healthy one.
+fn jobs(ctx: &Context<'_>, exporter: &Labels) -> TestGroup {
+    let job = |name| with(exporter, &[("exported_job", name)]);
+    let (backup, drill, smoke, verify) = (job("nightly-backup"), job("weekly-drill"), job("smoke"), job("verify"));
+    let runs = format!("{JOB_RUNS}_total");
+    let result = |labels: &Labels, result| with(labels, &[("result", result)]);
+    let overdue = JOB_OVERDUE_SLACK.as_secs() / MINUTE;
+    Scenario::new(ctx, "jobs: failed, never succeeded, overdue")
+        .series(JOB_LAST_RUN_TIMESTAMP_SECONDS, &backup, "1000+0x30 2000+0x120")
+        .series(JOB_LAST_SUCCESS_TIMESTAMP_SECONDS, &backup, "1000+0x150")
+        .series(JOB_NEXT_RUN_TIMESTAMP_SECONDS, &backup, "90000+0x150")
+        .series(&runs, &result(&backup, "ok"), "1+0x150")
+        .series(JOB_LAST_RUN_TIMESTAMP_SECONDS, &drill, "0+0x150")
+        .series(JOB_LAST_SUCCESS_TIMESTAMP_SECONDS, &drill, "0+0x150")
+        .series(JOB_NEXT_RUN_TIMESTAMP_SECONDS, &drill, "600000+0x150")
+        .series(&runs, &result(&drill, "ok"), "0+0x150")
+        .series(&runs, &result(&drill, "skipped_locked"), "0+0x10 1+0x140")
+        // A job not due yet: never succeeded, nothing counted, quiet.
+        .series(JOB_LAST_SUCCESS_TIMESTAMP_SECONDS, &verify, "0+0x150")
+        .series(JOB_LAST_RUN_TIMESTAMP_SECONDS, &verify, "0+0x150")
+        .series(&runs, &result(&verify, "ok"), "0+0x150")
+        .series(JOB_LAST_RUN_TIMESTAMP_SECONDS, &smoke, "60+0x150")
+        .series(JOB_LAST_SUCCESS_TIMESTAMP_SECONDS, &smoke, "60+0x150")
+        .series(JOB_NEXT_RUN_TIMESTAMP_SECONDS, &smoke, "300+0x150")
+        .series(&runs, &result(&smoke, "ok"), "1+0x150")
+        .quiet(minutes(30), Alert::JobFailed)
+        .fires(
+            hours(1),
+            Alert::JobFailed,
+            &[(
+                &backup,
+                "Scheduled job nightly-backup failed",
+                "The last run of the scheduled job nightly-backup failed; `ops-gen jobs` shows why, and `ops-gen \
+                 jobs run nightly-backup` runs it again.",
+            )],
+        )
+        .quiet(hours(1), Alert::JobNeverSucceeded)
+        .fires(
+            hours(2),
+            Alert::JobNeverSucceeded,
+            &[(
+                &drill,
+                "Scheduled job weekly-drill never succeeded",
+                "The scheduled job weekly-drill came due since ops-gen started, but no run of it ever succeeded: \
+                 each failed or was skipped. `ops-gen jobs` shows its last result.",
+            )],
+        )
+        .quiet(minutes(5 + overdue + 4), Alert::JobOverdue)
+        .fires(
+            hours(1),
+            Alert::JobOverdue,
+            &[(
+                &smoke,
+                "Scheduled job smoke is overdue",
+                "The scheduled job smoke was due 55m 0s ago and ops-gen's scheduler has not moved on: it is stuck, \
+                 or the clock jumped.",
             )],
         )
         .group

@@ -4,8 +4,9 @@
 //! `node_exporter`'s filesystem series into the alerts PRODUCT.md promises:
 //! backups stale or never taken, unverified sets, failed or missing restore
 //! drills, failing checks and smoke runs, S3 round trips, lost canaries,
-//! Redis saves, compose drift, containers down or restarting, a filling disk
-//! and a missing exporter. Each alert links to its runbook page
+//! Redis saves, compose drift, containers down or restarting, a filling
+//! disk, a missing exporter, and scheduled jobs that failed, never
+//! succeeded or are overdue. Each alert links to its runbook page
 //! (`docs/runbooks/`, served by `ops-gen serve` and printed by
 //! `ops-gen runbook`).
 //!
@@ -22,7 +23,8 @@ use serde::{Serialize, Serializer};
 use super::{Artifact, Context, REAL_FILESYSTEMS};
 use crate::series::{
     BACKUP_LAST_SUCCESS_TIMESTAMP_SECONDS, BACKUP_MAX_AGE_SECONDS, BACKUP_RETENTION_BLOCKED, BACKUP_VERIFIED,
-    CANARY_SURVIVED, CHECK_SUCCESS, CONFIG_LAST_RELOAD_SUCCESS, DRIFT, REDIS_LAST_BGSAVE_SUCCESS,
+    CANARY_SURVIVED, CHECK_SUCCESS, CONFIG_LAST_RELOAD_SUCCESS, DRIFT, JOB_LAST_RUN_TIMESTAMP_SECONDS,
+    JOB_LAST_SUCCESS_TIMESTAMP_SECONDS, JOB_NEXT_RUN_TIMESTAMP_SECONDS, JOB_RUNS, REDIS_LAST_BGSAVE_SUCCESS,
     RESTORE_DRILL_DURATION_SECONDS, RESTORE_DRILL_LAST_SUCCESS_TIMESTAMP_SECONDS, RESTORE_DRILL_SUCCESS,
     S3_ROUNDTRIP_SUCCESS, SERVICE_RESTARTS, SERVICE_UP, SMOKE_LAST_RUN_TIMESTAMP_SECONDS, SMOKE_SUCCESS,
 };
@@ -37,6 +39,14 @@ pub const RESTORE_DRILL_MAX_AGE: Duration = Duration::from_secs(8 * DAY);
 /// The rule file, relative to the output folder.
 pub const RULES_FILE: &str = "prometheus/rules/ops-gen.yml";
 
+/// A scheduled job whose time passed this long ago without its clock
+/// moving on is overdue (jitter delays the start, never the next time).
+pub const JOB_OVERDUE_SLACK: Duration = Duration::from_secs(15 * MINUTE);
+
+/// How long a job may come due without ever succeeding before anyone is
+/// told.
+const JOB_GRACE: Duration = Duration::from_secs(HOUR);
+
 /// How far back a restart counts as "restarting".
 const RESTART_WINDOW: Duration = Duration::from_secs(15 * MINUTE);
 
@@ -48,6 +58,9 @@ pub(super) const DAY: u64 = 24 * HOUR;
 const TARGET: &str = "{{ $labels.target }}";
 const SERVICE: &str = "{{ $labels.service }}";
 const PROJECT: &str = "{{ $labels.project }}";
+/// A scheduled job's name: the exporter's `job` label, which Prometheus
+/// keeps as `exported_job` beside its own `job` (the scrape job).
+const JOB: &str = "{{ $labels.exported_job }}";
 /// The alert's value, a number of seconds, as `1d 2h 3m 4s`.
 const AGE: &str = "{{ $value | humanizeDuration }}";
 
@@ -160,6 +173,7 @@ pub(super) const fn hours(n: u64) -> Duration {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Group {
     Backups,
+    Jobs,
     Checks,
     S3,
     Persistence,
@@ -169,12 +183,21 @@ enum Group {
 }
 
 impl Group {
-    const ALL: [Self; 7] =
-        [Self::Backups, Self::Checks, Self::S3, Self::Persistence, Self::Compose, Self::Host, Self::Exporter];
+    const ALL: [Self; 8] = [
+        Self::Backups,
+        Self::Jobs,
+        Self::Checks,
+        Self::S3,
+        Self::Persistence,
+        Self::Compose,
+        Self::Host,
+        Self::Exporter,
+    ];
 
     fn name(self) -> &'static str {
         match self {
             Self::Backups => "opsgen-backups",
+            Self::Jobs => "opsgen-jobs",
             Self::Checks => "opsgen-checks",
             Self::S3 => "opsgen-s3",
             Self::Persistence => "opsgen-persistence",
@@ -196,6 +219,9 @@ pub(super) enum Alert {
     RestoreDrillFailed,
     RestoreDrillStale,
     RestoreDrillNeverRun,
+    JobFailed,
+    JobNeverSucceeded,
+    JobOverdue,
     SmokeCheckFailing,
     SmokeRunFailed,
     CheckFailing,
@@ -229,7 +255,7 @@ pub(super) struct Definition {
 }
 
 impl Alert {
-    pub(super) const ALL: [Self; 21] = [
+    pub(super) const ALL: [Self; 24] = [
         Self::BackupNeverSucceeded,
         Self::BackupStale,
         Self::BackupVerificationFailed,
@@ -237,6 +263,9 @@ impl Alert {
         Self::RestoreDrillFailed,
         Self::RestoreDrillStale,
         Self::RestoreDrillNeverRun,
+        Self::JobFailed,
+        Self::JobNeverSucceeded,
+        Self::JobOverdue,
         Self::SmokeCheckFailing,
         Self::SmokeRunFailed,
         Self::CheckFailing,
@@ -368,6 +397,59 @@ impl Alert {
                 description: "{{ $labels.target }} has backups, but none was ever restored in a drill: a backup never \
                               restored is a hope. Run `ops-gen backup drill`."
                     .to_owned(),
+            },
+            // A run that failed finished after the last success (or with
+            // none): the two series of the same job compare one to one.
+            Self::JobFailed => Definition {
+                name: "OpsGenJobFailed",
+                group: Group::Jobs,
+                severity: Warning,
+                hold: minutes(1),
+                topic: "job-failed",
+                expr: format!("{JOB_LAST_RUN_TIMESTAMP_SECONDS} > {JOB_LAST_SUCCESS_TIMESTAMP_SECONDS}"),
+                summary: format!("Scheduled job {JOB} failed"),
+                description: format!(
+                    "The last run of the scheduled job {JOB} failed; `ops-gen jobs` shows why, and \
+                     `ops-gen jobs run {JOB}` runs it again."
+                ),
+            },
+            // Its time came since ops-gen started (some result was counted)
+            // and no run ever succeeded: every one failed or was skipped
+            // (still running, the backup folder held by another process).
+            // A job not due yet (a weekly drill on a new host) stays quiet.
+            Self::JobNeverSucceeded => Definition {
+                name: "OpsGenJobNeverSucceeded",
+                group: Group::Jobs,
+                severity: Warning,
+                hold: JOB_GRACE,
+                topic: "job-never-succeeded",
+                expr: format!(
+                    "{JOB_LAST_SUCCESS_TIMESTAMP_SECONDS} == 0 and sum without (result) ({JOB_RUNS}_total) > 0"
+                ),
+                summary: format!("Scheduled job {JOB} never succeeded"),
+                description: format!(
+                    "The scheduled job {JOB} came due since ops-gen started, but no run of it ever succeeded: \
+                     each failed or was skipped. `ops-gen jobs` shows its last result."
+                ),
+            },
+            // The scheduler moves the next time on at every tick, whether
+            // the run starts, waits for its jitter or is skipped: a next time
+            // long past means its clock is stuck.
+            Self::JobOverdue => Definition {
+                name: "OpsGenJobOverdue",
+                group: Group::Jobs,
+                severity: Warning,
+                hold: minutes(5),
+                topic: "job-overdue",
+                expr: format!(
+                    "time() - {JOB_NEXT_RUN_TIMESTAMP_SECONDS} > {} and {JOB_NEXT_RUN_TIMESTAMP_SECONDS} > 0",
+                    JOB_OVERDUE_SLACK.as_secs()
+                ),
+                summary: format!("Scheduled job {JOB} is overdue"),
+                description: format!(
+                    "The scheduled job {JOB} was due {AGE} ago and ops-gen's scheduler has not moved on: \
+                     it is stuck, or the clock jumped."
+                ),
             },
             Self::SmokeCheckFailing => Definition {
                 name: "OpsGenSmokeCheckFailing",

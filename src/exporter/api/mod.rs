@@ -7,7 +7,8 @@
 //! capped. The routes:
 //!
 //! - `GET /api/ops/context`: one JSON snapshot of the stack
-//!   ([`crate::ops::context`]) and the last known frontend state.
+//!   ([`crate::ops::context`], with the scheduled jobs) and the last known
+//!   frontend state.
 //! - `GET /api/ops/logs?service=&tail=&since=&format=json|plain`: a
 //!   service's log tail ([`crate::ops::logs`]).
 //! - `GET /api/ops/support-bundle`: the diagnostics bundle as a download
@@ -17,6 +18,9 @@
 //!   ([`frontend`]); `GET /api/ops/frontend-logs?since=5m` reads them back.
 //! - `GET /api/ops/events`: Server-Sent Events ([`events`]).
 //! - `POST /api/ops/actions/restart/{service}`: restart a service of the app.
+//! - `GET /api/ops/jobs`: the scheduled jobs ([`crate::jobs`]) with their
+//!   last result and next run; `POST /api/ops/jobs/{name}/run` starts one
+//!   now (admin), answering at once while it runs.
 //! - `GET /api/ops/whoami`: the caller's token name and role (for the status
 //!   page's admin buttons).
 //!
@@ -134,7 +138,7 @@ impl Limits {
             &self.context
         } else if route.contains("bundle") {
             &self.bundle
-        } else if route.starts_with("/api/ops/actions/") {
+        } else if route.starts_with("/api/ops/actions/") || route == "/api/ops/jobs/{name}/run" {
             &self.actions
         } else {
             return true;
@@ -166,6 +170,8 @@ pub fn router(exporter: Arc<Exporter>) -> Router<Arc<Exporter>> {
         .route("/events", get(events))
         .route("/actions/restart/{service}", post(restart))
         .route("/whoami", get(whoami))
+        .route("/jobs", get(jobs))
+        .route("/jobs/{name}/run", post(run_job))
         // On matched routes only, so the guard sees the route's template.
         .route_layer(axum::middleware::from_fn_with_state(exporter, guard))
         .route("/beacon.js", get(beacon_js))
@@ -391,8 +397,9 @@ async fn context(State(exporter): State<Arc<Exporter>>) -> Response {
     let docker = crate::docker::Docker::connect().await.ok();
     let (redactor, env) = crate::ops::context::redactor(&loaded, docker.as_ref(), &project.name, ENV_LIMIT).await;
     let latest = exporter.latest();
-    let snapshot =
+    let mut snapshot =
         crate::ops::context::collect(&loaded, &project, docker.as_ref(), &env, &redactor, Some(&latest)).await;
+    snapshot.jobs = Some(serde_json::to_value(exporter.scheduler().list()).unwrap_or_default());
     // Field by field, like a bundle: errors and `backups.latest` too.
     let mut value = redactor.json(&serde_json::to_value(&snapshot).unwrap_or_default());
     if let Some(map) = value.as_object_mut() {
@@ -675,6 +682,32 @@ async fn restart(
     }
 }
 
+/// `GET /api/ops/jobs`: `{"jobs": […]}`, every scheduled job with its last
+/// result (redacted) and next run.
+async fn jobs(State(exporter): State<Arc<Exporter>>) -> Response {
+    let list = exporter.scheduler().list();
+    let value = exporter.redactor().json(&serde_json::to_value(&list).unwrap_or_default());
+    axum::Json(serde_json::json!({ "jobs": value })).into_response()
+}
+
+/// `POST /api/ops/jobs/{name}/run`: starts the job now (admin); 202 while it
+/// runs, 409 when it is running already, 404 for a name that is no job.
+async fn run_job(
+    State(exporter): State<Arc<Exporter>>,
+    caller: Option<axum::Extension<Caller>>,
+    Path(name): Path<String>,
+) -> Response {
+    let by = caller.map_or_else(|| "-".to_owned(), |c| c.0.name);
+    match exporter.scheduler().trigger(&name) {
+        Ok(()) => {
+            tracing::info!(job = %name, by = %by, "job run asked through the API");
+            (StatusCode::ACCEPTED, axum::Json(serde_json::json!({ "job": name, "started": true }))).into_response()
+        }
+        Err(e @ crate::jobs::RunError::Running(_)) => problem(StatusCode::CONFLICT, &e.to_string()),
+        Err(e @ crate::jobs::RunError::Unknown { .. }) => problem(StatusCode::NOT_FOUND, &e.to_string()),
+    }
+}
+
 async fn beacon_js() -> Response {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=300")],
@@ -798,5 +831,7 @@ mod tests {
         assert_eq!(required(&Method::POST, "/api/ops/frontend-log"), Role::Beacon);
         assert_eq!(required(&Method::GET, "/api/ops/frontend-logs"), Role::Read);
         assert_eq!(required(&Method::POST, "/api/ops/actions/restart/{service}"), Role::Admin);
+        assert_eq!(required(&Method::POST, "/api/ops/jobs/{name}/run"), Role::Admin);
+        assert_eq!(required(&Method::GET, "/api/ops/jobs"), Role::Read);
     }
 }

@@ -1,16 +1,18 @@
 //! Backups & drills: is the data safe, and can it come back? Backup age,
-//! verification, size and duration; restore drills; Redis saves and the
-//! persistence canaries; S3 round trips and buckets. The cockpit shows the
-//! backup age panels too.
+//! verification, size and duration; restore drills; the scheduled jobs
+//! that take, verify and drill them; Redis saves and the persistence
+//! canaries; S3 round trips and buckets. The cockpit shows the backup age
+//! panels too.
 
 use super::{BACKUPS, Dashboard, GREEN, Panel, RED, Unit, YELLOW, bars, promql, stat, timeseries, up_down};
 use crate::profile::Context;
 use crate::series::{
     BACKUP_DURATION_SECONDS, BACKUP_LAST_SUCCESS_TIMESTAMP_SECONDS, BACKUP_MAX_AGE_SECONDS, BACKUP_SETS,
-    BACKUP_SIZE_BYTES, BACKUP_VERIFIED, CANARY_AGE_SECONDS, CANARY_SURVIVED, REDIS_CHANGES_SINCE_LAST_SAVE,
-    REDIS_LAST_BGSAVE_SUCCESS, REDIS_LAST_SAVE_TIMESTAMP_SECONDS, RESTORE_DRILL_DURATION_SECONDS,
-    RESTORE_DRILL_LAST_SUCCESS_TIMESTAMP_SECONDS, RESTORE_DRILL_SUCCESS, S3_BYTES, S3_OBJECTS,
-    S3_ROUNDTRIP_DURATION_SECONDS, S3_ROUNDTRIP_SUCCESS,
+    BACKUP_SIZE_BYTES, BACKUP_VERIFIED, CANARY_AGE_SECONDS, CANARY_SURVIVED, JOB_DURATION_SECONDS,
+    JOB_LAST_RUN_TIMESTAMP_SECONDS, JOB_LAST_SUCCESS_TIMESTAMP_SECONDS, JOB_NEXT_RUN_TIMESTAMP_SECONDS, JOB_RUNS,
+    REDIS_CHANGES_SINCE_LAST_SAVE, REDIS_LAST_BGSAVE_SUCCESS, REDIS_LAST_SAVE_TIMESTAMP_SECONDS,
+    RESTORE_DRILL_DURATION_SECONDS, RESTORE_DRILL_LAST_SUCCESS_TIMESTAMP_SECONDS, RESTORE_DRILL_SUCCESS, S3_BYTES,
+    S3_OBJECTS, S3_ROUNDTRIP_DURATION_SECONDS, S3_ROUNDTRIP_SUCCESS,
 };
 
 /// Each target's backup age against its configured maximum: the bar turns
@@ -44,6 +46,7 @@ pub(super) fn backup_age() -> Panel {
 pub(super) fn dashboard(ctx: &Context<'_>) -> Dashboard {
     let mut panels = backup_panels(ctx);
     panels.extend(drill_panels(ctx));
+    panels.extend(job_panels(ctx));
     panels.extend(persistence_panels());
     panels.extend(s3_panels());
     Dashboard::new(
@@ -145,6 +148,55 @@ fn drill_panels(ctx: &Context<'_>) -> Vec<Panel> {
             vec![promql(RESTORE_DRILL_DURATION_SECONDS, "{{target}}")],
         )
         .size(12, 8),
+    ]
+}
+
+/// The jobs of `schedule:` that `ops-gen serve` runs: the last result, the
+/// next run, how long they take and what their times came to. Prometheus
+/// keeps the job's name as `exported_job`.
+fn job_panels(ctx: &Context<'_>) -> Vec<Panel> {
+    vec![
+        up_down(
+            stat(
+                "Scheduled jobs",
+                "Whether each scheduled job's last run succeeded (also ok before its first run).",
+                Unit::Plain,
+                promql(
+                    format!("{JOB_LAST_SUCCESS_TIMESTAMP_SECONDS} >= bool {JOB_LAST_RUN_TIMESTAMP_SECONDS}"),
+                    "{{exported_job}}",
+                ),
+            ),
+            "ok",
+            "failed",
+        )
+        .size(6, 8)
+        .no_value("no jobs")
+        .runbook(ctx, "job-failed"),
+        stat(
+            "Next run",
+            "When each scheduled job runs next (jobs that run after another have none).",
+            Unit::DateTime,
+            promql(format!("({JOB_NEXT_RUN_TIMESTAMP_SECONDS} > 0) * 1000"), "{{exported_job}}"),
+        )
+        .size(6, 8)
+        .no_value("no jobs"),
+        timeseries(
+            "Job duration",
+            "How long each scheduled job's last run took.",
+            Unit::Seconds,
+            vec![promql(JOB_DURATION_SECONDS, "{{exported_job}}")],
+        )
+        .size(6, 8),
+        timeseries(
+            "Job times by result",
+            "What each job's times came to: ok, failed, skipped (still running, or the backup folder held by another process), missed while ops-gen was down.",
+            Unit::Count,
+            vec![promql(
+                format!("sum by (exported_job, result) (increase({JOB_RUNS}_total[$__rate_interval]))"),
+                "{{exported_job}} {{result}}",
+            )],
+        )
+        .size(6, 8),
     ]
 }
 
