@@ -230,7 +230,9 @@ mod tests {
         let backups = dir.path().join("backups");
         std::fs::write(&file, format!("backup:\n  dir: {}\n", backups.display())).unwrap();
         let loaded = Arc::new(Loaded::load(Some(&file)).unwrap());
-        let task = Task::StorageClean { keep: None };
+        // Bundles and smoke runs live under the working folder's `output/`:
+        // keep them all, so the test deletes nothing of the checkout's.
+        let task = Task::StorageClean { keep: Some(u64::MAX) };
         let held = crate::backup::lock::lock(&backups, crate::backup::lock::Mode::Shared, "backup drill").unwrap();
         match execute(Arc::clone(&loaded), &task).await {
             Ending::Locked(why) => assert!(why.contains("is busy") && why.contains("`ops-gen backup drill`"), "{why}"),
