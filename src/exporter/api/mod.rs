@@ -449,9 +449,10 @@ fn level(message: &str) -> Option<&'static str> {
         LEVELS
             .iter()
             .find(|(w, _)| {
-                s.len() >= w.len()
-                    && s[..w.len()].eq_ignore_ascii_case(w)
-                    && !s[w.len()..].starts_with(|c: char| c.is_ascii_alphanumeric())
+                // `get`: the text is anyone's, and `w.len()` may fall inside a
+                // multi-byte character.
+                s.get(..w.len()).is_some_and(|head| head.eq_ignore_ascii_case(w))
+                    && !s.get(w.len()..).is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_alphanumeric()))
             })
             .map(|(_, level)| *level)
     };
@@ -749,6 +750,7 @@ mod tests {
         assert_eq!(level("information is power"), None);
         assert_eq!(level("listening on :80"), None);
         assert_eq!(level("the error was handled"), None, "prose mentioning a level is not one");
+        assert_eq!(level("[é] ÉRROR ✓ «warn»"), None, "multi-byte text is read, never sliced mid-character");
     }
 
     /// Lines as the real servers here write them (PostgreSQL 15, Redis 7,
