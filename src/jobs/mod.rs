@@ -378,6 +378,9 @@ impl Shared {
             let ending = task::execute(Arc::clone(&loaded), &job.task).await;
             drop(queue);
             let result = finish(&mut slot.state().record, &ending, started, clock.elapsed());
+            // On disk before anyone sees the run counted: a stop right after
+            // it (even kill -9) never makes the next start run it again.
+            self.persist().await;
             slot.state().counts[result.index()] += 1;
             slot.release();
             self.touch();
@@ -386,7 +389,6 @@ impl Shared {
                 Ending::Failed(detail) => tracing::error!(job = %name, "job failed: {detail}"),
                 Ending::Locked(detail) => tracing::warn!(job = %name, "job skipped: {detail}"),
             }
-            self.persist().await;
             if result == RunResult::Ok {
                 let followers: Vec<String> = loaded.config.schedule.followers(&name).map(str::to_owned).collect();
                 for follower in followers {
