@@ -377,11 +377,18 @@ impl Shared {
             let clock = Instant::now();
             let ending = task::execute(Arc::clone(&loaded), &job.task).await;
             drop(queue);
-            let result = finish(&mut slot.state().record, &ending, started, clock.elapsed());
-            // On disk before anyone sees the run counted: a stop right after
-            // it (even kill -9) never makes the next start run it again.
-            self.persist().await;
-            slot.state().counts[result.index()] += 1;
+            // The new record goes on disk before anyone sees it: a stop right
+            // after the run (even kill -9) never makes the next start run it
+            // again. Then record, count and the end of the run show at once.
+            let mut record = slot.state().record.clone();
+            let result = finish(&mut record, &ending, started, clock.elapsed());
+            let saved = self.persist_with(Some((&name, &record))).await;
+            {
+                let mut state = slot.state();
+                state.record = saved.map_or(record, |on_disk| state.record.merged(&on_disk));
+                state.counts[result.index()] += 1;
+                state.since = None;
+            }
             slot.release();
             self.touch();
             match &ending {
@@ -407,27 +414,48 @@ impl Shared {
     /// Merges every record into the state file, and what the file holds
     /// (a run of `ops-gen jobs run`) into the records.
     async fn persist(self: &Arc<Self>) {
+        self.persist_with(None).await;
+    }
+
+    /// [`Self::persist`], with `pending`'s record (of a run that just
+    /// ended) written in place of what its slot holds; that record, as the
+    /// file then holds it, is returned for the caller to install rather
+    /// than merged here.
+    async fn persist_with(self: &Arc<Self>, pending: Option<(&str, &Record)>) -> Option<Record> {
         let _one = self.writes.lock().await;
         let path = self.loaded().config.schedule.state_path();
-        let records: BTreeMap<String, Record> =
+        let mut records: BTreeMap<String, Record> =
             self.slots().iter().map(|(name, slot)| (name.clone(), slot.state().record.clone())).collect();
         if records.is_empty() {
             // No jobs: nothing to keep, and no file to make.
-            return;
+            return None;
+        }
+        if let Some((name, record)) = pending {
+            records.insert(name.to_owned(), record.clone());
         }
         let target = path.clone();
         match tokio::task::spawn_blocking(move || state::update(&target, &records)).await {
             Ok(Ok(on_disk)) => {
                 for (name, slot) in self.slots().iter() {
+                    if pending.is_some_and(|(p, _)| p == name) {
+                        continue;
+                    }
                     if let Some(record) = on_disk.jobs.get(name) {
                         let mut slot = slot.state();
                         slot.record = slot.record.merged(record);
                     }
                 }
                 self.touch();
+                pending.and_then(|(name, _)| on_disk.jobs.get(name).cloned())
             }
-            Ok(Err(e)) => tracing::warn!("cannot write the jobs' state {}: {e}", path.display()),
-            Err(e) => tracing::warn!("the write of the jobs' state stopped: {e}"),
+            Ok(Err(e)) => {
+                tracing::warn!("cannot write the jobs' state {}: {e}", path.display());
+                None
+            }
+            Err(e) => {
+                tracing::warn!("the write of the jobs' state stopped: {e}");
+                None
+            }
         }
     }
 
