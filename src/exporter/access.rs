@@ -80,10 +80,15 @@ pub async fn authenticate(State(exporter): State<Arc<Exporter>>, request: Reques
     let loaded = exporter.loaded();
     let auth = &loaded.config.auth;
     let basic = auth.web.as_ref().filter(|web| web.wants_basic_auth()).cloned();
-    let token = super::api::auth::bearer(request.headers()).map(str::to_owned).or_else(|| {
-        (path == "/api/ops/frontend-log").then(|| super::api::query_token(request.uri().query())).flatten()
-    });
-    let caller = super::api::auth::identify(auth, token.as_deref());
+    // Only where a token decides something here (not on every open scrape).
+    let caller = if path == "/-/reload" || basic.is_some() {
+        let token = super::api::auth::bearer(request.headers()).map(str::to_owned).or_else(|| {
+            (path == "/api/ops/frontend-log").then(|| super::api::query_token(request.uri().query())).flatten()
+        });
+        super::api::auth::identify(auth, token.as_deref())
+    } else {
+        None
+    };
 
     if path == "/-/reload" {
         if !non_simple(request.headers()) {

@@ -36,8 +36,6 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 const MAX_BODY: usize = 64 * 1024;
 /// Header by which Prometheus tells its scrape timeout.
 const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
-/// Scrape timeouts above this are taken as this (Prometheus allows minutes).
-const MAX_SCRAPE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// A config and the checks built from it.
 #[derive(Debug)]
@@ -529,14 +527,15 @@ pub fn reload_on_sighup(exporter: &Arc<Exporter>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The scrape timeout Prometheus sent, if any.
+/// The scrape timeout Prometheus sent, if any (kept within
+/// `scrape.min_timeout` and `max_timeout` by [`crate::config::Scrape::budget`]).
 fn scrape_timeout(headers: &HeaderMap) -> Option<Duration> {
     headers
         .get(SCRAPE_TIMEOUT_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s > 0.0)
-        .map(|s| Duration::try_from_secs_f64(s).unwrap_or(MAX_SCRAPE_TIMEOUT).min(MAX_SCRAPE_TIMEOUT))
+        .map(|s| Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX))
 }
 
 fn format_of(headers: &HeaderMap) -> metrics::Format {

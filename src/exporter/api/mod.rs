@@ -190,13 +190,11 @@ async fn guard(State(exporter): State<Arc<Exporter>>, request: Request, next: Ne
         .map(str::to_owned)
         .or_else(|| (route == "/api/ops/frontend-log").then(|| query_token(request.uri().query())).flatten());
     let caller = auth::identify(settings, presented.as_deref());
+    let client = crate::exporter::access::client(&request);
     // Calls without a valid token: a few per second per address, then 429
     // counted into one summary line a minute instead of a line each.
-    if caller.is_none()
-        && method != Method::OPTIONS
-        && exporter.ops().limits.anonymous.check_key(&crate::exporter::access::client(&request)).is_err()
-    {
-        exporter.ops().audit.refused(&settings.audit_path(), crate::exporter::access::client(&request));
+    if caller.is_none() && method != Method::OPTIONS && exporter.ops().limits.anonymous.check_key(&client).is_err() {
+        exporter.ops().audit.refused(&settings.audit_path(), client);
         let mut response = problem(StatusCode::TOO_MANY_REQUESTS, "too many calls without a valid token; slow down");
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("10"));
         return response;
@@ -213,7 +211,6 @@ async fn guard(State(exporter): State<Arc<Exporter>>, request: Request, next: Ne
             }
             Ok(()) => {
                 let mut request = request;
-                let client = crate::exporter::access::client(&request);
                 request.extensions_mut().insert(Client(client));
                 if let Some(caller) = caller.clone() {
                     request.extensions_mut().insert(caller);
